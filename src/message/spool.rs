@@ -168,7 +168,7 @@ mod tests {
         w.write(b"\x00\xff\r\nabc").unwrap();
         let s = w.finish().unwrap();
         assert!(s.is_file());
-        assert_eq!(s.len(), 13);
+        assert_eq!(s.len(), 15);
         assert_eq!(s.read_all().unwrap(), b"12345678\x00\xff\r\nabc");
         assert_eq!(s.prefix(3).unwrap(), b"123");
         let entry = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap();
