@@ -13,9 +13,9 @@ pub fn next_am_id() -> String {
     format!("{}-{:02}", std::process::id(), n)
 }
 
-/// A random 12-character mail_id from amavisd's alphabet (base64url-ish, no `/`).
+/// A random 12-character mail_id from amavisd's alphabet (base64 with `-` for `/`).
 pub fn new_mail_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-";
     let mut rng = rand::rng();
     (0..12)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)

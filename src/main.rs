@@ -1,1 +1,87 @@
-fn main() {}
+//! `amavisd-rs`: serve, check-config, scan, migrate.
+#![forbid(unsafe_code)]
+
+use amavisd_rs::config::Config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "amavisd-rs", version, about = "Drop-in replacement for amavisd-new")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the filter in the foreground, logging to stderr.
+    Serve {
+        /// amavis-compat.yaml; without it, built-in defaults (listen
+        /// 127.0.0.1:10024, forward smtp:[127.0.0.1]:10025).
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file; exit 0 or print file:line:column: key: error.
+    CheckConfig { file: PathBuf },
+}
+
+fn init_logging(level: u8) {
+    let filter = match level {
+        0 | 1 => "info",
+        2 | 3 => "debug",
+        _ => "trace",
+    };
+    let env = tracing_subscriber::EnvFilter::try_from_env("AMAVISD_RS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(env)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn load(path: &Option<PathBuf>) -> Result<Config, String> {
+    match path {
+        Some(p) => Config::load(p).map_err(|e| e.to_string()),
+        None => Config::from_yaml("", "(defaults)").map_err(|e| e.to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve { config } => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("amavisd-rs: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logging(cfg.log_level);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            match rt.block_on(amavisd_rs::smtp::server::serve(cfg, config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("amavisd-rs: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: OK", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

@@ -1,5 +1,7 @@
-//! The message between receipt and reinjection: its bytes ([`spool`]), and
-//! the header edits made to it ([`edit`]), applied as splices so nothing
-//! else is re-encoded.
+//! The message between receipt and reinjection: its bytes ([`spool`]), its
+//! header section as byte ranges ([`head`]), and the header edits made to
+//! it ([`edit`]), applied as splices so nothing else is re-encoded.
 
+pub mod edit;
+pub mod head;
 pub mod spool;

@@ -1,0 +1,150 @@
+//! Header edits as data: a block to prepend, fields to drop, a Subject to
+//! rewrite. Applied as splices over the original header bytes; the body is
+//! never touched.
+
+use crate::message::head::Head;
+
+/// Edits for one delivery (recipients with identical edits share one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderEdits {
+    /// Complete header lines (CRLF-terminated, already folded) to prepend,
+    /// in amavisd's order.
+    pub prepend: Vec<u8>,
+    /// Drop every field whose name matches one of these (case-insensitive).
+    pub remove_names: Vec<String>,
+    /// Prefix inserted at the start of the Subject value (`***SPAM*** `).
+    pub subject_tag: Option<String>,
+}
+
+impl HeaderEdits {
+    /// Apply to the original header section `head_bytes` (the bytes before
+    /// `head.body_offset`), giving the new header section.
+    pub fn apply(&self, head_bytes: &[u8], head: &Head) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.prepend.len() + head_bytes.len() + 64);
+        out.extend_from_slice(&self.prepend);
+        let mut pos = 0;
+        let mut tagged = false;
+        for f in &head.fields {
+            if f.end > head_bytes.len() {
+                break;
+            }
+            out.extend_from_slice(&head_bytes[pos..f.start]);
+            pos = f.start;
+            if self.remove_names.iter().any(|n| f.is(n)) {
+                pos = f.end;
+                continue;
+            }
+            if let Some(tag) = &self.subject_tag
+                && !tagged
+                && f.is("Subject")
+            {
+                tagged = true;
+                let v = f.value_start;
+                out.extend_from_slice(&head_bytes[f.start..v]);
+                // Keep the usual single space after the colon, then the tag.
+                let rest = &head_bytes[v..f.end];
+                let ws = rest.iter().take_while(|b| **b == b' ' || **b == b'\t').count();
+                out.extend_from_slice(&rest[..ws.min(1)]);
+                if ws == 0 {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(sanitize(tag).as_bytes());
+                out.extend_from_slice(&rest[ws.min(1)..]);
+                pos = f.end;
+            }
+        }
+        if let Some(tag) = &self.subject_tag
+            && !tagged
+        {
+            // amavisd adds a Subject when there is none and a tag is due.
+            out.extend_from_slice(&head_bytes[pos..]);
+            let keep_blank = out.ends_with(b"\r\n\r\n") || out.ends_with(b"\n\n");
+            if keep_blank {
+                let cut = if out.ends_with(b"\r\n\r\n") { 2 } else { 1 };
+                out.truncate(out.len() - cut);
+            }
+            out.extend_from_slice(format!("Subject: {}\r\n", sanitize(tag).trim_end()).as_bytes());
+            if keep_blank {
+                out.extend_from_slice(b"\r\n");
+            }
+            return out;
+        }
+        out.extend_from_slice(&head_bytes[pos..]);
+        out
+    }
+}
+
+/// Header text we insert must never contain line breaks or control bytes.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Fold a header field the way amavisd does: break at spaces before 78
+/// columns, continuation lines start with one space. `text` must be one line.
+pub fn fold_field(name: &str, value: &str) -> String {
+    let value = sanitize(value);
+    let mut out = String::with_capacity(name.len() + value.len() + 8);
+    out.push_str(name);
+    out.push(':');
+    let mut col = name.len() + 1;
+    for (i, word) in value.split(' ').filter(|w| !w.is_empty()).enumerate() {
+        if i > 0 && col + 1 + word.len() > 78 {
+            out.push_str("\r\n ");
+            col = 1;
+        } else {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += word.len();
+    }
+    out.push_str("\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepend_remove_and_tag() {
+        let m = b"X-Spam-Flag: YES\r\nSubject: Cheap\r\n meds\r\nX-Spam-Score: 3\r\nFrom: a\r\n\r\n";
+        let h = Head::parse(m);
+        let e = HeaderEdits {
+            prepend: b"X-New: 1\r\n".to_vec(),
+            remove_names: vec!["x-spam-flag".into(), "X-Spam-Score".into()],
+            subject_tag: Some("***SPAM*** ".into()),
+        };
+        let out = e.apply(&m[..h.body_offset], &h);
+        assert_eq!(
+            out,
+            b"X-New: 1\r\nSubject: ***SPAM*** Cheap\r\n meds\r\nFrom: a\r\n\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn tag_without_subject_adds_one_and_no_injection() {
+        let m = b"From: a\r\n\r\n";
+        let h = Head::parse(m);
+        let e = HeaderEdits {
+            subject_tag: Some("***SPAM***\r\nBcc: x ".into()),
+            ..Default::default()
+        };
+        let out = e.apply(&m[..h.body_offset], &h);
+        assert_eq!(out, b"From: a\r\nSubject: ***SPAM***  Bcc: x\r\n\r\n".to_vec());
+    }
+
+    #[test]
+    fn folding() {
+        let f = fold_field(
+            "X-Spam-Status",
+            "No, score=2.3 tagged_above=-999 required=5 tests=[OBFU_TEXT_ATTACH=1, RCVD_ILLEGAL_IP=1.3] autolearn=no autolearn_force=no",
+        );
+        assert_eq!(
+            f,
+            "X-Spam-Status: No, score=2.3 tagged_above=-999 required=5\r\n tests=[OBFU_TEXT_ATTACH=1, RCVD_ILLEGAL_IP=1.3]\r\n autolearn=no autolearn_force=no\r\n"
+        );
+    }
+}

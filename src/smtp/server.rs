@@ -1,0 +1,192 @@
+//! The listener: binds the ports, checks `inet_acl`, caps concurrency at
+//! `max_servers`, and owns graceful shutdown — done once, here.
+
+use crate::config::Config;
+use crate::pipeline::Runtime;
+use crate::smtp::acl::Acl;
+use crate::smtp::session::Session;
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+/// A bound server, ready to run. Built from a config so tests can bind
+/// port 0 and learn the real port before serving.
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    runtime: Arc<ArcSwap<Runtime>>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// Handle to stop a running server from elsewhere (signals, tests).
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Server {
+    pub async fn bind(runtime: Runtime) -> std::io::Result<Server> {
+        let cfg = &runtime.config;
+        let mut listeners = Vec::new();
+        for port in cfg.inet_socket_port.ports() {
+            let host = cfg.inet_socket_bind.trim_start_matches('[').trim_end_matches(']');
+            let addr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let l = TcpListener::bind(&addr).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+            })?;
+            listeners.push(l);
+        }
+        let (shutdown_tx, _) = watch::channel(false);
+        Ok(Server {
+            listeners,
+            runtime: Arc::new(ArcSwap::from_pointee(runtime)),
+            shutdown_tx,
+        })
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown_tx.clone())
+    }
+
+    /// The live runtime, for SIGHUP reloads: store a new one to swap it in;
+    /// sessions in flight keep the one they started the message with.
+    pub fn runtime(&self) -> Arc<ArcSwap<Runtime>> {
+        self.runtime.clone()
+    }
+
+    /// Serve until shutdown, then wait (up to `child_timeout`) for sessions.
+    pub async fn run(self) {
+        let max = self.runtime.load().config.max_servers;
+        let limit = Arc::new(Semaphore::new(max));
+        let mut tasks = tokio::task::JoinSet::new();
+        for l in self.listeners {
+            tasks.spawn(accept_loop(
+                l,
+                self.runtime.clone(),
+                limit.clone(),
+                self.shutdown_tx.subscribe(),
+            ));
+        }
+        while tasks.join_next().await.is_some() {}
+        let grace = Duration::from_secs(self.runtime.load().config.child_timeout);
+        // All permits back = all sessions finished.
+        let _ = tokio::time::timeout(grace, limit.acquire_many(max as u32)).await;
+        tracing::info!("shutdown complete");
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    runtime: Arc<ArcSwap<Runtime>>,
+    limit: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let rt = runtime.load_full();
+        if !Acl::new(&rt.config.inet_acl).allows(peer.ip()) {
+            tracing::warn!("connection from [{}] refused by inet_acl", peer.ip());
+            tokio::spawn(refuse(stream, "421 4.7.1 Client not allowed by inet_acl\r\n"));
+            continue;
+        }
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(
+                "max_servers ({}) reached, refusing [{}]:{}",
+                rt.config.max_servers,
+                peer.ip(),
+                peer.port()
+            );
+            tokio::spawn(refuse(
+                stream,
+                "421 4.3.2 Too many concurrent sessions (max_servers), try again later\r\n",
+            ));
+            continue;
+        };
+        let rx = shutdown.clone();
+        let rt_handle = runtime.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            stream.set_nodelay(true).ok();
+            let local = stream.local_addr().unwrap_or(peer);
+            let session = Session::new(stream, peer, local, rt_handle, rx);
+            if let Err(e) = session.run().await {
+                tracing::debug!("session [{}]:{} ended: {e}", peer.ip(), peer.port());
+            }
+        });
+    }
+}
+
+async fn refuse(mut s: TcpStream, text: &'static str) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = s.write_all(text.as_bytes()).await;
+        let _ = s.shutdown().await;
+    })
+    .await;
+}
+
+/// Convenience for `serve`: bind from a config and run until SIGTERM/SIGINT;
+/// SIGHUP reloads the configuration from `path`.
+pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let rt = Runtime::build(cfg).await?;
+    let server = Server::bind(rt).await?;
+    for a in server.local_addrs() {
+        tracing::info!("listening on {a}");
+    }
+    let handle = server.shutdown_handle();
+    let live = server.runtime();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+        let mut hup = signal(SignalKind::hangup()).expect("signal handler");
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    let Some(p) = &path else { continue };
+                    match Config::load(p) {
+                        Ok(c) => match Runtime::build(c).await {
+                            Ok(rt) => { live.store(Arc::new(rt)); tracing::info!("configuration reloaded from {}", p.display()); }
+                            Err(e) => tracing::error!("reload failed, keeping the old configuration: {e:#}"),
+                        },
+                        Err(e) => tracing::error!("reload failed, keeping the old configuration: {e}"),
+                    }
+                }
+            }
+        }
+        tracing::info!("shutting down: no new connections, finishing sessions");
+        handle.shutdown();
+    });
+    server.run().await;
+    Ok(())
+}
