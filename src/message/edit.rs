@@ -82,23 +82,30 @@ pub fn sanitize(s: &str) -> String {
 }
 
 /// Fold a header field the way amavisd does: break at spaces before 78
-/// columns, continuation lines start with one space. `text` must be one line.
+/// columns, continuation lines start with one space.
 pub fn fold_field(name: &str, value: &str) -> String {
-    let value = sanitize(value);
-    let mut out = String::with_capacity(name.len() + value.len() + 8);
+    let words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
+    fold_units(name, &words)
+}
+
+/// Like [`fold_field`], but each unit is kept on one line even if it holds
+/// spaces (amavisd keeps `autolearn=no autolearn_force=no` together).
+pub fn fold_units<S: AsRef<str>>(name: &str, units: &[S]) -> String {
+    let mut out = String::with_capacity(name.len() + 80);
     out.push_str(name);
     out.push(':');
     let mut col = name.len() + 1;
-    for (i, word) in value.split(' ').filter(|w| !w.is_empty()).enumerate() {
-        if i > 0 && col + 1 + word.len() > 78 {
+    for (i, unit) in units.iter().enumerate() {
+        let unit = sanitize(unit.as_ref());
+        if i > 0 && col + 1 + unit.len() > 78 {
             out.push_str("\r\n ");
             col = 1;
         } else {
             out.push(' ');
             col += 1;
         }
-        out.push_str(word);
-        col += word.len();
+        out.push_str(&unit);
+        col += unit.len();
     }
     out.push_str("\r\n");
     out
@@ -137,10 +144,27 @@ mod tests {
     }
 
     #[test]
+    fn fold_plain_words() {
+        let long = "word ".repeat(30);
+        let f = fold_field("X-A", &long);
+        assert!(f.split("\r\n").all(|l| l.len() <= 78));
+        assert_eq!(f.replace("\r\n ", " "), format!("X-A: {}\r\n", long.trim_end()));
+    }
+
+    #[test]
     fn folding() {
-        let f = fold_field(
+        // amavisd-behaviour.md's observed folding.
+        let f = fold_units(
             "X-Spam-Status",
-            "No, score=2.3 tagged_above=-999 required=5 tests=[OBFU_TEXT_ATTACH=1, RCVD_ILLEGAL_IP=1.3] autolearn=no autolearn_force=no",
+            &[
+                "No,",
+                "score=2.3",
+                "tagged_above=-999",
+                "required=5",
+                "tests=[OBFU_TEXT_ATTACH=1,",
+                "RCVD_ILLEGAL_IP=1.3]",
+                "autolearn=no autolearn_force=no",
+            ],
         );
         assert_eq!(
             f,
