@@ -196,6 +196,11 @@ impl Session {
     fn command(&mut self, raw: &[u8]) -> Step {
         let line = raw.strip_suffix(b"\n").unwrap_or(raw);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > MAX_COMMAND_LINE {
+            self.errors += 1;
+            self.reply("500 5.5.2 Error: line too long");
+            return Step::Continue;
+        }
         if line.contains(&0) {
             self.errors += 1;
             self.reply("500 5.5.2 Error: NUL character in command");
