@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "amavisd-rs", version, about = "Drop-in replacement for amavisd-new")]
+#[command(
+    name = "amavisd-rs",
+    version,
+    about = "Drop-in replacement for amavisd-new"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

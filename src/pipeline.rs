@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::message::edit::HeaderEdits;
 use crate::message::head::Head;
 use crate::message::spool::Spool;
-use crate::smtp::client::{Client, ClientError, OutEnvelope, OutMessage};
+use crate::smtp::client::{Client, ClientError, Delivery, OutEnvelope, OutMessage};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
 use std::time::{Duration, Instant};
@@ -81,7 +81,15 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
         body_offset: head.body_offset as u64,
     };
     let result = reinject(cfg, env, &out_env, &msg, !env.lmtp).await;
-    let outcome = outcome_for(cfg, env, &am_id, &mail_id, &prefix[..head.body_offset], result).await;
+    let outcome = outcome_for(
+        cfg,
+        env,
+        &am_id,
+        &mail_id,
+        &prefix[..head.body_offset],
+        result,
+    )
+    .await;
     let elapsed = start.elapsed();
     log_summary(&LogLine {
         am_id: &am_id,
@@ -104,7 +112,11 @@ fn forwarded_client(env: &Envelope) -> crate::smtp::envelope::Xforward {
 /// amavisd's `Received:` line (see reference/amavisd-behaviour.md).
 pub fn received_header(cfg: &Config, env: &Envelope, mail_id: &str) -> String {
     let helo = crate::message::edit::sanitize(&env.helo);
-    let helo: String = helo.chars().filter(|c| !c.is_whitespace()).take(255).collect();
+    let helo: String = helo
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(255)
+        .collect();
     let proto = if env.lmtp { "LMTP" } else { "ESMTP" };
     let mut s = format!(
         "Received: from {} ([{}])\r\n by {} ({} [{}]) (amavis, port {}) with {proto}\r\n id {mail_id}",
@@ -140,14 +152,15 @@ pub async fn reinject(
     out: &OutEnvelope,
     msg: &OutMessage<'_>,
     whole_or_nothing: bool,
-) -> Result<Vec<Reply>, ClientError> {
+) -> Result<Delivery, ClientError> {
     let wait = Duration::from_secs(cfg.smtp_client_timeout);
-    let mut client = Client::connect(&cfg.forward_method, Some(env.local), "localhost", wait).await?;
+    let mut client =
+        Client::connect(&cfg.forward_method, Some(env.local), "localhost", wait).await?;
     let r = client.send(out, msg, whole_or_nothing).await;
     if r.is_ok() {
         client.quit().await;
     }
-    r.map(|d| d.per_recipient)
+    r
 }
 
 fn from_mta(cfg: &Config, r: &Reply) -> String {
@@ -161,10 +174,16 @@ async fn outcome_for(
     am_id: &str,
     mail_id: &str,
     orig_head: &[u8],
-    result: Result<Vec<Reply>, ClientError>,
+    result: Result<Delivery, ClientError>,
 ) -> Outcome {
     let per = match result {
-        Ok(p) => p,
+        Ok(d) if d.cancelled => {
+            // Some recipient deferred (SMTP input): nobody got it; retry all.
+            let t = d.per_recipient.iter().find(|r| r.is_transient()).cloned();
+            let t = t.unwrap_or_else(|| Reply::new(451, "4.5.0 deferred"));
+            return Outcome::All(relay(cfg, &t, am_id, "RCPT TO"));
+        }
+        Ok(d) => d.per_recipient,
         Err(ClientError::Rejected { reply, stage }) => {
             let r = relay(cfg, &reply, am_id, stage);
             return Outcome::All(r);
@@ -210,12 +229,16 @@ async fn outcome_for(
             .map(|(rc, r)| (rc.address.as_str(), r))
             .collect();
         if !rejected.is_empty() {
-            crate::action::dsn::bounce_rejected(cfg, env, am_id, mail_id, &rejected, orig_head).await;
+            crate::action::dsn::bounce_rejected(cfg, env, am_id, mail_id, &rejected, orig_head)
+                .await;
         }
         return Outcome::All(ok.clone());
     }
     Outcome::All(mapped.into_iter().next().unwrap_or_else(|| {
-        Reply::new(451, format!("4.5.0 Error in processing, id={am_id}, no recipients"))
+        Reply::new(
+            451,
+            format!("4.5.0 Error in processing, id={am_id}, no recipients"),
+        )
     }))
 }
 
@@ -267,7 +290,9 @@ fn log_summary(l: &LogLine<'_>) {
             .rsplit_once("queued as ")
             .map(|(_, q)| q.trim().to_string())
             .unwrap_or_else(|| {
-                text.split_once("): ").map(|(_, r)| r.to_string()).unwrap_or(text.clone())
+                text.split_once("): ")
+                    .map(|(_, r)| r.to_string())
+                    .unwrap_or(text.clone())
             });
         format!(", queued_as: {q}")
     } else {

@@ -10,17 +10,24 @@ async fn ehlo_offers_what_amavisd_offers() {
     let d = Downstream::start(Mode::Accept).await;
     let f = start_filter("", d.port).await;
     let mut c = Client::connect(f.addr).await;
-    assert_eq!(c.reply().await, "220 [127.0.0.1] ESMTP amavis service ready");
+    assert_eq!(
+        c.reply().await,
+        "220 [127.0.0.1] ESMTP amavis service ready"
+    );
     let e = c.cmd("EHLO mx.example.com").await;
     assert_eq!(
         e,
         "250-[127.0.0.1]\n250-VRFY\n250-PIPELINING\n250-SIZE\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-SMTPUTF8\n250-DSN\n250 XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"
     );
     assert_eq!(
-        c.cmd("XFORWARD NAME=client.example.org ADDR=192.0.2.10 PORT=54321").await,
+        c.cmd("XFORWARD NAME=client.example.org ADDR=192.0.2.10 PORT=54321")
+            .await,
         "250 2.5.0 Ok XFORWARD"
     );
-    assert_eq!(c.cmd("QUIT").await, "221 2.0.0 [127.0.0.1] amavis closing transmission channel");
+    assert_eq!(
+        c.cmd("QUIT").await,
+        "221 2.0.0 [127.0.0.1] amavis closing transmission channel"
+    );
 }
 
 #[tokio::test]
@@ -31,18 +38,35 @@ async fn pipelined_batch_gets_replies_in_order_and_250_after_downstream() {
     c.send(b"MAIL FROM:<alice@example.org> BODY=8BITMIME\r\nRCPT TO:<bob@example.com> NOTIFY=FAILURE ORCPT=rfc822;bob@example.com\r\nRCPT TO:<carol@example.com>\r\nDATA\r\n").await;
     assert_eq!(c.reply().await, "250 2.1.0 Sender <alice@example.org> OK");
     assert_eq!(c.reply().await, "250 2.1.5 Recipient <bob@example.com> OK");
-    assert_eq!(c.reply().await, "250 2.1.5 Recipient <carol@example.com> OK");
+    assert_eq!(
+        c.reply().await,
+        "250 2.1.5 Recipient <carol@example.com> OK"
+    );
     assert!(c.reply().await.starts_with("354 "));
     c.send(&message("pipelined", "hello\r\n")).await;
     c.send(b".\r\n").await;
     let r = c.reply().await;
-    assert_eq!(r, "250 2.0.0 from MTA(smtp:[127.0.0.1]:".to_string() + &d.port.to_string() + "): 250 2.0.0 Ok: queued as Q1");
+    assert_eq!(
+        r,
+        "250 2.0.0 from MTA(smtp:[127.0.0.1]:".to_string()
+            + &d.port.to_string()
+            + "): 250 2.0.0 Ok: queued as Q1"
+    );
     let seen = d.completed();
     assert_eq!(seen.len(), 1);
     // Parameters are carried through; SIZE recomputed; EHLO as amavisd: localhost.
     assert_eq!(seen[0].ehlo, "EHLO localhost");
-    assert!(seen[0].mail.starts_with("MAIL FROM:<alice@example.org> BODY=8BITMIME SIZE="), "{}", seen[0].mail);
-    assert_eq!(seen[0].rcpts[0], "RCPT TO:<bob@example.com> NOTIFY=FAILURE ORCPT=rfc822;bob@example.com");
+    assert!(
+        seen[0]
+            .mail
+            .starts_with("MAIL FROM:<alice@example.org> BODY=8BITMIME SIZE="),
+        "{}",
+        seen[0].mail
+    );
+    assert_eq!(
+        seen[0].rcpts[0],
+        "RCPT TO:<bob@example.com> NOTIFY=FAILURE ORCPT=rfc822;bob@example.com"
+    );
     assert_eq!(seen[0].rcpts[1], "RCPT TO:<carol@example.com>");
     // Two recipients: no "for <rcpt>" in Received.
     let text = String::from_utf8_lossy(&seen[0].data);
@@ -57,12 +81,30 @@ async fn xforward_is_passed_to_the_next_hop() {
     let mut c = Client::hello(f.addr).await;
     c.cmd("XFORWARD NAME=client.example.org ADDR=192.0.2.10 PORT=54321 PROTO=ESMTP HELO=client.example.org").await;
     c.cmd("XFORWARD IDENT=4XyZ1234abc SOURCE=REMOTE").await;
-    let r = c.transaction("alice@example.org", &["bob@example.com"], &message("xf", "x\r\n")).await;
+    let r = c
+        .transaction(
+            "alice@example.org",
+            &["bob@example.com"],
+            &message("xf", "x\r\n"),
+        )
+        .await;
     assert!(r.starts_with("250 2.0.0 from MTA("), "{r}");
     let seen = d.completed();
-    let xf: Vec<&String> = seen[0].commands.iter().filter(|c| c.starts_with("XFORWARD")).collect();
+    let xf: Vec<&String> = seen[0]
+        .commands
+        .iter()
+        .filter(|c| c.starts_with("XFORWARD"))
+        .collect();
     let all = xf.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
-    for attr in ["NAME=client.example.org", "ADDR=192.0.2.10", "PORT=54321", "PROTO=ESMTP", "HELO=client.example.org", "IDENT=4XyZ1234abc", "SOURCE=REMOTE"] {
+    for attr in [
+        "NAME=client.example.org",
+        "ADDR=192.0.2.10",
+        "PORT=54321",
+        "PROTO=ESMTP",
+        "HELO=client.example.org",
+        "IDENT=4XyZ1234abc",
+        "SOURCE=REMOTE",
+    ] {
         assert!(all.contains(attr), "{attr} missing in {all}");
     }
 }
@@ -87,7 +129,9 @@ async fn dot_stuffing_and_8bit_round_trip_byte_exact() {
         }
         stuffed.extend_from_slice(line);
     }
-    let r = c.transaction("alice@example.org", &["bob@example.com"], &stuffed).await;
+    let r = c
+        .transaction("alice@example.org", &["bob@example.com"], &stuffed)
+        .await;
     assert!(r.starts_with("250 2.0.0"), "{r}");
     let seen = d.completed();
     assert_eq!(strip_our_headers(&seen[0].data), &original[..]);
@@ -96,7 +140,11 @@ async fn dot_stuffing_and_8bit_round_trip_byte_exact() {
 
 #[tokio::test]
 async fn lmtp_gives_one_reply_per_recipient() {
-    let d = Downstream::start(Mode::RcptReply("nobody", "550 5.1.1 <nobody@example.com>: Recipient address rejected")).await;
+    let d = Downstream::start(Mode::RcptReply(
+        "nobody",
+        "550 5.1.1 <nobody@example.com>: Recipient address rejected",
+    ))
+    .await;
     let f = start_filter("", d.port).await;
     let mut c = Client::connect(f.addr).await;
     c.reply().await;
@@ -127,11 +175,19 @@ async fn size_limit_declared_and_actual() {
     let r = c.cmd("MAIL FROM:<a@example.org> SIZE=5000").await;
     assert!(r.starts_with("552 5.3.4 "), "{r}");
     let big = message("big", &format!("{}\r\n", "x".repeat(2000)));
-    let r = c.transaction("a@example.org", &["b@example.com"], &big).await;
+    let r = c
+        .transaction("a@example.org", &["b@example.com"], &big)
+        .await;
     assert!(r.starts_with("552 5.3.4 "), "{r}");
     assert!(d.completed().is_empty());
     // The session goes on after a refused message.
-    let r = c.transaction("a@example.org", &["b@example.com"], &message("small", "ok\r\n")).await;
+    let r = c
+        .transaction(
+            "a@example.org",
+            &["b@example.com"],
+            &message("small", "ok\r\n"),
+        )
+        .await;
     assert!(r.starts_with("250 2.0.0"), "{r}");
 }
 
@@ -154,7 +210,9 @@ async fn max_servers_overflow_gets_421() {
     let r = second.reply().await;
     assert!(r.starts_with("421 4.3.2 "), "{r}");
     // The first session is unaffected.
-    let r = first.transaction("a@example.org", &["b@example.com"], &message("m", "x\r\n")).await;
+    let r = first
+        .transaction("a@example.org", &["b@example.com"], &message("m", "x\r\n"))
+        .await;
     assert!(r.starts_with("250 2.0.0"), "{r}");
     first.cmd("QUIT").await;
     drop(first);

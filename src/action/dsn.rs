@@ -47,6 +47,7 @@ fn clean(s: &str) -> String {
 }
 
 /// Build an RFC 3464 multipart/report DSN to the envelope sender.
+#[allow(clippy::too_many_arguments)]
 pub fn build_dsn(
     cfg: &Config,
     env: &Envelope,
@@ -120,7 +121,8 @@ pub fn build_dsn(
 /// Submit a notification through `notify_method`.
 pub async fn submit(cfg: &Config, env: &Envelope, n: &Notification) -> Result<(), ClientError> {
     let wait = Duration::from_secs(cfg.smtp_client_timeout);
-    let mut client = Client::connect(cfg.notify_method(), Some(env.local), "localhost", wait).await?;
+    let mut client =
+        Client::connect(cfg.notify_method(), Some(env.local), "localhost", wait).await?;
     let mut params = Params(vec![format!("ENVID={}", n.envid)]);
     params.0.insert(0, "BODY=7BIT".into());
     let out = OutEnvelope {
@@ -190,7 +192,14 @@ pub async fn bounce_rejected(
         orig_head,
     );
     match submit(cfg, env, &n).await {
-        Ok(()) => tracing::info!("({am_id}) DSN sent to <{}> for {} refused recipient(s)", clean(&env.sender), failed.len()),
-        Err(e) => tracing::error!("({am_id}) sending DSN to <{}> failed: {e}", clean(&env.sender)),
+        Ok(()) => tracing::info!(
+            "({am_id}) DSN sent to <{}> for {} refused recipient(s)",
+            clean(&env.sender),
+            failed.len()
+        ),
+        Err(e) => tracing::error!(
+            "({am_id}) sending DSN to <{}> failed: {e}",
+            clean(&env.sender)
+        ),
     }
 }

@@ -42,7 +42,10 @@ pub fn summary_line_ext(
     elapsed: Duration,
 ) -> String {
     let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).collect() };
-    let mut s = format!("({am_id}) {verb} {category} {{{actions}}}, [{}]", env.peer.ip());
+    let mut s = format!(
+        "({am_id}) {verb} {category} {{{actions}}}, [{}]",
+        env.peer.ip()
+    );
     if let Some(a) = &env.xforward.addr {
         s.push_str(&format!(" [{}]", clean(a)));
         if let Some(p) = &env.xforward.port {
@@ -69,6 +72,9 @@ pub fn summary_line_ext(
         Some(h) => s.push_str(&format!(", Hits: {}", crate::policy::format_score(h))),
         None => s.push_str(", Hits: -"),
     }
-    s.push_str(&format!(", size: {size}{queued}, {} ms", elapsed.as_millis()));
+    s.push_str(&format!(
+        ", size: {size}{queued}, {} ms",
+        elapsed.as_millis()
+    ));
     s
 }

@@ -505,10 +505,9 @@ fn yaml_error(e: serde_saphyr::Error, text: &str, file: &str) -> ConfigError {
     let first = msg.lines().next().unwrap_or("");
     // serde-saphyr prefixes "error: line L column C: "; we print our own position.
     let first = match first.find("column ") {
-        Some(i) if first.starts_with("error: line ") => first[i..]
-            .split_once(": ")
-            .map(|(_, m)| m)
-            .unwrap_or(first),
+        Some(i) if first.starts_with("error: line ") => {
+            first[i..].split_once(": ").map(|(_, m)| m).unwrap_or(first)
+        }
         _ => first,
     };
     ConfigError {
@@ -525,10 +524,10 @@ fn top_level_key_at(text: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let start = line.min(lines.len());
     for l in lines[..start].iter().rev() {
-        if l.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-            if let Some((k, _)) = l.split_once(':') {
-                return Some(k.trim().to_string());
-            }
+        if l.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && let Some((k, _)) = l.split_once(':')
+        {
+            return Some(k.trim().to_string());
         }
     }
     None

@@ -43,7 +43,10 @@ impl HeaderEdits {
                 out.extend_from_slice(&head_bytes[f.start..v]);
                 // Keep the usual single space after the colon, then the tag.
                 let rest = &head_bytes[v..f.end];
-                let ws = rest.iter().take_while(|b| **b == b' ' || **b == b'\t').count();
+                let ws = rest
+                    .iter()
+                    .take_while(|b| **b == b' ' || **b == b'\t')
+                    .count();
                 out.extend_from_slice(&rest[..ws.min(1)]);
                 if ws == 0 {
                     out.push(b' ');
@@ -117,7 +120,8 @@ mod tests {
 
     #[test]
     fn prepend_remove_and_tag() {
-        let m = b"X-Spam-Flag: YES\r\nSubject: Cheap\r\n meds\r\nX-Spam-Score: 3\r\nFrom: a\r\n\r\n";
+        let m =
+            b"X-Spam-Flag: YES\r\nSubject: Cheap\r\n meds\r\nX-Spam-Score: 3\r\nFrom: a\r\n\r\n";
         let h = Head::parse(m);
         let e = HeaderEdits {
             prepend: b"X-New: 1\r\n".to_vec(),
@@ -140,7 +144,10 @@ mod tests {
             ..Default::default()
         };
         let out = e.apply(&m[..h.body_offset], &h);
-        assert_eq!(out, b"From: a\r\nSubject: ***SPAM***  Bcc: x\r\n\r\n".to_vec());
+        assert_eq!(
+            out,
+            b"From: a\r\nSubject: ***SPAM***  Bcc: x\r\n\r\n".to_vec()
+        );
     }
 
     #[test]
@@ -148,7 +155,10 @@ mod tests {
         let long = "word ".repeat(30);
         let f = fold_field("X-A", &long);
         assert!(f.split("\r\n").all(|l| l.len() <= 78));
-        assert_eq!(f.replace("\r\n ", " "), format!("X-A: {}\r\n", long.trim_end()));
+        assert_eq!(
+            f.replace("\r\n ", " "),
+            format!("X-A: {}\r\n", long.trim_end())
+        );
     }
 
     #[test]

@@ -171,7 +171,11 @@ mod tests {
         assert_eq!(s.len(), 15);
         assert_eq!(s.read_all().unwrap(), b"12345678\x00\xff\r\nabc");
         assert_eq!(s.prefix(3).unwrap(), b"123");
-        let entry = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap();
+        let entry = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         drop(s);

@@ -49,9 +49,13 @@ pub fn parse_entry(e: &str) -> Result<(bool, IpNet), String> {
     // amavisd writes IPv6 as [::1] or [fe80::]/10.
     let cleaned: String = rest.chars().filter(|c| *c != '[' && *c != ']').collect();
     let net = if cleaned.contains('/') {
-        cleaned.parse::<IpNet>().map_err(|_| format!("bad ACL entry `{e}`"))?
+        cleaned
+            .parse::<IpNet>()
+            .map_err(|_| format!("bad ACL entry `{e}`"))?
     } else {
-        let ip: IpAddr = cleaned.parse().map_err(|_| format!("bad ACL entry `{e}`"))?;
+        let ip: IpAddr = cleaned
+            .parse()
+            .map_err(|_| format!("bad ACL entry `{e}`"))?;
         IpNet::from(ip)
     };
     Ok((!neg, net))

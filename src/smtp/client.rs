@@ -115,6 +115,9 @@ impl OutMessage<'_> {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub per_recipient: Vec<Reply>,
+    /// True when the body was not sent because some recipient was deferred
+    /// and `whole_or_nothing` was asked for: nobody got the message.
+    pub cancelled: bool,
 }
 
 /// An open connection to the next hop, after a successful EHLO/LHLO.
@@ -123,6 +126,9 @@ pub struct Client {
     caps: Caps,
     lmtp: bool,
     timeout: Duration,
+    /// Set when the transaction was cancelled by dropping the connection
+    /// mid-DATA: nothing more may be written.
+    dead: bool,
 }
 
 impl Client {
@@ -171,6 +177,7 @@ impl Client {
             caps: Caps::default(),
             lmtp: method.protocol == Protocol::Lmtp,
             timeout: wait,
+            dead: false,
         };
         let greeting = c.read_reply("greeting").await?;
         if greeting.code != 220 {
@@ -180,7 +187,8 @@ impl Client {
             });
         }
         let verb = if c.lmtp { "LHLO" } else { "EHLO" };
-        c.write(format!("{verb} {helo_name}\r\n").as_bytes()).await?;
+        c.write(format!("{verb} {helo_name}\r\n").as_bytes())
+            .await?;
         c.flush().await?;
         let r = c.read_reply("EHLO").await?;
         if r.code != 250 {
@@ -255,7 +263,10 @@ impl Client {
                 })
                 .collect();
             for chunk in pairs.chunks(4) {
-                cmds.push(("XFORWARD", format!("XFORWARD {}\r\n", chunk.join(" ")).into_bytes()));
+                cmds.push((
+                    "XFORWARD",
+                    format!("XFORWARD {}\r\n", chunk.join(" ")).into_bytes(),
+                ));
             }
         }
         cmds.push(("MAIL FROM", self.mail_from(env, msg)?));
@@ -318,15 +329,16 @@ impl Client {
         let accepted: Vec<usize> = (0..nr).filter(|i| per_rcpt[*i].is_positive()).collect();
         let data = replies[nx + 1 + nr].clone();
         if accepted.is_empty() {
-            // Nothing to deliver; a pipelined DATA may have been accepted anyway.
+            // Nothing to deliver. A next hop that still said 354 would take
+            // an empty message at the final dot: cancel by hanging up.
             if data.code == 354 {
-                self.write(b".\r\n").await?;
-                self.flush().await?;
-                let _ = self.read_reply("end of data").await;
+                self.hang_up().await;
+            } else {
+                self.abort().await;
             }
-            self.abort().await;
             return Ok(Delivery {
                 per_recipient: per_rcpt,
+                cancelled: false,
             });
         }
         if whole_or_nothing && per_rcpt.iter().any(Reply::is_transient) {
@@ -334,14 +346,14 @@ impl Client {
             // deliver to nobody. After a 354 the only way to cancel is to
             // drop the connection before the final dot (the next hop
             // discards a partial message), so the MTA retries all at once.
-            if data.code != 354 {
+            if data.code == 354 {
+                self.hang_up().await;
+            } else {
                 self.abort().await;
-            }
-            for r in per_rcpt.iter_mut().filter(|r| r.is_positive()) {
-                *r = Reply::new(451, "4.5.0 not sent: other recipients were deferred");
             }
             return Ok(Delivery {
                 per_recipient: per_rcpt,
+                cancelled: true,
             });
         }
         if data.code != 354 {
@@ -364,6 +376,7 @@ impl Client {
         }
         Ok(Delivery {
             per_recipient: per_rcpt,
+            cancelled: false,
         })
     }
 
@@ -385,7 +398,11 @@ impl Client {
         if !has_body && self.caps.eightbit {
             // amavisd declares the body type it is sending (BODY=7BIT / 8BITMIME).
             let eight = msg.has_8bit().map_err(|e| ClientError::Io(e.to_string()))?;
-            line.push_str(if eight { " BODY=8BITMIME" } else { " BODY=7BIT" });
+            line.push_str(if eight {
+                " BODY=8BITMIME"
+            } else {
+                " BODY=7BIT"
+            });
         }
         if self.caps.size {
             line.push_str(&format!(" SIZE={}", msg.len()));
@@ -431,8 +448,17 @@ impl Client {
         }
     }
 
+    /// Cancel a transaction after 354: close without the final dot.
+    async fn hang_up(&mut self) {
+        self.dead = true;
+        let _ = self.io.get_mut().shutdown().await;
+    }
+
     /// End the session politely.
     pub async fn quit(mut self) {
+        if self.dead {
+            return;
+        }
         if self.write(b"QUIT\r\n").await.is_ok() && self.flush().await.is_ok() {
             let _ = self.read_reply("QUIT").await;
         }

@@ -102,7 +102,9 @@ impl Xforward {
         let f = |k: &str, v: &Option<String>| {
             format!(
                 "{k}={}",
-                v.as_deref().map(xtext_encode).unwrap_or("[UNAVAILABLE]".into())
+                v.as_deref()
+                    .map(xtext_encode)
+                    .unwrap_or("[UNAVAILABLE]".into())
             )
         };
         vec![
@@ -187,7 +189,8 @@ mod tests {
     #[test]
     fn xforward_apply_and_encode() {
         let mut x = Xforward::default();
-        x.apply("NAME=mail.example.org ADDR=192.0.2.10 PORT=54321").unwrap();
+        x.apply("NAME=mail.example.org ADDR=192.0.2.10 PORT=54321")
+            .unwrap();
         x.apply("HELO=a+20b IDENT=4XyZ PROTO=ESMTP SOURCE=REMOTE")
             .unwrap();
         assert_eq!(x.addr.as_deref(), Some("192.0.2.10"));

@@ -43,8 +43,11 @@ impl Reply {
         let first = self.lines.first()?;
         let word = first.split(' ').next()?;
         let parts: Vec<&str> = word.split('.').collect();
-        (parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-            .then_some(word)
+        (parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        .then_some(word)
     }
 
     /// Wire form with CRLFs (`250-...` continuation lines).

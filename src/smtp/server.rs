@@ -36,7 +36,10 @@ impl Server {
         let cfg = &runtime.config;
         let mut listeners = Vec::new();
         for port in cfg.inet_socket_port.ports() {
-            let host = cfg.inet_socket_bind.trim_start_matches('[').trim_end_matches(']');
+            let host = cfg
+                .inet_socket_bind
+                .trim_start_matches('[')
+                .trim_end_matches(']');
             let addr = if host.contains(':') {
                 format!("[{host}]:{port}")
             } else {
@@ -115,7 +118,10 @@ async fn accept_loop(
         let rt = runtime.load_full();
         if !Acl::new(&rt.config.inet_acl).allows(peer.ip()) {
             tracing::warn!("connection from [{}] refused by inet_acl", peer.ip());
-            tokio::spawn(refuse(stream, "421 4.7.1 Client not allowed by inet_acl\r\n"));
+            tokio::spawn(refuse(
+                stream,
+                "421 4.7.1 Client not allowed by inet_acl\r\n",
+            ));
             continue;
         }
         let Ok(permit) = limit.clone().try_acquire_owned() else {

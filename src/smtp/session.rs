@@ -101,9 +101,8 @@ impl Session {
         }
         let old = self.buf.len();
         self.buf.resize(old + READ_CHUNK, 0);
-        let read = async {
-            tokio::time::timeout(idle, self.stream.read(&mut self.buf[old..])).await
-        };
+        let read =
+            async { tokio::time::timeout(idle, self.stream.read(&mut self.buf[old..])).await };
         let res = if watch_shutdown {
             let mut sd = self.shutdown.clone();
             tokio::select! {
@@ -123,7 +122,10 @@ impl Session {
                 self.out.extend_from_slice(
                     format!("421 4.4.2 {} Error: timeout exceeded\r\n", self.me).as_bytes(),
                 );
-                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "idle timeout"))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "idle timeout",
+                ))
             }
             Ok(Err(e)) => {
                 self.buf.truncate(old);
@@ -247,7 +249,9 @@ impl Session {
             Ok(Request::Noop { .. }) => self.reply("250 2.0.0 Ok"),
             Ok(Request::Quit) => {
                 let me = self.me.clone();
-                self.reply(&format!("221 2.0.0 {me} amavis closing transmission channel"));
+                self.reply(&format!(
+                    "221 2.0.0 {me} amavis closing transmission channel"
+                ));
                 return Step::Quit;
             }
             Ok(Request::Vrfy { .. }) => self.reply("252 2.0.0 Argument not checked"),
@@ -314,7 +318,8 @@ impl Session {
         ];
         for (i, l) in lines.iter().enumerate() {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
-            self.out.extend_from_slice(format!("250{sep}{l}\r\n").as_bytes());
+            self.out
+                .extend_from_slice(format!("250{sep}{l}\r\n").as_bytes());
         }
     }
 
@@ -378,10 +383,12 @@ impl Session {
             if !too_big && limit > 0 && spool.len() + chunk.len() as u64 > limit {
                 too_big = true;
             }
-            if !too_big && spool_error.is_none() && !chunk.is_empty() {
-                if let Err(e) = spool.write(&chunk) {
-                    spool_error = Some(e);
-                }
+            if !too_big
+                && spool_error.is_none()
+                && !chunk.is_empty()
+                && let Err(e) = spool.write(&chunk)
+            {
+                spool_error = Some(e);
             }
             chunk.clear();
             if done {
@@ -409,13 +416,19 @@ impl Session {
         }
         if let Some(e) = spool_error {
             tracing::error!("spooling to {} failed: {e}", cfg.tempbase.display());
-            fail(self, format!("451 4.3.0 Error in processing: cannot spool message: {e}"));
+            fail(
+                self,
+                format!("451 4.3.0 Error in processing: cannot spool message: {e}"),
+            );
             return Ok(());
         }
         let spool = match spool.finish() {
             Ok(s) => s,
             Err(e) => {
-                fail(self, format!("451 4.3.0 Error in processing: cannot spool message: {e}"));
+                fail(
+                    self,
+                    format!("451 4.3.0 Error in processing: cannot spool message: {e}"),
+                );
                 return Ok(());
             }
         };
@@ -430,8 +443,7 @@ impl Session {
             xforward: std::mem::take(&mut self.xforward),
         };
         let limit = Duration::from_secs(cfg.child_timeout);
-        let outcome = match tokio::time::timeout(limit, pipeline::process(&rt, &env, spool)).await
-        {
+        let outcome = match tokio::time::timeout(limit, pipeline::process(&rt, &env, spool)).await {
             Ok(o) => o,
             Err(_) => {
                 tracing::error!("processing exceeded child_timeout ({}s)", cfg.child_timeout);
@@ -455,9 +467,10 @@ impl Session {
                     }
                 } else {
                     // SMTP has one reply; the processor must not get here.
-                    let r = rs.into_iter().next().unwrap_or_else(|| {
-                        Reply::new(451, "4.5.0 Error in processing: no reply")
-                    });
+                    let r = rs
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| Reply::new(451, "4.5.0 Error in processing: no reply"));
                     self.out.extend_from_slice(&r.to_wire());
                 }
             }

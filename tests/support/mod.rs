@@ -220,7 +220,9 @@ async fn serve(s: TcpStream, mode: Mode, seen: Arc<Mutex<Vec<Seen>>>, keep: usiz
                 _ => "250 2.1.5 Ok".into(),
             }
         } else if upper == "DATA" {
-            let _ = w.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await;
+            let _ = w
+                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                .await;
             // Read the body, unstuffing.
             let mut data = Vec::new();
             let mut len = 0u64;
@@ -291,11 +293,19 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
 pub fn strip_our_headers(data: &[u8]) -> &[u8] {
     let marker = b"(amavis, port ";
     let Some(at) = data.windows(marker.len()).position(|w| w == marker) else {
-        panic!("no amavis Received header in {:?}", String::from_utf8_lossy(&data[..data.len().min(300)]));
+        panic!(
+            "no amavis Received header in {:?}",
+            String::from_utf8_lossy(&data[..data.len().min(300)])
+        );
     };
     let mut pos = at;
     loop {
-        let nl = data[pos..].iter().position(|b| *b == b'\n').expect("line end") + pos + 1;
+        let nl = data[pos..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("line end")
+            + pos
+            + 1;
         if data.get(nl) != Some(&b' ') {
             return &data[nl..];
         }
