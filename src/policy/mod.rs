@@ -1,6 +1,8 @@
 //! amavisd's policy: per-recipient lookups, content categories, levels and
 //! destinies.
 
+pub mod lookup;
+
 /// A score as amavisd prints it: up to 3 decimals, trailing zeros dropped
 /// (1.3, 1.301, 1001.3, -999).
 pub fn format_score(s: f64) -> String {
