@@ -1,6 +1,7 @@
 //! amavisd's policy: per-recipient lookups, content categories, levels and
 //! destinies.
 
+pub mod decide;
 pub mod lookup;
 
 /// A score as amavisd prints it: up to 3 decimals, trailing zeros dropped
