@@ -2,6 +2,7 @@
 //! destinies.
 
 pub mod decide;
+pub mod headers;
 pub mod lookup;
 
 /// A score as amavisd prints it: up to 3 decimals, trailing zeros dropped
