@@ -1,25 +1,55 @@
-//! The stage between receiving and replying: checks, policy, header edits,
-//! reinjection, and the reply. `process` is the seam the session calls with
-//! the finished envelope and spool; everything after DATA starts here.
+//! The stage between receiving and replying: checks, per-recipient policy,
+//! quarantine and notifications, header edits, reinjection, the reply and
+//! the log line. `process` is the seam the session calls with the finished
+//! envelope and spool; everything after end-of-DATA starts here.
 
-use crate::config::Config;
+use crate::action::notify::{self, Facts};
+use crate::action::reinject::{map_delivery, reinject};
+use crate::action::{dsn, log as alog, quarantine};
+use crate::config::{Config, Destiny};
 use crate::message::edit::HeaderEdits;
 use crate::message::head::Head;
 use crate::message::spool::Spool;
-use crate::smtp::client::{Client, ClientError, Delivery, OutEnvelope, OutMessage};
+use crate::policy::decide::{Category, Decision, Findings, PolicyMaps, decide};
+use crate::policy::headers::edits_for;
+use crate::scan::{self, ScanInput, Scanner};
+use crate::smtp::client::{OutEnvelope, OutMessage};
 use crate::smtp::envelope::Envelope;
 use crate::smtp::reply::Reply;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The compiled configuration a message is processed with. Swapped as a
 /// whole on SIGHUP; a message keeps the one it started with.
 pub struct Runtime {
     pub config: Config,
+    pub maps: PolicyMaps,
+    /// Virus scanning (clamd), if `av_scanners` is configured.
+    pub virus: Option<Arc<dyn Scanner>>,
+    /// Banned-file checks, if `banned_filename_re` is configured.
+    pub banned: Option<Arc<dyn Scanner>>,
+    /// Bad-header checks.
+    pub bad_header: Option<Arc<dyn Scanner>>,
+    pub spam: Option<Arc<dyn Scanner>>,
 }
 
 impl Runtime {
+    /// Compile a configuration. Fails on anything that would make every
+    /// message fail later (bad regexes, unreadable rules).
     pub async fn build(config: Config) -> anyhow::Result<Runtime> {
-        Ok(Runtime { config })
+        let maps = PolicyMaps::new(&config);
+        let spam: Arc<dyn Scanner> = Arc::new(scan::spam::SpamScanner {
+            engine: scan::spam::Engine::Gtube,
+            size_limit: config.sa_mail_body_size_limit,
+        });
+        Ok(Runtime {
+            maps,
+            virus: None,
+            banned: None,
+            bad_header: None,
+            spam: Some(spam),
+            config,
+        })
     }
 }
 
@@ -40,73 +70,472 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
     let cfg = &rt.config;
     let am_id = crate::ids::next_am_id();
     let mail_id = crate::ids::new_mail_id();
+    let fail = |why: String| {
+        Outcome::All(Reply::new(
+            451,
+            format!("4.5.0 Error in processing, id={am_id}, {why}"),
+        ))
+    };
     let prefix = match spool.prefix(MAX_HEAD) {
         Ok(p) => p,
-        Err(e) => {
-            return Outcome::All(Reply::new(
-                451,
-                format!("4.5.0 Error in processing, id={am_id}, reading spool: {e}"),
-            ));
-        }
+        Err(e) => return fail(format!("reading spool: {e}")),
     };
     let mut head = Head::parse(&prefix);
     if !head.complete && (spool.len() as usize) > prefix.len() {
-        // No end of header within MAX_HEAD: treat it all as body.
         head = Head {
             fields: vec![],
             body_offset: 0,
             complete: false,
         };
     }
+    let orig_head = &prefix[..head.body_offset];
     let message_id = head.first_value(&prefix, "Message-ID");
+    let spool = Arc::new(spool);
 
-    let mut edits = HeaderEdits::default();
-    edits
-        .prepend
-        .extend_from_slice(received_header(cfg, env, &mail_id).as_bytes());
-    let new_head = edits.apply(&prefix[..head.body_offset], &head);
-    let out_env = OutEnvelope {
-        sender: env.sender.clone(),
-        mail_params: env.mail_params.clone(),
-        recipients: env
-            .recipients
+    // ---- checks ----
+    let all =
+        |m: &crate::policy::lookup::Maps| env.recipients.iter().all(|r| m.is_true(&r.address));
+    let input = Arc::new(ScanInput::new(spool.clone(), &env.sender));
+    let mut findings = Findings::default();
+    let mut first: Vec<Arc<dyn Scanner>> = Vec::new();
+    if let Some(v) = &rt.virus
+        && !all(&rt.maps.bypass_virus)
+    {
+        first.push(v.clone());
+    }
+    if let Some(b) = &rt.banned
+        && !all(&rt.maps.bypass_banned)
+    {
+        first.push(b.clone());
+    }
+    if let Some(h) = &rt.bad_header
+        && !all(&rt.maps.bypass_header)
+    {
+        first.push(h.clone());
+    }
+    let timeout = Duration::from_secs(cfg.av_scanner_timeout);
+    if let Err(e) = scan::run_all(first, input.clone(), timeout, &mut findings).await {
+        let fatal = e.scanner.starts_with("virus") && cfg.virus_scanners_failure_is_fatal;
+        if fatal || !e.scanner.starts_with("virus") {
+            tracing::error!("({am_id}) {e}");
+            let out = fail(format!("{}: {}", scan_label(&e.scanner), e.message));
+            log_tempfail(
+                rt,
+                env,
+                &am_id,
+                &mail_id,
+                message_id.as_deref(),
+                spool.len(),
+                &out,
+                start.elapsed(),
+            );
+            return out;
+        }
+        tracing::warn!(
+            "({am_id}) {e}; passing as UNCHECKED (virus_scanners_failure_is_fatal: false)"
+        );
+        findings.unchecked = Some(format!("virus scanners failed: {}", e.message));
+    }
+    // SpamAssassin is not run when virus/banned already blocks every recipient.
+    let decide_all = |f: &Findings| -> Vec<Decision> {
+        env.recipients
             .iter()
-            .map(|r| (r.address.clone(), r.params.clone()))
-            .collect(),
-        xforward: Some(forwarded_client(env)),
+            .map(|r| decide(cfg, &rt.maps, f, &env.sender, &r.address))
+            .collect()
     };
-    let msg = OutMessage {
-        head: new_head,
-        spool: &spool,
-        body_offset: head.body_offset as u64,
+    let pre = decide_all(&findings);
+    let someone_passes = pre.iter().any(|d| d.blocked.is_none());
+    if let Some(s) = &rt.spam
+        && someone_passes
+        && !all(&rt.maps.bypass_spam)
+        && let Err(e) = scan::run_all(vec![s.clone()], input.clone(), timeout, &mut findings).await
+    {
+        tracing::error!("({am_id}) {e}");
+        let out = fail(format!("spam scan FAILED: {}", e.message));
+        log_tempfail(
+            rt,
+            env,
+            &am_id,
+            &mail_id,
+            message_id.as_deref(),
+            spool.len(),
+            &out,
+            start.elapsed(),
+        );
+        return out;
+    }
+    drop(input);
+    let decisions = decide_all(&findings);
+    let main_cat = decisions
+        .iter()
+        .map(|d| d.category)
+        .min()
+        .unwrap_or(Category::Clean);
+
+    // ---- quarantine (before anything is delivered or discarded) ----
+    let q_cat = match main_cat {
+        Category::Virus | Category::Banned | Category::Spam => Some(main_cat),
+        Category::BadHeader if decisions.iter().any(|d| d.blocked.is_some()) => Some(main_cat),
+        _ => None,
     };
-    let result = reinject(cfg, env, &out_env, &msg, !env.lmtp).await;
-    let outcome = outcome_for(
+    let spam_score = findings.spam.as_ref().map(|s| s.score);
+    let quarantined = match q_cat {
+        Some(cat) => {
+            let (c2, e2, m2, s2) = (cfg.clone(), env.clone(), mail_id.clone(), spool.clone());
+            let r = tokio::task::spawn_blocking(move || {
+                quarantine::quarantine(&c2, cat, spam_score, &e2, &m2, &s2)
+            })
+            .await;
+            match r {
+                Ok(Ok(q)) => q,
+                Ok(Err(e)) => {
+                    tracing::error!("({am_id}) quarantine failed: {e}");
+                    let out = fail(format!(
+                        "quar+notif FAILED: temporarily unable to quarantine: {e}"
+                    ));
+                    log_tempfail(
+                        rt,
+                        env,
+                        &am_id,
+                        &mail_id,
+                        message_id.as_deref(),
+                        spool.len(),
+                        &out,
+                        start.elapsed(),
+                    );
+                    return out;
+                }
+                Err(e) => return fail(format!("quar+notif FAILED: {e}")),
+            }
+        }
+        None => None,
+    };
+
+    let facts = Facts {
         cfg,
         env,
-        &am_id,
-        &mail_id,
-        &prefix[..head.body_offset],
-        result,
-    )
-    .await;
-    let elapsed = start.elapsed();
-    log_summary(&LogLine {
+        findings: &findings,
         am_id: &am_id,
-        env,
-        message_id: message_id.as_deref(),
         mail_id: &mail_id,
-        size: spool.len(),
-        outcome: &outcome,
-        elapsed,
-    });
+        orig_head,
+    };
+    // ---- admin notification ----
+    if let Some(admin) = notify::admin_for(cfg, main_cat) {
+        let n = notify::admin_notification(&facts, main_cat, &admin);
+        if let Err(e) = dsn::submit(cfg, env, &n).await {
+            tracing::error!("({am_id}) admin notification to <{admin}> failed: {e}");
+        }
+    }
+
+    // ---- passed recipients: group by identical edits, reinject ----
+    let received = received_header(cfg, env, &mail_id);
+    let mut replies: Vec<Option<Reply>> = vec![None; env.recipients.len()];
+    let mut groups: Vec<(HeaderEdits, Vec<usize>)> = Vec::new();
+    for (i, d) in decisions.iter().enumerate() {
+        if d.blocked.is_some() {
+            continue;
+        }
+        let q = quarantined.as_ref().map(|_| mail_id.as_str());
+        let e = edits_for(cfg, &findings, d, q, &received);
+        match groups.iter_mut().find(|(ge, _)| *ge == e) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((e, vec![i])),
+        }
+    }
+    let whole = !env.lmtp && groups.len() == 1;
+    let mut partial_rejects: Vec<(usize, Reply)> = Vec::new();
+    for (edits, idx) in &groups {
+        let out_env = OutEnvelope {
+            sender: env.sender.clone(),
+            mail_params: env.mail_params.clone(),
+            recipients: idx
+                .iter()
+                .map(|i| {
+                    let r = &env.recipients[*i];
+                    (r.address.clone(), r.params.clone())
+                })
+                .collect(),
+            xforward: Some(env.xforward.clone()),
+        };
+        let msg = OutMessage {
+            head: edits.apply(orig_head, &head),
+            spool: &spool,
+            body_offset: head.body_offset as u64,
+        };
+        let res = reinject(cfg, env, &out_env, &msg, whole).await;
+        let raw_rejects: Vec<Option<Reply>> = match &res {
+            Ok(d) if !d.cancelled => d
+                .per_recipient
+                .iter()
+                .map(|r| r.is_permanent().then(|| r.clone()))
+                .collect(),
+            _ => vec![None; idx.len()],
+        };
+        match map_delivery(cfg, &am_id, res) {
+            Ok(per) => {
+                for ((i, r), raw) in idx.iter().zip(per).zip(raw_rejects) {
+                    if let Some(raw) = raw {
+                        partial_rejects.push((*i, raw));
+                    }
+                    replies[*i] = Some(r);
+                }
+            }
+            Err(r) => {
+                for i in idx {
+                    replies[*i] = Some(r.clone());
+                }
+            }
+        }
+    }
+
+    // ---- blocked recipients: destinies ----
+    let any_passed = decisions.iter().any(|d| d.blocked.is_none());
+    let mixed = decisions.iter().any(|d| d.blocked != Some(Destiny::Reject));
+    let mut bounce_rcpts: Vec<usize> = Vec::new();
+    for (i, d) in decisions.iter().enumerate() {
+        let Some(mut destiny) = d.blocked else {
+            continue;
+        };
+        // SMTP has one reply: a reject among accepted recipients becomes a bounce.
+        if !env.lmtp && destiny == Destiny::Reject && mixed {
+            destiny = Destiny::Bounce;
+        }
+        replies[i] = Some(match destiny {
+            Destiny::Discard => Reply::new(
+                250,
+                format!("2.7.0 Ok, discarded, id={am_id} - {}", d.reason),
+            ),
+            Destiny::Reject => Reply::new(554, format!("5.7.0 Reject, id={am_id} - {}", d.reason)),
+            Destiny::Tempfail => Reply::new(
+                451,
+                format!("4.7.1 Temporary failure, id={am_id} - {}", d.reason),
+            ),
+            Destiny::Bounce | Destiny::Pass => {
+                bounce_rcpts.push(i);
+                continue;
+            }
+        });
+    }
+    let mut bounce_word = "";
+    if !bounce_rcpts.is_empty() {
+        let d0 = &decisions[bounce_rcpts[0]];
+        let bulk = is_bulk(&head, &prefix);
+        let reply = match notify::bounce_suppressed(&facts, d0.category, bulk) {
+            Some(why) => {
+                tracing::info!("({am_id}) bounce suppressed: {why}");
+                bounce_word = "NoBounceInbound";
+                Reply::new(
+                    250,
+                    format!("2.5.0 Ok, id={am_id}, DISCARD(bounce.suppressed)"),
+                )
+            }
+            None => {
+                let rc: Vec<String> = bounce_rcpts
+                    .iter()
+                    .map(|i| env.recipients[*i].address.clone())
+                    .collect();
+                let n = notify::bounce(&facts, d0.category, &d0.reason, &rc);
+                match dsn::submit(cfg, env, &n).await {
+                    Ok(()) => {
+                        bounce_word = "BouncedInbound";
+                        Reply::new(250, format!("2.5.0 Ok, id={am_id}, BOUNCE"))
+                    }
+                    Err(e) => {
+                        tracing::error!("({am_id}) sending DSN failed: {e}");
+                        Reply::new(
+                            451,
+                            format!("4.5.0 Error in processing, id={am_id}, DSN FAILED: {e}"),
+                        )
+                    }
+                }
+            }
+        };
+        for i in &bounce_rcpts {
+            replies[*i] = Some(reply.clone());
+        }
+    }
+    if !env.lmtp && !partial_rejects.is_empty() && !env.sender.is_empty() {
+        let list: Vec<(&str, &Reply)> = partial_rejects
+            .iter()
+            .map(|(i, r)| (env.recipients[*i].address.as_str(), r))
+            .collect();
+        if list.len() < env.recipients.len() {
+            dsn::bounce_rejected(cfg, env, &am_id, &mail_id, &list, orig_head).await;
+        }
+    }
+    let replies: Vec<Reply> = replies
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Reply::new(
+                    451,
+                    format!("4.5.0 Error in processing, id={am_id}, no decision"),
+                )
+            })
+        })
+        .collect();
+    let outcome = if env.lmtp {
+        Outcome::PerRecipient(replies.clone())
+    } else {
+        Outcome::All(smtp_reply(&decisions, &replies, &partial_rejects))
+    };
+
+    // ---- the one log line ----
+    let verb = if any_passed { "Passed" } else { "Blocked" };
+    let mut actions: Vec<&str> = Vec::new();
+    let first_reply = match &outcome {
+        Outcome::All(r) => r.clone(),
+        Outcome::PerRecipient(v) => v[0].clone(),
+    };
+    if first_reply.is_transient() {
+        actions.push("TempFailedInbound");
+    } else if any_passed {
+        let tagged = decisions
+            .iter()
+            .any(|d| d.blocked.is_none() && d.spammy && d.local);
+        actions.push(if tagged {
+            "RelayedTaggedInbound"
+        } else {
+            "RelayedInbound"
+        });
+    } else if !bounce_word.is_empty() {
+        actions.push(bounce_word);
+    } else if decisions.iter().any(|d| d.blocked == Some(Destiny::Reject)) {
+        actions.push("RejectedInbound");
+    } else {
+        actions.push("DiscardedInbound");
+    }
+    if quarantined.is_some() {
+        actions.push("Quarantined");
+    }
+    let extra = quarantined
+        .as_ref()
+        .map(|q| format!("quarantine: {q}"))
+        .unwrap_or_default();
+    let queued = if any_passed && first_reply.is_positive() {
+        queued_as(&first_reply)
+    } else {
+        String::new()
+    };
+    tracing::info!(
+        target: "amavis",
+        "{}",
+        alog::summary_line_ext(
+            &am_id,
+            verb,
+            &category_word(main_cat, &findings),
+            &actions.join(","),
+            env,
+            &extra,
+            message_id.as_deref(),
+            &mail_id,
+            findings.spam.as_ref().map(|s| s.score),
+            spool.len(),
+            &queued,
+            start.elapsed(),
+        )
+    );
     outcome
 }
 
-/// The original client as XFORWARD attributes for the next hop: what the
-/// MTA told us, so the reinjecting Postfix logs the real client.
-fn forwarded_client(env: &Envelope) -> crate::smtp::envelope::Xforward {
-    env.xforward.clone()
+/// One SMTP reply for all recipients: the delivery's if anyone passed
+/// (a failed delivery fails the message), else the first blocked one's.
+fn smtp_reply(decisions: &[Decision], replies: &[Reply], partial: &[(usize, Reply)]) -> Reply {
+    if let Some(t) = replies.iter().find(|r| r.is_transient()) {
+        return t.clone();
+    }
+    let passed: Vec<&Reply> = decisions
+        .iter()
+        .zip(replies)
+        .filter(|(d, _)| d.blocked.is_none())
+        .map(|(_, r)| r)
+        .collect();
+    if let Some(ok) = passed.iter().find(|r| r.is_positive()) {
+        return (*ok).clone();
+    }
+    if !passed.is_empty() && partial.len() == passed.len() {
+        // Every passed recipient was refused by the next hop.
+        return passed[0].clone();
+    }
+    replies
+        .iter()
+        .find(|r| r.is_positive())
+        .or(replies.first())
+        .cloned()
+        .unwrap_or_else(|| Reply::new(451, "4.5.0 no reply"))
+}
+
+fn scan_label(scanner: &str) -> &'static str {
+    if scanner.starts_with("virus") {
+        "virus_scan FAILED"
+    } else if scanner.starts_with("banned") {
+        "banned check FAILED"
+    } else {
+        "check FAILED"
+    }
+}
+
+/// `Precedence: bulk|list|junk` or list headers: no bounces for spam.
+fn is_bulk(head: &Head, bytes: &[u8]) -> bool {
+    head.fields.iter().any(|f| {
+        (f.is("Precedence") && {
+            let v = f.value(bytes).to_ascii_lowercase();
+            v == "bulk" || v == "list" || v == "junk"
+        }) || f.is("List-Id")
+            || f.is("List-Unsubscribe")
+    })
+}
+
+/// The log's category word: `INFECTED (name)`, `BANNED (descr)`, `BAD-HEADER-n`, ...
+fn category_word(cat: Category, f: &Findings) -> String {
+    match cat {
+        Category::Virus => format!("INFECTED ({})", f.viruses.join(",")),
+        Category::Banned => format!("BANNED ({})", f.banned.first().cloned().unwrap_or_default()),
+        Category::Unchecked => "UNCHECKED".into(),
+        Category::Spam => "SPAM".into(),
+        Category::Spammy => "SPAMMY".into(),
+        Category::BadHeader => format!(
+            "BAD-HEADER-{}",
+            f.bad_headers.first().map(|b| b.0).unwrap_or(0)
+        ),
+        Category::Oversized => "OVERSIZED".into(),
+        Category::Clean => "CLEAN".into(),
+    }
+}
+
+fn queued_as(r: &Reply) -> String {
+    let text = r.one_line();
+    let q = text
+        .rsplit_once("queued as ")
+        .map(|(_, q)| q.trim().to_string())
+        .unwrap_or_else(|| {
+            text.split_once("): ")
+                .map(|(_, r)| r.to_string())
+                .unwrap_or(text.clone())
+        });
+    format!(", queued_as: {q}")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_tempfail(
+    _rt: &Runtime,
+    env: &Envelope,
+    am_id: &str,
+    mail_id: &str,
+    message_id: Option<&str>,
+    size: u64,
+    out: &Outcome,
+    elapsed: Duration,
+) {
+    let why = match out {
+        Outcome::All(r) => r.one_line(),
+        Outcome::PerRecipient(v) => v.first().map(Reply::one_line).unwrap_or_default(),
+    };
+    tracing::info!(
+        target: "amavis",
+        "{}",
+        alog::summary_line_ext(am_id, "Blocked", "TEMPFAIL", "TempFailedInbound", env, &why, message_id, mail_id, None, size, "", elapsed)
+    );
 }
 
 /// amavisd's `Received:` line (see reference/amavisd-behaviour.md).
@@ -131,188 +560,15 @@ pub fn received_header(cfg: &Config, env: &Envelope, mail_id: &str) -> String {
         let r = crate::message::edit::sanitize(&env.recipients[0].address);
         s.push_str(&format!(" for <{r}>"));
     }
-    let date = chrono::Utc::now().format("%a, %e %b %Y %H:%M:%S +0000 (UTC)");
+    let date = chrono::Utc::now()
+        .format("%a, %e %b %Y %H:%M:%S +0000 (UTC)")
+        .to_string();
     // amavisd wraps at 78 columns: the date joins the id line when it fits.
     let last_line = s.rsplit("\r\n").next().unwrap_or("").len();
-    let date = date.to_string();
     if last_line + 2 + date.len() <= 78 {
         s.push_str(&format!("; {date}\r\n"));
     } else {
         s.push_str(&format!(";\r\n {date}\r\n"));
     }
     s
-}
-
-/// Send one delivery. With `whole_or_nothing` (SMTP input: one reply for
-/// all recipients), a temporary failure of any recipient aborts before the
-/// body so nobody gets the message twice when the MTA retries.
-pub async fn reinject(
-    cfg: &Config,
-    env: &Envelope,
-    out: &OutEnvelope,
-    msg: &OutMessage<'_>,
-    whole_or_nothing: bool,
-) -> Result<Delivery, ClientError> {
-    let wait = Duration::from_secs(cfg.smtp_client_timeout);
-    let mut client =
-        Client::connect(&cfg.forward_method, Some(env.local), "localhost", wait).await?;
-    let r = client.send(out, msg, whole_or_nothing).await;
-    if r.is_ok() {
-        client.quit().await;
-    }
-    r
-}
-
-fn from_mta(cfg: &Config, r: &Reply) -> String {
-    format!("from MTA({}): {}", cfg.forward_method.spec, r.one_line())
-}
-
-/// Map the reinjection result to upstream replies, amavisd style.
-async fn outcome_for(
-    cfg: &Config,
-    env: &Envelope,
-    am_id: &str,
-    mail_id: &str,
-    orig_head: &[u8],
-    result: Result<Delivery, ClientError>,
-) -> Outcome {
-    let per = match result {
-        Ok(d) if d.cancelled => {
-            // Some recipient deferred (SMTP input): nobody got it; retry all.
-            let t = d.per_recipient.iter().find(|r| r.is_transient()).cloned();
-            let t = t.unwrap_or_else(|| Reply::new(451, "4.5.0 deferred"));
-            return Outcome::All(relay(cfg, &t, am_id, "RCPT TO"));
-        }
-        Ok(d) => d.per_recipient,
-        Err(ClientError::Rejected { reply, stage }) => {
-            let r = relay(cfg, &reply, am_id, stage);
-            return Outcome::All(r);
-        }
-        Err(e) => {
-            let esc = match &e {
-                ClientError::Connect(..) => "4.4.1",
-                ClientError::Timeout(_) => "4.4.2",
-                _ => "4.4.2",
-            };
-            return Outcome::All(Reply::new(
-                451,
-                format!("{esc} Error in processing, id={am_id}, forwarding err: {e}"),
-            ));
-        }
-    };
-    let mapped: Vec<Reply> = per
-        .iter()
-        .map(|r| {
-            if r.is_positive() {
-                Reply::new(250, format!("2.0.0 {}", from_mta(cfg, r)))
-            } else {
-                relay(cfg, r, am_id, "RCPT TO")
-            }
-        })
-        .collect();
-    if env.lmtp {
-        return Outcome::PerRecipient(mapped);
-    }
-    // SMTP: one reply for all. Any transient failure: everything is
-    // retried (the client aborted before the body, so nothing was delivered).
-    if let Some(t) = mapped.iter().find(|r| r.is_transient()) {
-        return Outcome::All(t.clone());
-    }
-    if let Some(ok) = mapped.iter().find(|r| r.is_positive()) {
-        // Permanently rejected recipients among accepted ones: accepted
-        // ones got the mail; amavisd then bounces the rest itself (DSN).
-        let rejected: Vec<(&str, &Reply)> = env
-            .recipients
-            .iter()
-            .zip(&per)
-            .filter(|(_, r)| r.is_permanent())
-            .map(|(rc, r)| (rc.address.as_str(), r))
-            .collect();
-        if !rejected.is_empty() {
-            crate::action::dsn::bounce_rejected(cfg, env, am_id, mail_id, &rejected, orig_head)
-                .await;
-        }
-        return Outcome::All(ok.clone());
-    }
-    Outcome::All(mapped.into_iter().next().unwrap_or_else(|| {
-        Reply::new(
-            451,
-            format!("4.5.0 Error in processing, id={am_id}, no recipients"),
-        )
-    }))
-}
-
-/// Downstream refusal: 5xx relayed with its code, 4xx as 451, both quoting
-/// the next hop's reply verbatim.
-fn relay(cfg: &Config, r: &Reply, am_id: &str, stage: &str) -> Reply {
-    if r.is_permanent() {
-        let esc = r.enhanced().unwrap_or("5.0.0").to_string();
-        Reply::new(r.code, format!("{esc} {}", from_mta(cfg, r)))
-    } else {
-        let esc = r
-            .enhanced()
-            .filter(|e| e.starts_with('4'))
-            .unwrap_or("4.5.0")
-            .to_string();
-        Reply::new(
-            451,
-            format!("{esc} {}, id={am_id}, at {stage}", from_mta(cfg, r)),
-        )
-    }
-}
-
-/// Fields of the one summary line per message.
-pub struct LogLine<'a> {
-    pub am_id: &'a str,
-    pub env: &'a Envelope,
-    pub message_id: Option<&'a str>,
-    pub mail_id: &'a str,
-    pub size: u64,
-    pub outcome: &'a Outcome,
-    pub elapsed: Duration,
-}
-
-fn log_summary(l: &LogLine<'_>) {
-    let first = match l.outcome {
-        Outcome::All(r) => r.clone(),
-        Outcome::PerRecipient(v) => v.first().cloned().unwrap_or_else(|| Reply::new(451, "")),
-    };
-    let (verb, action) = if first.is_positive() {
-        ("Passed", "RelayedInbound")
-    } else if first.is_transient() {
-        ("Blocked", "TempFailedInbound")
-    } else {
-        ("Blocked", "RejectedInbound")
-    };
-    let queued = if first.is_positive() {
-        let text = first.one_line();
-        let q = text
-            .rsplit_once("queued as ")
-            .map(|(_, q)| q.trim().to_string())
-            .unwrap_or_else(|| {
-                text.split_once("): ")
-                    .map(|(_, r)| r.to_string())
-                    .unwrap_or(text.clone())
-            });
-        format!(", queued_as: {q}")
-    } else {
-        String::new()
-    };
-    tracing::info!(
-        target: "amavis",
-        "{}",
-        crate::action::log::summary_line(
-            l.am_id,
-            verb,
-            "CLEAN",
-            action,
-            l.env,
-            l.message_id,
-            l.mail_id,
-            None,
-            l.size,
-            &queued,
-            l.elapsed,
-        )
-    );
 }

@@ -8,8 +8,15 @@ fn bin() -> Command {
 
 #[test]
 fn shipped_config_is_valid() {
-    let out = bin().args(["check-config", "amavis-compat.yaml"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["check-config", "amavis-compat.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -30,9 +37,15 @@ fn shipped_config_documents_every_key() {
             missing.push(key.to_string());
         }
     }
-    assert!(missing.is_empty(), "keys not in amavis-compat.yaml: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys not in amavis-compat.yaml: {missing:?}"
+    );
     // And every documented line carries a comment.
-    for l in text.lines().filter(|l| !l.starts_with('#') && l.contains(':')) {
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(':'))
+    {
         assert!(l.contains('#'), "uncommented key line: {l}");
     }
 }
@@ -45,5 +58,8 @@ fn check_config_names_file_line_column_and_key() {
     let out = bin().arg("check-config").arg(&p).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with(&format!("{}:3:1: inet_socket_prot: ", p.display())), "{err}");
+    assert!(
+        err.starts_with(&format!("{}:3:1: inet_socket_prot: ", p.display())),
+        "{err}"
+    );
 }

@@ -4,3 +4,6 @@
 
 pub mod dsn;
 pub mod log;
+pub mod notify;
+pub mod quarantine;
+pub mod reinject;

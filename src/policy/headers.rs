@@ -99,7 +99,11 @@ pub fn spam_level(c: &Config, score: f64) -> String {
 pub fn spam_status(c: &Config, yes: bool, score: f64, tests: &[(String, f64)]) -> String {
     let lvl = |l: Option<f64>| l.map(format_score).unwrap_or_else(|| "undef".into());
     let mut units = vec![
-        if yes { "Yes,".to_string() } else { "No,".to_string() },
+        if yes {
+            "Yes,".to_string()
+        } else {
+            "No,".to_string()
+        },
         format!("score={}", format_score(score)),
         format!("tagged_above={}", lvl(c.sa_tag_level_deflt)),
         format!("required={}", lvl(c.sa_tag2_level_deflt)),
@@ -145,7 +149,13 @@ mod tests {
             }),
             ..Default::default()
         };
-        let d = decide(&c, &PolicyMaps::new(&c), &f, "alice@example.org", "bob@example.com");
+        let d = decide(
+            &c,
+            &PolicyMaps::new(&c),
+            &f,
+            "alice@example.org",
+            "bob@example.com",
+        );
         let e = edits_for(&c, &f, &d, None, "Received: x\r\n");
         assert_eq!(
             String::from_utf8(e.prepend).unwrap(),
@@ -169,7 +179,10 @@ mod tests {
         let d = decide(&c, &m, &f, "alice@example.org", "bob@example.com");
         let e = edits_for(&c, &f, &d, Some("abcdefABCDEF"), "Received: x\r\n");
         let p = String::from_utf8(e.prepend).unwrap();
-        assert!(p.starts_with("X-Quarantine-ID: <abcdefABCDEF>\r\nX-Virus-Scanned:"), "{p}");
+        assert!(
+            p.starts_with("X-Quarantine-ID: <abcdefABCDEF>\r\nX-Virus-Scanned:"),
+            "{p}"
+        );
         assert!(p.contains(&format!("X-Spam-Level: {}\r\n", "*".repeat(64))));
         assert!(p.contains("X-Spam-Flag: YES\r\n"));
         assert_eq!(e.subject_tag.as_deref(), Some("***SPAM*** "));
@@ -194,7 +207,13 @@ mod tests {
             viruses: vec!["Eicar-Test-Signature.UNOFFICIAL".into()],
             ..Default::default()
         };
-        let d = decide(&c, &PolicyMaps::new(&c), &f, "a@example.org", "bob@example.com");
+        let d = decide(
+            &c,
+            &PolicyMaps::new(&c),
+            &f,
+            "a@example.org",
+            "bob@example.com",
+        );
         let e = edits_for(&c, &f, &d, None, "");
         let p = String::from_utf8(e.prepend).unwrap();
         assert!(p.contains("X-Amavis-Alert: INFECTED, message contains virus:\r\n Eicar-Test-Signature.UNOFFICIAL\r\n"), "{p}");
@@ -203,7 +222,13 @@ mod tests {
             banned: vec!["application/octet-stream,.exe,.exe-ms,invoice.exe".into()],
             ..Default::default()
         };
-        let d = decide(&c, &PolicyMaps::new(&c), &f, "a@example.org", "bob@example.com");
+        let d = decide(
+            &c,
+            &PolicyMaps::new(&c),
+            &f,
+            "a@example.org",
+            "bob@example.com",
+        );
         let e = edits_for(&c, &f, &d, None, "");
         let p = String::from_utf8(e.prepend).unwrap();
         assert!(p.contains("X-Amavis-Alert: BANNED, message contains\r\n application/octet-stream,.exe,.exe-ms,invoice.exe\r\n"), "{p}");

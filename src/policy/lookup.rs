@@ -137,8 +137,7 @@ fn lookup_acl(list: &[String], a: &Address) -> Option<bool> {
             let local_ok = l.is_empty() || l == a.local || l == a.base;
             let dom_ok = d.is_empty()
                 || d == a.domain
-                || (d.starts_with('.')
-                    && (a.domain.ends_with(d) || a.domain == d[1..]));
+                || (d.starts_with('.') && (a.domain.ends_with(d) || a.domain == d[1..]));
             local_ok && dom_ok && !(l.is_empty() && d.is_empty())
         } else if let Some(parent) = e.strip_prefix('.') {
             a.domain == parent || a.domain.ends_with(&e)

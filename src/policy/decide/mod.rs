@@ -90,7 +90,11 @@ pub struct PolicyMaps {
 impl PolicyMaps {
     pub fn new(c: &Config) -> PolicyMaps {
         PolicyMaps {
-            local_domains: Maps::new(&c.local_domains_maps, &c.local_domains, &c.local_domains_acl),
+            local_domains: Maps::new(
+                &c.local_domains_maps,
+                &c.local_domains,
+                &c.local_domains_acl,
+            ),
             spam_lovers: Maps::new(&c.spam_lovers_maps, &c.spam_lovers, &c.spam_lovers_acl),
             virus_lovers: Maps::new(&c.virus_lovers_maps, &c.virus_lovers, &c.virus_lovers_acl),
             banned_files_lovers: Maps::new(
@@ -153,13 +157,7 @@ fn at_or_above(score: f64, level: Option<f64>) -> bool {
 
 /// Decide for one recipient. amavisd semantics: a recipient that bypasses a
 /// check which ran for others is treated like a lover of that category.
-pub fn decide(
-    c: &Config,
-    maps: &PolicyMaps,
-    f: &Findings,
-    sender: &str,
-    rcpt: &str,
-) -> Decision {
+pub fn decide(c: &Config, maps: &PolicyMaps, f: &Findings, sender: &str, rcpt: &str) -> Decision {
     let lv = levels(c);
     let local = maps.local_domains.is_true(rcpt);
     let whitelisted = !sender.is_empty() && maps.whitelist_sender.is_true(sender);
@@ -167,10 +165,10 @@ pub fn decide(
     let bypass_spam = maps.bypass_spam.is_true(rcpt);
     let spam = f.spam.as_ref().filter(|_| !bypass_spam);
     let score = spam.map(|s| s.score);
-    let is_spam = !whitelisted
-        && (blacklisted || score.map(|s| at_or_above(s, lv.kill)).unwrap_or(false));
-    let is_spammy = !whitelisted
-        && (blacklisted || score.map(|s| at_or_above(s, lv.tag2)).unwrap_or(false));
+    let is_spam =
+        !whitelisted && (blacklisted || score.map(|s| at_or_above(s, lv.kill)).unwrap_or(false));
+    let is_spammy =
+        !whitelisted && (blacklisted || score.map(|s| at_or_above(s, lv.tag2)).unwrap_or(false));
 
     let category = if !f.viruses.is_empty() {
         Category::Virus
@@ -242,7 +240,9 @@ pub fn decide(
     }
     let spam_headers = local
         && spam.is_some()
-        && score.map(|s| lv.tag.map(|t| s >= t).unwrap_or(true)).unwrap_or(false);
+        && score
+            .map(|s| lv.tag.map(|t| s >= t).unwrap_or(true))
+            .unwrap_or(false);
     Decision {
         local,
         category,

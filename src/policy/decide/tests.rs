@@ -6,7 +6,9 @@ fn cfg(extra: &str) -> Config {
 
 /// Debian's levels (tag 2, tag2 6.31) with the given kill level.
 fn cfg_kill(kill: f64, extra: &str) -> Config {
-    let base = format!("local_domains_acl: ['.example.com']\nsa_tag_level_deflt: 2.0\nsa_tag2_level_deflt: 6.31\nsa_kill_level_deflt: {kill}\n");
+    let base = format!(
+        "local_domains_acl: ['.example.com']\nsa_tag_level_deflt: 2.0\nsa_tag2_level_deflt: 6.31\nsa_kill_level_deflt: {kill}\n"
+    );
     Config::from_yaml(&format!("{base}{extra}"), "t").unwrap()
 }
 
@@ -63,7 +65,10 @@ fn spammy_between_tag2_and_kill() {
 fn lovers_and_bypass_pass_what_others_block() {
     let c = cfg("final_spam_destiny: D_REJECT\nspam_lovers: {'postmaster@example.com': 1}\n");
     assert_eq!(d(&c, &spam(50.0), "postmaster@example.com").blocked, None);
-    assert_eq!(d(&c, &spam(50.0), "bob@example.com").blocked, Some(Destiny::Reject));
+    assert_eq!(
+        d(&c, &spam(50.0), "bob@example.com").blocked,
+        Some(Destiny::Reject)
+    );
     let c = cfg("bypass_virus_checks_acl: ['bob@example.com']\n");
     let f = Findings {
         viruses: vec!["Eicar-Test-Signature".into()],
@@ -98,7 +103,10 @@ fn whitelist_and_blacklist_sender() {
     let c = cfg("final_spam_destiny: D_DISCARD\nwhitelist_sender_acl: ['alice@example.org']\n");
     assert_eq!(d(&c, &spam(50.0), "bob@example.com").blocked, None);
     let c = cfg("final_spam_destiny: D_DISCARD\nblacklist_sender_acl: ['.example.org']\n");
-    assert_eq!(d(&c, &spam(0.0), "bob@example.com").blocked, Some(Destiny::Discard));
+    assert_eq!(
+        d(&c, &spam(0.0), "bob@example.com").blocked,
+        Some(Destiny::Discard)
+    );
 }
 
 #[test]
