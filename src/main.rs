@@ -28,6 +28,19 @@ enum Cmd {
     },
     /// Validate a configuration file; exit 0 or print file:line:column: key: error.
     CheckConfig { file: PathBuf },
+    /// Run the checks on message files (no reinjection) and report per file.
+    Scan {
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+        /// text, or json (one object per line).
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+        /// Print a SpamAssassin-style report of the rules hit.
+        #[arg(long)]
+        explain: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn init_logging(level: u8) {
@@ -77,6 +90,26 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Cmd::Scan {
+            config,
+            format,
+            explain,
+            files,
+        } => {
+            let cfg = match load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("amavisd-rs: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logging(0);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(scan(cfg, &format, explain, &files))
+        }
         Cmd::CheckConfig { file } => match Config::load(&file) {
             Ok(_) => {
                 println!("{}: OK", file.display());
@@ -87,5 +120,34 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+async fn scan(cfg: Config, format: &str, explain: bool, files: &[PathBuf]) -> ExitCode {
+    use amavisd_rs::scan::report;
+    let rt = match amavisd_rs::pipeline::Runtime::build(cfg).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("amavisd-rs: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = false;
+    for f in files {
+        let r = report::scan_file(&rt, f).await;
+        failed |= r.error.is_some();
+        if format == "json" {
+            println!("{}", serde_json::to_string(&r).expect("json"));
+        } else {
+            print!("{}", report::to_text(&r));
+            if explain {
+                print!("{}", report::explain(&rt, f));
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

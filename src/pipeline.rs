@@ -93,32 +93,11 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
     let spool = Arc::new(spool);
 
     // ---- checks ----
-    let all =
-        |m: &crate::policy::lookup::Maps| env.recipients.iter().all(|r| m.is_true(&r.address));
-    let input = Arc::new(ScanInput::new(spool.clone(), &env.sender));
-    let mut findings = Findings::default();
-    let mut first: Vec<Arc<dyn Scanner>> = Vec::new();
-    if let Some(v) = &rt.virus
-        && !all(&rt.maps.bypass_virus)
-    {
-        first.push(v.clone());
-    }
-    if let Some(b) = &rt.banned
-        && !all(&rt.maps.bypass_banned)
-    {
-        first.push(b.clone());
-    }
-    if let Some(h) = &rt.bad_header
-        && !all(&rt.maps.bypass_header)
-    {
-        first.push(h.clone());
-    }
-    let timeout = Duration::from_secs(cfg.av_scanner_timeout);
-    if let Err(e) = scan::run_all(first, input.clone(), timeout, &mut findings).await {
-        let fatal = e.scanner.starts_with("virus") && cfg.virus_scanners_failure_is_fatal;
-        if fatal || !e.scanner.starts_with("virus") {
-            tracing::error!("({am_id}) {e}");
-            let out = fail(format!("{}: {}", scan_label(&e.scanner), e.message));
+    let rcpts: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
+    let findings = match run_checks(rt, &env.sender, &rcpts, spool.clone(), &am_id).await {
+        Ok(f) => f,
+        Err(why) => {
+            let out = fail(why);
             log_tempfail(
                 rt,
                 env,
@@ -131,40 +110,13 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
             );
             return out;
         }
-        tracing::warn!(
-            "({am_id}) {e}; passing as UNCHECKED (virus_scanners_failure_is_fatal: false)"
-        );
-        findings.unchecked = Some(format!("virus scanners failed: {}", e.message));
-    }
-    // SpamAssassin is not run when virus/banned already blocks every recipient.
+    };
     let decide_all = |f: &Findings| -> Vec<Decision> {
         env.recipients
             .iter()
             .map(|r| decide(cfg, &rt.maps, f, &env.sender, &r.address))
             .collect()
     };
-    let pre = decide_all(&findings);
-    let someone_passes = pre.iter().any(|d| d.blocked.is_none());
-    if let Some(s) = &rt.spam
-        && someone_passes
-        && !all(&rt.maps.bypass_spam)
-        && let Err(e) = scan::run_all(vec![s.clone()], input.clone(), timeout, &mut findings).await
-    {
-        tracing::error!("({am_id}) {e}");
-        let out = fail(format!("spam scan FAILED: {}", e.message));
-        log_tempfail(
-            rt,
-            env,
-            &am_id,
-            &mail_id,
-            message_id.as_deref(),
-            spool.len(),
-            &out,
-            start.elapsed(),
-        );
-        return out;
-    }
-    drop(input);
     let decisions = decide_all(&findings);
     let main_cat = decisions
         .iter()
@@ -436,6 +388,61 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
         )
     );
     outcome
+}
+
+/// Run the checks a message needs for these recipients: virus, banned and
+/// bad-header concurrently, then spam unless every recipient is already
+/// blocked (amavisd does not run SpamAssassin then). `Err` is the text of a
+/// 451: a failed check never counts as clean.
+pub async fn run_checks(
+    rt: &Runtime,
+    sender: &str,
+    rcpts: &[&str],
+    spool: Arc<Spool>,
+    am_id: &str,
+) -> Result<Findings, String> {
+    let cfg = &rt.config;
+    let all = |m: &crate::policy::lookup::Maps| rcpts.iter().all(|r| m.is_true(r));
+    let input = Arc::new(ScanInput::new(spool, sender));
+    let mut findings = Findings::default();
+    let mut first: Vec<Arc<dyn Scanner>> = Vec::new();
+    for (scanner, bypass) in [
+        (&rt.virus, &rt.maps.bypass_virus),
+        (&rt.banned, &rt.maps.bypass_banned),
+        (&rt.bad_header, &rt.maps.bypass_header),
+    ] {
+        if let Some(s) = scanner
+            && !all(bypass)
+        {
+            first.push(s.clone());
+        }
+    }
+    let timeout = Duration::from_secs(cfg.av_scanner_timeout);
+    if let Err(e) = scan::run_all(first, input.clone(), timeout, &mut findings).await {
+        let is_virus = e.scanner.starts_with("virus");
+        if !is_virus || cfg.virus_scanners_failure_is_fatal {
+            tracing::error!("({am_id}) {e}");
+            return Err(format!("{}: {}", scan_label(&e.scanner), e.message));
+        }
+        tracing::warn!(
+            "({am_id}) {e}; passing as UNCHECKED (virus_scanners_failure_is_fatal: false)"
+        );
+        findings.unchecked = Some(format!("virus scanners failed: {}", e.message));
+    }
+    let someone_passes = rcpts.iter().any(|r| {
+        decide(cfg, &rt.maps, &findings, sender, r)
+            .blocked
+            .is_none()
+    });
+    if let Some(s) = &rt.spam
+        && someone_passes
+        && !all(&rt.maps.bypass_spam)
+        && let Err(e) = scan::run_all(vec![s.clone()], input, timeout, &mut findings).await
+    {
+        tracing::error!("({am_id}) {e}");
+        return Err(format!("spam scan FAILED: {}", e.message));
+    }
+    Ok(findings)
 }
 
 /// One SMTP reply for all recipients: the delivery's if anyone passed

@@ -2,6 +2,7 @@
 //! message with a timeout each. A scanner that fails returns an error, never
 //! a clean verdict.
 
+pub mod report;
 pub mod spam;
 
 use crate::message::spool::Spool;
