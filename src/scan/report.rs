@@ -99,7 +99,7 @@ pub async fn scan_file(rt: &Runtime, path: &Path) -> FileReport {
     let mut cur = String::new();
     for line in text.split("\r\n").filter(|l| !l.is_empty()) {
         if line.starts_with(' ') {
-            cur.push_str("\n");
+            cur.push('\n');
             cur.push_str(line);
         } else {
             if !cur.is_empty() {
