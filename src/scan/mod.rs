@@ -1,1 +1,3 @@
-//! TODO
+//! Content-check building blocks (local module list; the lead replaces this
+//! file with the scanner trait on merge).
+pub mod clamav;
