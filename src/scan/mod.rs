@@ -2,6 +2,10 @@
 //! message with a timeout each. A scanner that fails returns an error, never
 //! a clean verdict.
 
+pub mod archive;
+pub mod banned;
+pub mod clamav;
+pub mod magic;
 pub mod report;
 pub mod spam;
 

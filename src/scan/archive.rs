@@ -1,0 +1,644 @@
+//! Member listing for the archive formats banned checks look into: zip,
+//! tar, gzip, bzip2, xz (decoded through a quota-charging sink so bombs stop
+//! early), 7z (names only, from the header) and RAR4/RAR5 (names only,
+//! read from the block headers; unrar's licence is non-free).
+//!
+//! Every decoded byte is charged to one per-message [`Budget`], as amavisd's
+//! `consumed_bytes` does, and every member issued counts against
+//! `$MAXFILES`; running out is a [`Stop`], which ends decoding of the whole
+//! message (amavisd: "Exceeded storage quota" / "Maximum number of files").
+
+use super::magic;
+use std::io::{self, Cursor, Read, Write};
+
+/// Largest nested archive held in memory for recursion.
+pub const MAX_KEEP: usize = 64 << 20;
+
+/// The formats we open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Zip,
+    Tar,
+    Gzip,
+    Bzip2,
+    Xz,
+    SevenZ,
+    Rar,
+}
+
+impl Kind {
+    /// The format for a part's short types, if we open it.
+    pub fn from_short_types(types: &[&str]) -> Option<Kind> {
+        types.iter().find_map(|t| match *t {
+            "zip" => Some(Kind::Zip),
+            "tar" => Some(Kind::Tar),
+            "gz" => Some(Kind::Gzip),
+            "bz2" => Some(Kind::Bzip2),
+            "xz" => Some(Kind::Xz),
+            "7z" => Some(Kind::SevenZ),
+            "rar" => Some(Kind::Rar),
+            _ => None,
+        })
+    }
+}
+
+/// One archive member as the banned check sees it.
+#[derive(Debug, Default)]
+pub struct Member {
+    pub name: String,
+    /// Decoded content: all of it when it is itself an archive, else its
+    /// first [`magic::HEAD_LEN`] bytes. None for name-only formats.
+    pub data: Option<Vec<u8>>,
+    pub encrypted: bool,
+    /// Present but not decodable (unsupported method): amavisd's `U`.
+    pub undecipherable: bool,
+    pub is_dir: bool,
+}
+
+/// A decoding limit was hit; decoding of the message stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop(pub String);
+
+/// Byte quota and file count shared by one message's decoding.
+#[derive(Debug)]
+pub struct Budget {
+    pub quota: u64,
+    pub bytes_left: u64,
+    pub maxfiles: u64,
+    pub files: u64,
+}
+
+impl Budget {
+    pub fn new(quota: u64, maxfiles: u64) -> Budget {
+        Budget {
+            quota,
+            bytes_left: quota,
+            maxfiles,
+            files: 0,
+        }
+    }
+
+    /// Charge decoded bytes; `force` charges without failing (MIME decoding).
+    pub fn charge(&mut self, bytes: u64, by: &str, force: bool) -> Result<(), Stop> {
+        if bytes > self.bytes_left && !force {
+            return Err(Stop(format!(
+                "Exceeded storage quota {} bytes by {by}; last chunk {bytes} bytes",
+                self.quota
+            )));
+        }
+        self.bytes_left = self.bytes_left.saturating_sub(bytes);
+        Ok(())
+    }
+
+    /// Count one more part or member.
+    pub fn issue(&mut self) -> Result<(), Stop> {
+        if self.files >= self.maxfiles {
+            return Err(Stop(format!(
+                "Maximum number of files ({}) exceeded",
+                self.maxfiles
+            )));
+        }
+        self.files += 1;
+        Ok(())
+    }
+}
+
+/// The members found, and why listing ended early if it did (a damaged
+/// archive, which amavisd leaves "atomic" rather than UNCHECKED).
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub members: Vec<Member>,
+    pub error: Option<String>,
+}
+
+/// List (and where possible decode) the members of `data`. `names` are the
+/// archive's own declared names, for naming gzip/bzip2/xz content.
+pub fn list(
+    kind: Kind,
+    data: &[u8],
+    names: &[String],
+    budget: &mut Budget,
+) -> Result<Listing, Stop> {
+    match kind {
+        Kind::Zip => zip(data, budget),
+        Kind::Tar => tar(data, budget),
+        Kind::Gzip => {
+            let mut d = flate2::read::MultiGzDecoder::new(data);
+            let mut out = Vec::new();
+            if let Some(n) = d.header().and_then(|h| h.filename()) {
+                out.push(String::from_utf8_lossy(n).into_owned());
+            }
+            let r = single(&mut d, "do_gunzip", budget);
+            single_listing(
+                r,
+                derived_names(out, names, &[".gz", ".Z", ".z"], &[".tgz"]),
+                budget,
+            )
+        }
+        Kind::Bzip2 => {
+            let mut d = bzip2::read::MultiBzDecoder::new(data);
+            let r = single(&mut d, "do_uncompress", budget);
+            single_listing(
+                r,
+                derived_names(vec![], names, &[".bz2", ".bz"], &[".tbz2", ".tbz"]),
+                budget,
+            )
+        }
+        Kind::Xz => {
+            let mut sink = Sink::new(budget, "do_uncompress");
+            let res = lzma_rs::xz_decompress(&mut io::BufReader::new(data), &mut sink);
+            let r = sink.finish(res.map_err(|e| io::Error::other(e.to_string())));
+            single_listing(r, derived_names(vec![], names, &[".xz"], &[".txz"]), budget)
+        }
+        Kind::SevenZ => seven_z(data, budget),
+        Kind::Rar => rar_list(data, budget),
+    }
+}
+
+/// amavisd's do_uncompress naming: strip the compression suffix, `.tgz` →
+/// `.tar`; a name stored in the gzip header comes first.
+fn derived_names(
+    mut out: Vec<String>,
+    names: &[String],
+    strip: &[&str],
+    to_tar: &[&str],
+) -> Vec<String> {
+    for n in names.iter().filter(|n| !n.is_empty()) {
+        let mut name = n.clone();
+        if let Some(s) = strip.iter().find(|s| name.ends_with(*s)) {
+            name.truncate(name.len() - s.len());
+        } else if let Some(s) = to_tar.iter().find(|s| name.ends_with(*s)) {
+            name.truncate(name.len() - s.len());
+            name.push_str(".tar");
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+type Decoded = Result<(Vec<u8>, Option<String>), Stop>;
+
+fn single(r: &mut dyn Read, by: &'static str, budget: &mut Budget) -> Decoded {
+    let mut sink = Sink::new(budget, by);
+    let res = io::copy(r, &mut sink).map(|_| ());
+    sink.finish(res)
+}
+
+fn single_listing(r: Decoded, names: Vec<String>, budget: &mut Budget) -> Result<Listing, Stop> {
+    let (data, error) = r?;
+    budget.issue()?;
+    let name = names.join(" ");
+    // amavisd keeps one part; several declared names are alternatives, we
+    // keep the first as the member name.
+    let name = names.into_iter().next().unwrap_or(name);
+    Ok(Listing {
+        members: vec![Member {
+            name,
+            data: Some(data),
+            ..Member::default()
+        }],
+        error,
+    })
+}
+
+/// A Write target that charges the budget and keeps what recursion needs.
+struct Sink<'b> {
+    budget: &'b mut Budget,
+    by: &'static str,
+    buf: Vec<u8>,
+    keep_all: Option<bool>,
+    stop: Option<Stop>,
+}
+
+impl<'b> Sink<'b> {
+    fn new(budget: &'b mut Budget, by: &'static str) -> Self {
+        Sink {
+            budget,
+            by,
+            buf: Vec::new(),
+            keep_all: None,
+            stop: None,
+        }
+    }
+
+    /// The decoded bytes and a decode error note, or the limit hit.
+    fn finish(self, res: io::Result<()>) -> Decoded {
+        if let Some(s) = self.stop {
+            return Err(s);
+        }
+        Ok((self.buf, res.err().map(|e| e.to_string())))
+    }
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if let Err(s) = self.budget.charge(b.len() as u64, self.by, false) {
+            self.stop = Some(s);
+            return Err(io::Error::other("decoding quota exceeded"));
+        }
+        match self.keep_all {
+            None => {
+                self.buf.extend_from_slice(b);
+                if self.buf.len() >= magic::HEAD_LEN {
+                    let keep = magic::is_archive(&magic::short_types(&self.buf));
+                    self.keep_all = Some(keep);
+                    if !keep {
+                        self.buf.truncate(magic::HEAD_LEN);
+                    }
+                }
+            }
+            Some(true) => {
+                if self.buf.len() + b.len() > MAX_KEEP {
+                    self.stop = Some(Stop(format!(
+                        "Nested archive larger than {MAX_KEEP} bytes by {}",
+                        self.by
+                    )));
+                    return Err(io::Error::other("nested archive too large"));
+                }
+                self.buf.extend_from_slice(b);
+            }
+            Some(false) => {}
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn zip(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
+    let mut out = Listing::default();
+    let mut z = match ::zip::ZipArchive::new(Cursor::new(data)) {
+        Ok(z) => z,
+        Err(e) => {
+            out.error = Some(format!("not a zip: {e}"));
+            return Ok(out);
+        }
+    };
+    for i in 0..z.len() {
+        budget.issue()?;
+        let mut m = Member::default();
+        let (size, supported) = match z.by_index_raw(i) {
+            Ok(f) => {
+                m.name = f
+                    .name()
+                    .map(|n| n.into_owned())
+                    .unwrap_or_else(|_| String::from_utf8_lossy(f.name_raw()).into_owned());
+                m.is_dir = f.is_dir();
+                m.encrypted = f.encrypted();
+                let method = f.compression();
+                let ok = matches!(
+                    method,
+                    ::zip::CompressionMethod::Stored | ::zip::CompressionMethod::Deflated
+                );
+                (f.size(), ok)
+            }
+            Err(e) => {
+                out.error = Some(format!("zip member {i}: {e}"));
+                return Ok(out);
+            }
+        };
+        if m.encrypted || !supported {
+            m.undecipherable = true;
+        } else if !m.is_dir {
+            // Declared size first: a bomb stops before any inflating.
+            if size > budget.bytes_left {
+                return Err(Stop(format!(
+                    "Exceeded storage quota {} bytes by do_unzip; last chunk {size} bytes",
+                    budget.quota
+                )));
+            }
+            match z.by_index(i) {
+                Ok(mut f) => {
+                    let (d, err) = single(&mut f, "do_unzip", budget)?;
+                    m.data = Some(d);
+                    if let Some(e) = err {
+                        out.error = Some(format!("{}: {e}", m.name));
+                    }
+                }
+                Err(e) => out.error = Some(format!("{}: {e}", m.name)),
+            }
+        }
+        out.members.push(m);
+        if out.error.is_some() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn tar(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
+    let mut out = Listing::default();
+    let mut a = ::tar::Archive::new(data);
+    let entries = match a.entries() {
+        Ok(e) => e,
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return Ok(out);
+        }
+    };
+    for entry in entries {
+        let mut e = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                out.error = Some(err.to_string());
+                break;
+            }
+        };
+        let kind = e.header().entry_type();
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+        {
+            continue;
+        }
+        budget.issue()?;
+        let mut m = Member {
+            name: String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+            is_dir: kind.is_dir(),
+            ..Member::default()
+        };
+        if kind.is_file() {
+            let (d, err) = single(&mut e, "do_tar", budget)?;
+            m.data = Some(d);
+            out.error = err;
+        }
+        out.members.push(m);
+        if out.error.is_some() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn seven_z(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
+    let mut out = Listing::default();
+    let password = sevenz_rust2::Password::empty();
+    // Header buffers only; no member is decompressed.
+    match sevenz_rust2::Archive::read_with_memory_limit(
+        &mut Cursor::new(data),
+        &password,
+        16 * 1024,
+    ) {
+        Ok(a) => {
+            let encrypted = a
+                .blocks
+                .iter()
+                .any(|b| b.coders.iter().any(|c| c.encoder_method_id() == AES_ID));
+            for f in &a.files {
+                budget.issue()?;
+                out.members.push(Member {
+                    name: f.name.clone(),
+                    is_dir: f.is_directory,
+                    encrypted: encrypted && f.has_stream,
+                    undecipherable: encrypted && f.has_stream,
+                    ..Member::default()
+                });
+            }
+        }
+        // Encrypted header (we build without the aes256 feature: no
+        // password could be tried anyway).
+        Err(e) if is_password_error(&e) => {
+            // Encrypted header: even the names are hidden.
+            budget.issue()?;
+            out.members.push(Member {
+                encrypted: true,
+                undecipherable: true,
+                ..Member::default()
+            });
+        }
+        Err(e) => out.error = Some(format!("7z: {e}")),
+    }
+    Ok(out)
+}
+
+fn is_password_error(e: &sevenz_rust2::Error) -> bool {
+    use sevenz_rust2::Error as E;
+    match e {
+        E::PasswordRequired | E::MaybeBadPassword(_) => true,
+        E::UnsupportedCompressionMethod(m) => m.contains("AES"),
+        _ => false,
+    }
+}
+
+/// 7-Zip's method id for AES-256 + SHA-256.
+const AES_ID: &[u8] = &[0x06, 0xf1, 0x07, 0x01];
+
+fn rar_list(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
+    let mut out = Listing::default();
+    let found = if data.starts_with(rar::RAR5_SIG) {
+        rar::rar5_names(data)
+    } else {
+        rar::rar4_names(data)
+    };
+    let (entries, error) = found;
+    for e in entries {
+        budget.issue()?;
+        out.members.push(Member {
+            name: e.name,
+            is_dir: e.is_dir,
+            encrypted: e.encrypted,
+            undecipherable: e.encrypted,
+            data: None,
+        });
+    }
+    out.error = error;
+    Ok(out)
+}
+
+/// RAR member names from the block headers (RAR 1.5-4.x and RAR 5.0
+/// formats as described in RARLAB's technote); nothing is decompressed.
+mod rar {
+    pub const RAR4_SIG: &[u8] = b"Rar!\x1a\x07\x00";
+    pub const RAR5_SIG: &[u8] = b"Rar!\x1a\x07\x01\x00";
+
+    pub struct Entry {
+        pub name: String,
+        pub is_dir: bool,
+        pub encrypted: bool,
+    }
+
+    type Found = (Vec<Entry>, Option<String>);
+
+    fn u16le(d: &[u8], at: usize) -> Option<u64> {
+        d.get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as u64)
+    }
+
+    fn u32le(d: &[u8], at: usize) -> Option<u64> {
+        d.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+    }
+
+    /// RAR4: 7-byte block heads (crc, type, flags, size) + optional ADD_SIZE.
+    pub fn rar4_names(d: &[u8]) -> Found {
+        let mut out = Vec::new();
+        let Some(mut pos) = d.windows(RAR4_SIG.len()).position(|w| w == RAR4_SIG) else {
+            return (out, Some("RAR4 signature not found".into()));
+        };
+        pos += RAR4_SIG.len();
+        while pos < d.len() {
+            let (Some(kind), Some(flags), Some(size)) =
+                (d.get(pos + 2), u16le(d, pos + 3), u16le(d, pos + 5))
+            else {
+                return (out, Some("truncated RAR4 block header".into()));
+            };
+            if size < 7 {
+                return (out, Some("bad RAR4 block size".into()));
+            }
+            let head = &d[pos..d.len().min(pos + size as usize)];
+            let mut add = if flags & 0x8000 != 0 || *kind == 0x74 || *kind == 0x7a {
+                u32le(d, pos + 7).unwrap_or(0)
+            } else {
+                0
+            };
+            match *kind {
+                // Main header with encrypted headers: names are hidden.
+                0x73 if flags & 0x0080 != 0 => {
+                    out.push(Entry {
+                        name: String::new(),
+                        is_dir: false,
+                        encrypted: true,
+                    });
+                    return (out, None);
+                }
+                0x74 => {
+                    let large = flags & 0x0100 != 0;
+                    if large {
+                        add += u32le(head, 32).unwrap_or(0) << 32;
+                    }
+                    let Some(nlen) = u16le(head, 26) else {
+                        return (out, Some("truncated RAR4 file header".into()));
+                    };
+                    let at = if large { 40 } else { 32 };
+                    let Some(raw) = head.get(at..at + nlen as usize) else {
+                        return (out, Some("truncated RAR4 file name".into()));
+                    };
+                    // LHD_UNICODE: "oem name\0encoded unicode"; keep the first.
+                    let raw = raw.split(|&b| b == 0).next().unwrap_or(raw);
+                    out.push(Entry {
+                        name: String::from_utf8_lossy(raw).replace('\\', "/"),
+                        is_dir: flags & 0x00e0 == 0x00e0,
+                        encrypted: flags & 0x0004 != 0,
+                    });
+                }
+                0x7b => return (out, None),
+                _ => {}
+            }
+            pos = match pos
+                .checked_add(size as usize)
+                .and_then(|p| p.checked_add(add as usize))
+            {
+                Some(p) => p,
+                None => return (out, Some("bad RAR4 data size".into())),
+            };
+        }
+        (out, None)
+    }
+
+    /// A RAR5 variable-length integer: value and bytes used.
+    fn vint(d: &[u8], at: usize) -> Option<(u64, usize)> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = *d.get(at + i)?;
+            v |= ((b & 0x7f) as u64) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some((v, i + 1));
+            }
+        }
+        None
+    }
+
+    /// RAR5: crc32, vint header size, then type, flags, extra/data sizes.
+    pub fn rar5_names(d: &[u8]) -> Found {
+        let mut out = Vec::new();
+        let mut pos = RAR5_SIG.len();
+        while pos < d.len() {
+            let Some(r) = rar5_block(d, pos, &mut out) else {
+                return (out, Some("truncated or bad RAR5 block".into()));
+            };
+            match r {
+                Some(next) => pos = next,
+                None => return (out, None),
+            }
+        }
+        (out, None)
+    }
+
+    /// Parse one block; Some(Some(next)) to go on, Some(None) at the end.
+    fn rar5_block(d: &[u8], pos: usize, out: &mut Vec<Entry>) -> Option<Option<usize>> {
+        let (hsize, n) = vint(d, pos + 4)?;
+        let start = pos + 4 + n;
+        let end = start.checked_add(usize::try_from(hsize).ok()?)?;
+        let h = d.get(start..end)?;
+        let (kind, mut at) = vint(h, 0)?;
+        let (flags, k) = vint(h, at)?;
+        at += k;
+        let mut extra = 0;
+        if flags & 1 != 0 {
+            let (v, k) = vint(h, at)?;
+            extra = v as usize;
+            at += k;
+        }
+        let mut data = 0u64;
+        if flags & 2 != 0 {
+            let (v, k) = vint(h, at)?;
+            data = v;
+            at += k;
+        }
+        match kind {
+            2 => {
+                let (fflags, k) = vint(h, at)?;
+                at += k;
+                at += vint(h, at)?.1; // unpacked size
+                at += vint(h, at)?.1; // attributes
+                if fflags & 2 != 0 {
+                    at += 4;
+                }
+                if fflags & 4 != 0 {
+                    at += 4;
+                }
+                at += vint(h, at)?.1; // compression info
+                at += vint(h, at)?.1; // host OS
+                let (nlen, k) = vint(h, at)?;
+                at += k;
+                let name = h.get(at..at.checked_add(usize::try_from(nlen).ok()?)?)?;
+                let extra_area = h.get(h.len().checked_sub(extra)?..)?;
+                out.push(Entry {
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    is_dir: fflags & 1 != 0,
+                    encrypted: has_encryption_record(extra_area),
+                });
+            }
+            // Archive encryption header: everything after is encrypted.
+            4 => {
+                out.push(Entry {
+                    name: String::new(),
+                    is_dir: false,
+                    encrypted: true,
+                });
+                return Some(None);
+            }
+            5 => return Some(None),
+            _ => {}
+        }
+        Some(Some(end.checked_add(usize::try_from(data).ok()?)?))
+    }
+
+    /// Extra records: vint size, vint type (0x01 = file encryption), data.
+    fn has_encryption_record(mut x: &[u8]) -> bool {
+        while let Some((size, n)) = vint(x, 0) {
+            let Some(rec) = x.get(n..n + size as usize) else {
+                return false;
+            };
+            if vint(rec, 0).map(|(t, _)| t) == Some(1) {
+                return true;
+            }
+            x = &x[n + size as usize..];
+        }
+        false
+    }
+}

@@ -1,0 +1,397 @@
+//! Banned names and types (`$banned_filename_re`) over every MIME part and
+//! every archive member, as amavisd's `check_for_banned_names`
+//! (Amavis/Unpackers/Validity.pm) does it:
+//!
+//! * the message is decomposed into a tree: MIME containers and leaves,
+//!   then archive members, tier by tier (breadth-first), with amavisd's
+//!   limits (`$MAXLEVELS`, `$MAXFILES`, expansion quota);
+//! * each part has attributes: declared MIME type, `.`+short type(s) from
+//!   magic bytes, declared name(s), `UNDECIPHERABLE`;
+//! * for each leaf, the keys are the attributes of every ancestor then the
+//!   leaf (top-down); the first *rule* in list order that matches *any* key
+//!   decides (`Amavis::Lookup::RE`), a `ban: false` rule allowing;
+//! * the reason text is the leaf's own attributes joined by `,`, e.g.
+//!   `application/octet-stream,.exe,.exe-ms,invoice.exe`.
+
+use super::archive::{self, Budget, Kind, Stop};
+use super::magic;
+use crate::config::{BannedRule, Config};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use pcre2::bytes::{Regex, RegexBuilder};
+use std::collections::VecDeque;
+
+/// Nesting cap when `$MAXLEVELS` is unset (config docs).
+pub const DEFAULT_MAXLEVELS: u32 = 32;
+/// File cap when `$MAXFILES` is unset (amavisd.conf sample value), so that
+/// time and memory stay bounded.
+pub const DEFAULT_MAXFILES: u32 = 3000;
+/// MIME nesting cap (multipart in multipart ...).
+const MAX_MIME_DEPTH: usize = 100;
+
+/// `$banned_filename_re` compiled once: ordered (regex, bans) pairs.
+#[derive(Debug)]
+pub struct BannedRules {
+    rules: Vec<(Regex, bool)>,
+}
+
+impl BannedRules {
+    /// Compile with PCRE2 (Perl syntax: lookahead, `(?i)`, `\z`).
+    pub fn new(rules: &[BannedRule]) -> Result<BannedRules, String> {
+        let mut out = Vec::with_capacity(rules.len());
+        for r in rules {
+            let re = RegexBuilder::new()
+                .jit_if_available(true)
+                .build(r.regex())
+                .map_err(|e| format!("banned_filename_re {:?}: {e}", r.regex()))?;
+            out.push((re, r.bans()));
+        }
+        Ok(BannedRules { rules: out })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// amavisd's `lookup_re` over a key list: the first rule matching any
+    /// key gives its value (true = banned, false = allowed).
+    pub fn lookup(&self, keys: &[String]) -> Option<bool> {
+        self.rules.iter().find_map(|(re, bans)| {
+            // A regex runtime error (match limit) counts as no match.
+            keys.iter()
+                .any(|k| re.is_match(k.as_bytes()).unwrap_or(false))
+                .then_some(*bans)
+        })
+    }
+}
+
+/// Decoding limits (`$MAXLEVELS`, `$MAXFILES`, `$MIN/MAX_EXPANSION_QUOTA`).
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub maxlevels: Option<u32>,
+    pub maxfiles: Option<u32>,
+    pub min_expansion_quota: Option<u64>,
+    pub max_expansion_quota: Option<u64>,
+}
+
+impl Limits {
+    pub fn from_config(c: &Config) -> Limits {
+        Limits {
+            maxlevels: c.maxlevels,
+            maxfiles: c.maxfiles,
+            min_expansion_quota: c.min_expansion_quota,
+            max_expansion_quota: c.max_expansion_quota,
+        }
+    }
+
+    /// amavisd's quota: max(MIN_QUOTA, size*5, min(MAX_QUOTA, size*500)).
+    pub fn quota(&self, mail_size: u64) -> u64 {
+        let hi = mail_size
+            .saturating_mul(500)
+            .min(self.max_expansion_quota.unwrap_or(u64::MAX));
+        self.min_expansion_quota
+            .unwrap_or(0)
+            .max(mail_size.saturating_mul(5))
+            .max(hi)
+    }
+
+    fn maxlevels(&self) -> u32 {
+        self.maxlevels
+            .filter(|&l| l > 0)
+            .unwrap_or(DEFAULT_MAXLEVELS)
+    }
+
+    fn maxfiles(&self) -> u64 {
+        self.maxfiles.filter(|&f| f > 0).unwrap_or(DEFAULT_MAXFILES) as u64
+    }
+}
+
+/// Result of the banned check on one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BannedReport {
+    /// amavisd descr of each banned part, in amavisd's (breadth-first) order.
+    pub banned: Vec<String>,
+    /// Why the contents are UNCHECKED: a limit, encryption, an undecodable
+    /// member, a MIME ambiguity. None when everything was examined.
+    pub unchecked: Option<String>,
+    /// amavisd's CC_UNCHECKED minor: 1 encrypted, 2 over limits, 3
+    /// ambiguous MIME boundary, 0 other undecipherable.
+    pub unchecked_minor: u8,
+    /// Parts examined (MIME parts, containers and archive members).
+    pub parts: usize,
+    /// Damaged archives left unopened (amavisd: logged, not UNCHECKED).
+    pub decode_errors: Vec<String>,
+}
+
+/// One node of amavisd's parts tree.
+struct Node {
+    attrs: Vec<String>,
+    children: Vec<usize>,
+    types: Vec<&'static str>,
+    names: Vec<String>,
+}
+
+struct Walk {
+    nodes: Vec<Node>,
+    budget: Budget,
+    stop: Option<String>,
+    encrypted: bool,
+    undecipherable: bool,
+    ambiguous: bool,
+    errors: Vec<String>,
+}
+
+/// Check one message. Never panics (archive and MIME code run under
+/// `catch_unwind`); time and memory are bounded by the limits.
+pub fn check_banned(message: &[u8], rules: &BannedRules, limits: &Limits) -> BannedReport {
+    match std::panic::catch_unwind(|| check(message, rules, limits)) {
+        Ok(r) => r,
+        Err(_) => BannedReport {
+            unchecked: Some("internal error while decoding the message".into()),
+            ..BannedReport::default()
+        },
+    }
+}
+
+fn check(message: &[u8], rules: &BannedRules, limits: &Limits) -> BannedReport {
+    let mut w = Walk {
+        nodes: vec![Node::new(vec![])],
+        budget: Budget::new(limits.quota(message.len() as u64), limits.maxfiles()),
+        stop: None,
+        encrypted: false,
+        undecipherable: false,
+        ambiguous: false,
+        errors: vec![],
+    };
+    let mut queue = VecDeque::new();
+    match MessageParser::default().parse(message) {
+        Some(m) => w.mime(&m, 0, &mut queue),
+        None => {
+            let i = w.add(0, Node::leaf(Some("text/plain".into()), message, vec![]));
+            w.enqueue(i, message, &mut queue);
+        }
+    }
+    w.unpack(queue, limits.maxlevels());
+    w.report(rules)
+}
+
+impl Node {
+    fn new(attrs: Vec<String>) -> Node {
+        Node {
+            attrs,
+            children: vec![],
+            types: vec![],
+            names: vec![],
+        }
+    }
+
+    /// Attributes in amavisd's order: M, .T, N (and UNDECIPHERABLE).
+    fn leaf(mime: Option<String>, data: &[u8], names: Vec<String>) -> Node {
+        let types = magic::short_types(data);
+        let mut attrs: Vec<String> = mime.into_iter().collect();
+        attrs.extend(types.iter().map(|t| format!(".{t}")));
+        attrs.extend(names.iter().cloned());
+        let mut n = Node::new(attrs);
+        n.types = types;
+        n.names = names;
+        n
+    }
+}
+
+/// amavisd replaces tabs and newlines in attribute values by spaces.
+fn clean(s: &str) -> String {
+    s.replace(['\t', '\n', '\r'], " ")
+}
+
+fn mime_type(part: &mail_parser::MessagePart) -> String {
+    match part.content_type() {
+        Some(ct) => clean(&match &ct.c_subtype {
+            Some(s) => format!("{}/{}", ct.c_type, s),
+            None => ct.c_type.to_string(),
+        })
+        .to_ascii_lowercase(),
+        None => "text/plain".into(),
+    }
+}
+
+/// Declared names: Content-Disposition filename, then Content-Type name.
+fn declared_names(part: &mail_parser::MessagePart) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let found = [
+        part.content_disposition()
+            .and_then(|c| c.attribute("filename")),
+        part.content_type().and_then(|c| c.attribute("name")),
+    ];
+    for n in found.into_iter().flatten() {
+        let n = clean(n);
+        if !n.is_empty() && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+impl Walk {
+    fn add(&mut self, parent: usize, node: Node) -> usize {
+        let i = self.nodes.len();
+        self.nodes.push(node);
+        self.nodes[parent].children.push(i);
+        i
+    }
+
+    fn enqueue(&mut self, i: usize, data: &[u8], queue: &mut VecDeque<(usize, Vec<u8>, u32)>) {
+        if Kind::from_short_types(&self.nodes[i].types).is_some() {
+            queue.push_back((i, data.to_vec(), 2));
+        }
+    }
+
+    /// Tier 1: the MIME tree (nested message/rfc822 parts included).
+    fn mime(&mut self, msg: &Message, parent: usize, queue: &mut VecDeque<(usize, Vec<u8>, u32)>) {
+        // Explicit stack: (message, part id, parent node, depth).
+        let mut stack = vec![(msg, 0u32, parent, 0usize)];
+        while let Some((m, id, parent, depth)) = stack.pop() {
+            let Some(part) = m.parts.get(id as usize) else {
+                continue;
+            };
+            if depth > MAX_MIME_DEPTH {
+                self.stop
+                    .get_or_insert_with(|| format!("MIME nesting deeper than {MAX_MIME_DEPTH}"));
+                continue;
+            }
+            let mt = mime_type(part);
+            match &part.body {
+                PartType::Multipart(ids) => {
+                    let boundaries =
+                        part.content_type()
+                            .and_then(|c| c.attributes())
+                            .map_or(0, |a| {
+                                a.iter()
+                                    .filter(|a| a.name.eq_ignore_ascii_case("boundary"))
+                                    .count()
+                            });
+                    self.ambiguous |= boundaries > 1;
+                    let i = self.add(parent, Node::new(vec![mt]));
+                    // Reverse so the stack pops them in document order.
+                    stack.extend(ids.iter().rev().map(|&c| (m, c, i, depth + 1)));
+                }
+                PartType::Message(inner) => {
+                    let mut node = Node::new(vec![mt]);
+                    node.attrs.extend(declared_names(part));
+                    let i = self.add(parent, node);
+                    stack.push((inner, 0, i, depth + 1));
+                }
+                _ => {
+                    if let Err(Stop(s)) = self.budget.issue() {
+                        self.stop.get_or_insert(s);
+                        continue;
+                    }
+                    let data = part.contents();
+                    let _ = self.budget.charge(data.len() as u64, "mime_decode", true);
+                    let i = self.add(parent, Node::leaf(Some(mt), data, declared_names(part)));
+                    self.enqueue(i, data, queue);
+                }
+            }
+        }
+    }
+
+    /// Later tiers: archive members, breadth-first, until a limit stops us.
+    fn unpack(&mut self, mut queue: VecDeque<(usize, Vec<u8>, u32)>, maxlevels: u32) {
+        while let Some((i, data, level)) = queue.pop_front() {
+            if self.stop.is_some() {
+                return;
+            }
+            let Some(kind) = Kind::from_short_types(&self.nodes[i].types) else {
+                continue;
+            };
+            if level + 1 > maxlevels {
+                self.stop = Some(format!("Maximum decoding depth ({maxlevels}) exceeded"));
+                return;
+            }
+            let names = self.nodes[i].names.clone();
+            let listing = match archive::list(kind, &data, &names, &mut self.budget) {
+                Ok(l) => l,
+                Err(Stop(s)) => {
+                    self.stop = Some(s);
+                    return;
+                }
+            };
+            drop(data);
+            if let Some(e) = listing.error {
+                let name = names.first().map_or("", |s| s.as_str());
+                self.errors.push(format!("{name}: {e}"));
+            }
+            for m in listing.members {
+                self.encrypted |= m.encrypted;
+                self.undecipherable |= m.undecipherable;
+                let names: Vec<String> = Some(clean(&m.name))
+                    .filter(|n| !n.is_empty())
+                    .into_iter()
+                    .collect();
+                let mut node = match &m.data {
+                    Some(d) if !m.is_dir => Node::leaf(None, d, names),
+                    _ => Node::new(names.clone()).with_names(names),
+                };
+                if m.undecipherable {
+                    node.attrs.push("UNDECIPHERABLE".into());
+                }
+                let c = self.add(i, node);
+                if let Some(d) = m.data
+                    && !m.undecipherable
+                    && Kind::from_short_types(&self.nodes[c].types).is_some()
+                {
+                    queue.push_back((c, d, level + 1));
+                }
+            }
+        }
+    }
+
+    fn report(self, rules: &BannedRules) -> BannedReport {
+        let mut banned = Vec::new();
+        // Breadth-first over the tree, leaves only, keys = path attributes.
+        let mut todo: VecDeque<(usize, Vec<usize>)> = VecDeque::from([(0, vec![])]);
+        while let Some((i, path)) = todo.pop_front() {
+            let node = &self.nodes[i];
+            if i != 0 && node.children.is_empty() {
+                let keys: Vec<String> = path
+                    .iter()
+                    .chain(std::iter::once(&i))
+                    .flat_map(|&p| self.nodes[p].attrs.iter().cloned())
+                    .collect();
+                if rules.lookup(&keys) == Some(true) {
+                    banned.push(node.attrs.join(","));
+                }
+            }
+            for &c in &node.children {
+                let mut p = path.clone();
+                if i != 0 {
+                    p.push(i);
+                }
+                todo.push_back((c, p));
+            }
+        }
+        let (unchecked, minor) = if let Some(s) = self.stop {
+            (Some(s), 2)
+        } else if self.encrypted {
+            (Some("encrypted archive member".to_string()), 1)
+        } else if self.ambiguous {
+            (Some("ambiguous MIME boundary".to_string()), 3)
+        } else if self.undecipherable {
+            (Some("undecipherable archive member".to_string()), 0)
+        } else {
+            (None, 0)
+        };
+        BannedReport {
+            banned,
+            unchecked,
+            unchecked_minor: minor,
+            parts: self.nodes.len() - 1,
+            decode_errors: self.errors,
+        }
+    }
+}
+
+impl Node {
+    fn with_names(mut self, names: Vec<String>) -> Node {
+        self.names = names;
+        self
+    }
+}
