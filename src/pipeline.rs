@@ -42,10 +42,22 @@ impl Runtime {
             engine: scan::spam::Engine::Gtube,
             size_limit: config.sa_mail_body_size_limit,
         });
+        let virus = scan::virus::VirusScanner::from_config(&config)
+            .map(|v| Arc::new(v) as Arc<dyn Scanner>);
+        let banned = if config.banned_filename_re.is_empty() {
+            None
+        } else {
+            let rules = scan::banned::BannedRules::new(&config.banned_filename_re)
+                .map_err(|e| anyhow::anyhow!("banned_filename_re: {e}"))?;
+            Some(Arc::new(scan::virus::BannedScanner {
+                rules,
+                limits: scan::banned::Limits::from_config(&config),
+            }) as Arc<dyn Scanner>)
+        };
         Ok(Runtime {
             maps,
-            virus: None,
-            banned: None,
+            virus,
+            banned,
             bad_header: None,
             spam: Some(spam),
             config,

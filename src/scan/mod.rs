@@ -8,6 +8,7 @@ pub mod clamav;
 pub mod magic;
 pub mod report;
 pub mod spam;
+pub mod virus;
 
 use crate::message::spool::Spool;
 use crate::policy::decide::{Findings, SpamVerdict};
