@@ -176,7 +176,7 @@ async fn eicar_reject_and_bounce() {
         "{t}"
     );
     assert!(
-        t.contains(&format!("Diagnostic-Code: smtp; 554 5.7.0 Bounce, id=")),
+        t.contains("Diagnostic-Code: smtp; 554 5.7.0 Bounce, id="),
         "{t}"
     );
 }
