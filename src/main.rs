@@ -111,9 +111,12 @@ fn main() -> ExitCode {
             rt.block_on(scan(cfg, &format, explain, &files))
         }
         Cmd::CheckConfig { file } => match Config::load(&file) {
-            Ok(_) => {
-                println!("{}: OK", file.display());
-                ExitCode::SUCCESS
+            Ok(cfg) => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                rt.block_on(check(cfg, &file))
             }
             Err(e) => {
                 eprintln!("{e}");
@@ -150,4 +153,33 @@ async fn scan(cfg: Config, format: &str, explain: bool, files: &[PathBuf]) -> Ex
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// check-config beyond the syntax: compile everything and ask each clamd
+/// for `zPING`/`zVERSION`. Exit 1 if no virus scanner answers.
+async fn check(cfg: Config, file: &std::path::Path) -> ExitCode {
+    let scanner = amavisd_rs::scan::virus::VirusScanner::from_config(&cfg);
+    if let Err(e) = amavisd_rs::pipeline::Runtime::build(cfg).await {
+        eprintln!("{}: {e:#}", file.display());
+        return ExitCode::from(2);
+    }
+    if let Some(v) = scanner {
+        let health = v.health().await;
+        let mut any_ok = false;
+        for (name, r) in &health {
+            match r {
+                Ok(ver) => {
+                    any_ok = true;
+                    println!("virus scanner {name}: OK ({ver})");
+                }
+                Err(e) => println!("virus scanner {name}: NOT RESPONDING: {e}"),
+            }
+        }
+        if !any_ok {
+            eprintln!("{}: no virus scanner answers zPING", file.display());
+            return ExitCode::from(1);
+        }
+    }
+    println!("{}: OK", file.display());
+    ExitCode::SUCCESS
 }

@@ -1,5 +1,7 @@
 //! The CLI and the shipped configuration file.
 
+mod common;
+
 use std::process::Command;
 
 fn bin() -> Command {
@@ -62,4 +64,72 @@ fn check_config_names_file_line_column_and_key() {
         err.starts_with(&format!("{}:3:1: inet_socket_prot: ", p.display())),
         "{err}"
     );
+}
+
+#[test]
+fn check_config_pings_clamd() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.yaml");
+    std::fs::write(
+        &p,
+        "av_scanners: [{name: ClamAV-clamd, socket: /nonexistent/clamd.ctl}]\n",
+    )
+    .unwrap();
+    let out = bin().arg("check-config").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("virus scanner ClamAV-clamd: NOT RESPONDING")
+    );
+    let clamd = common::clamd::ClamdProcess::start("10M");
+    std::fs::write(
+        &p,
+        format!(
+            "av_scanners: [{{name: ClamAV-clamd, socket: '{}'}}]\n",
+            clamd.socket_str()
+        ),
+    )
+    .unwrap();
+    let out = bin().arg("check-config").arg(&p).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("virus scanner ClamAV-clamd: OK (ClamAV "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn scan_reports_json_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "sa_tag2_level_deflt: 5\nsa_kill_level_deflt: 10\n").unwrap();
+    let spam = dir.path().join("gtube.eml");
+    std::fs::write(
+        &spam,
+        "Subject: x\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n",
+    )
+    .unwrap();
+    let ham = dir.path().join("ham.eml");
+    std::fs::write(&ham, "Subject: hello\r\n\r\nhi\r\n").unwrap();
+    let out = bin()
+        .args(["scan", "--format", "json", "-c"])
+        .arg(&cfg)
+        .arg(&spam)
+        .arg(&ham)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["category"], "SPAM");
+    assert!(lines[0]["score"].as_f64().unwrap() >= 1000.0);
+    assert!(lines[0]["tests"]["GTUBE"].as_f64().is_some());
+    assert_eq!(lines[0]["required"], 5.0);
+    assert_eq!(lines[1]["category"], "CLEAN");
+    for k in ["file", "virus", "banned"] {
+        assert!(lines[1].get(k).is_some(), "{k}");
+    }
 }

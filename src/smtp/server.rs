@@ -162,6 +162,16 @@ async fn refuse(mut s: TcpStream, text: &'static str) {
 /// Convenience for `serve`: bind from a config and run until SIGTERM/SIGINT;
 /// SIGHUP reloads the configuration from `path`.
 pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    if let Some(v) = crate::scan::virus::VirusScanner::from_config(&cfg) {
+        for (name, r) in v.health().await {
+            match r {
+                Ok(ver) => tracing::info!("virus scanner {name}: {ver}"),
+                // Not fatal at start-up: clamd may come up after us; until
+                // then messages get 451 4.5.0 and stay queued.
+                Err(e) => tracing::warn!("virus scanner {name} not responding: {e}"),
+            }
+        }
+    }
     let rt = Runtime::build(cfg).await?;
     let server = Server::bind(rt).await?;
     for a in server.local_addrs() {
