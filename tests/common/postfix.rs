@@ -1,0 +1,683 @@
+//! A real Postfix for the end-to-end tests.
+//!
+//! [`PostfixHarness::start`] runs a **private Postfix instance** (Debian's `postfix` package)
+//! for one test: its own `config_directory`, `queue_directory` and `data_directory` under a
+//! temp dir, listeners on 127.0.0.1 only, ports chosen at run time, log in a file of its own
+//! (`maillog_file`, no syslogd needed). It is wired like the classic Debian how-to:
+//!
+//! - an inbound `smtpd` ([`PostfixHarness::inbound_port`]) with
+//!   `content_filter = smtp-amavis:[127.0.0.1]:<filter_port>`;
+//! - the `smtp-amavis` transport and the reinjection `smtpd`
+//!   ([`PostfixHarness::reinject_port`]) taken **from `master.cf.snippet`** at the repository
+//!   root, with 10024 replaced by the filter port and 10025 by the reinjection port;
+//! - local delivery through **maildrop** with the how-to's `maildroprc`
+//!   (`tests/common/maildroprc`): messages with `X-Spam-Flag: YES` go to `Maildir/.Junkmail`,
+//!   others to `Maildir` ([`PostfixHarness::junk_new`], [`PostfixHarness::maildir_new`]).
+//!
+//! The recipient is [`PostfixHarness::recipient`] (`e2e-user@e2e.test`, an alias of the system
+//! user `nobody`, so no user is created). maildrop finds its home in the passwd file in
+//! delivery mode, so the harness runs it in manual mode instead
+//! (`mailbox_command = /usr/bin/maildrop <home>/.mailfilter`, working directory `<home>`),
+//! with the how-to's rules behind `DEFAULT="<home>/Maildir"`.
+//! Needs root (Postfix's master runs as root) and `postfix`, `maildrop`, `swaks`; without them
+//! `start` panics with what to install. Queue retry times are 1 s, so deferred mail is retried
+//! quickly.
+//!
+//! # Using an existing Postfix
+//!
+//! When `AMAVISD_RS_E2E_INBOUND_PORT` is set, `start` starts nothing and uses a Postfix that is
+//! already running (for example `examples/postfix-container/`), wired with `master.cf.snippet`:
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `AMAVISD_RS_E2E_INBOUND_PORT` | port of its smtpd that has `content_filter` set | (selects this mode) |
+//! | `AMAVISD_RS_E2E_REINJECT_PORT` | its reinjection listener (the filter's `forward_method`) | required |
+//! | `AMAVISD_RS_E2E_FILTER_PORT` | port its `content_filter` points at: the test's filter must listen there | 10024 |
+//! | `AMAVISD_RS_E2E_HOST` | address of both listeners | 127.0.0.1 |
+//! | `AMAVISD_RS_E2E_MAILDIR` | the recipient's `Maildir` as seen from the tests (readable) | required |
+//! | `AMAVISD_RS_E2E_RCPT` | recipient address delivered into that Maildir | `e2e-user@e2e.test` |
+//! | `AMAVISD_RS_E2E_MAILLOG` | Postfix's log file (`log_contains`, `wait_for_log`) | none: those panic |
+//! | `AMAVISD_RS_E2E_POSTFIX_CMD` | prefix to run `postqueue` (`flush`, `queue_ids`), e.g. `docker exec e2e-postfix` | run locally |
+//!
+//! In that mode the filter port passed to `start` is ignored: tests must take it from
+//! [`PostfixHarness::filter_port`].
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What to do when the tools are missing (the tests never silently pass without Postfix).
+pub const INSTALL_HINT: &str = "install postfix maildrop (apt-get install -y postfix maildrop swaks)";
+/// The Postfix entries we ship; the private instance is built from them.
+pub const SNIPPET: &str = include_str!("../../master.cf.snippet");
+/// The how-to's maildrop rules (`/etc/maildroprc` in the how-to).
+pub const HOWTO_MAILDROPRC: &str = include_str!("maildroprc");
+
+/// Mail domain of the private instance and its one mailbox.
+pub const DOMAIN: &str = "e2e.test";
+const LOCAL_PART: &str = "e2e-user";
+/// Existing non-root account that maildrop runs as (local(8) never delivers as root).
+const DELIVERY_USER: &str = "nobody";
+
+/// A Postfix to test against: a private instance (stopped and removed on drop) or an existing
+/// one named by `AMAVISD_RS_E2E_*` variables.
+pub struct PostfixHarness {
+    host: String,
+    inbound_port: u16,
+    reinject_port: u16,
+    filter_port: u16,
+    recipient: String,
+    maildir: PathBuf,
+    log_file: Option<PathBuf>,
+    /// Log length at start: searches only see what happened during this test.
+    log_start: u64,
+    /// Command prefix that runs Postfix tools, and the `-c DIR` they need.
+    tool_prefix: Vec<String>,
+    config_args: Vec<String>,
+    private: Option<Instance>,
+}
+
+/// The private instance's files; the temp dir is kept when the test panics, for post-mortems.
+struct Instance {
+    dir: Option<tempfile::TempDir>,
+    config_dir: PathBuf,
+    queue_dir: PathBuf,
+}
+
+impl PostfixHarness {
+    /// Starts a private Postfix whose `content_filter` points at `127.0.0.1:filter_port`, or
+    /// attaches to an existing one when `AMAVISD_RS_E2E_INBOUND_PORT` is set.
+    pub fn start(filter_port: u16) -> PostfixHarness {
+        match env_port("AMAVISD_RS_E2E_INBOUND_PORT") {
+            Some(inbound) => Self::existing(inbound),
+            None => Self::start_private(filter_port),
+        }
+    }
+
+    /// Port of the smtpd that hands every message to the filter (where tests send mail).
+    pub fn inbound_port(&self) -> u16 {
+        self.inbound_port
+    }
+    /// Where the filter must reinject: `forward_method: smtp:[127.0.0.1]:<this>`.
+    pub fn reinject_port(&self) -> u16 {
+        self.reinject_port
+    }
+    /// Port Postfix's `content_filter` sends to: the filter under test listens here.
+    pub fn filter_port(&self) -> u16 {
+        self.filter_port
+    }
+    /// Address of the listeners (127.0.0.1 unless `AMAVISD_RS_E2E_HOST` says otherwise).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    /// Envelope recipient whose mail lands in [`Self::maildir_new`].
+    pub fn recipient(&self) -> &str {
+        &self.recipient
+    }
+    pub fn maildir_new(&self) -> PathBuf {
+        self.maildir.join("new")
+    }
+    pub fn junk_new(&self) -> PathBuf {
+        self.maildir.join(".Junkmail/new")
+    }
+
+    /// Sends `message` to the inbound smtpd and returns its final reply (asserted `250`).
+    pub fn send(&self, from: &str, to: &str, message: &[u8]) -> String {
+        self.send_to(self.inbound_port, from, to, message)
+    }
+
+    /// Sends `message` with swaks to `port` on [`Self::host`]; the bytes go out as given
+    /// (swaks `--no-data-fixup`: no token or header rewriting), dot-stuffed here. Panics with
+    /// swaks's transcript unless the end-of-data reply is `250`; returns that reply.
+    pub fn send_to(&self, port: u16, from: &str, to: &str, message: &[u8]) -> String {
+        let mut child = Command::new("swaks")
+            .args(["--server", &self.host, "--port", &port.to_string()])
+            .args(["--from", from, "--to", to, "--helo", "client.e2e.test"])
+            .args(["--data", "-", "--no-data-fixup", "--suppress-data"])
+            .args(["--timeout", "60"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run swaks ({e}): {INSTALL_HINT}"));
+        let mut stdin = child.stdin.take().expect("swaks stdin");
+        let data = smtp_data(message);
+        let writer = thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().expect("wait for swaks");
+        let _ = writer.join();
+        let transcript = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The end-of-data reply is the last server line before QUIT.
+        let reply = transcript
+            .lines()
+            .take_while(|l| !l.starts_with(" -> QUIT"))
+            .filter(|l| l.starts_with("<-") || l.starts_with("<**"))
+            .last()
+            .unwrap_or("")
+            .trim_start_matches(['<', '-', '*', ' '])
+            .to_string();
+        assert!(
+            out.status.success() && reply.starts_with("250"),
+            "sending to {}:{port} was not accepted (swaks {}):\n{transcript}",
+            self.host,
+            out.status
+        );
+        reply
+    }
+
+    /// Every message now in a Maildir folder (`new` directory), oldest first.
+    pub fn messages(&self, dir: &Path) -> Vec<Vec<u8>> {
+        let mut names: Vec<PathBuf> = match fs::read_dir(dir) {
+            Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+            Err(e) => panic!("cannot read {}: {e}", dir.display()),
+        };
+        names.sort();
+        names
+            .iter()
+            .map(|p| fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())))
+            .collect()
+    }
+
+    /// Waits until `dir` holds at least `n` messages and returns all of them; panics with the
+    /// Postfix log after `timeout`.
+    pub fn wait_for_messages(&self, dir: &Path, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.messages(dir);
+            if found.len() >= n {
+                return found;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{} message(s) in {} after {timeout:?}, expected {n}\n{}",
+                    found.len(),
+                    dir.display(),
+                    self.diagnostics()
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Asks Postfix to retry every queued message now (`postqueue -f`).
+    pub fn flush(&self) {
+        let out = self.postfix_tool("postqueue", &["-f"]);
+        assert!(out.status.success(), "postqueue -f failed: {}", text(&out));
+    }
+
+    /// Queue IDs of every message in the queue (`postqueue -j`, as `mailq` lists them).
+    pub fn queue_ids(&self) -> Vec<String> {
+        let out = self.postfix_tool("postqueue", &["-j"]);
+        assert!(out.status.success(), "postqueue -j failed: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("postqueue -j line {l:?}: {e}"));
+                v["queue_id"].as_str().expect("queue_id").to_string()
+            })
+            .collect()
+    }
+
+    /// Waits until the queue is empty; false after `timeout`.
+    pub fn wait_for_empty_queue(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || self.queue_ids().is_empty())
+    }
+
+    /// Postfix's log since this harness started.
+    pub fn log(&self) -> String {
+        let Some(path) = &self.log_file else {
+            panic!("no Postfix log: set AMAVISD_RS_E2E_MAILLOG to Postfix's log file");
+        };
+        let bytes = fs::read(path).unwrap_or_default();
+        let start = (self.log_start as usize).min(bytes.len());
+        String::from_utf8_lossy(&bytes[start..]).into_owned()
+    }
+
+    pub fn log_contains(&self, needle: &str) -> bool {
+        self.log().contains(needle)
+    }
+
+    /// Waits until the log contains `needle`; false after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log_contains(needle))
+    }
+
+    /// Log and queue, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        let log = match &self.log_file {
+            Some(_) => self.log(),
+            None => "(no log file: AMAVISD_RS_E2E_MAILLOG unset)".into(),
+        };
+        let queue = text(&self.postfix_tool("postqueue", &["-p"]));
+        format!("--- Postfix log:\n{log}--- queue:\n{queue}")
+    }
+
+    /// Runs a Postfix command-line tool against this Postfix.
+    fn postfix_tool(&self, tool: &str, args: &[&str]) -> Output {
+        let mut cmd = match self.tool_prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(tool);
+                c
+            }
+            None if self.private.is_some() => Command::new(Path::new("/usr/sbin").join(tool)),
+            None => Command::new(tool),
+        };
+        cmd.args(&self.config_args)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool} ({e}): {INSTALL_HINT}"))
+    }
+
+    fn existing(inbound_port: u16) -> PostfixHarness {
+        let need = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("AMAVISD_RS_E2E_INBOUND_PORT is set, so {name} must be set too")
+            })
+        };
+        let reinject_port = env_port("AMAVISD_RS_E2E_REINJECT_PORT").unwrap_or_else(|| {
+            panic!("AMAVISD_RS_E2E_INBOUND_PORT is set, so AMAVISD_RS_E2E_REINJECT_PORT must be set too")
+        });
+        let log_file = std::env::var_os("AMAVISD_RS_E2E_MAILLOG").map(PathBuf::from);
+        let log_start = log_file
+            .as_ref()
+            .and_then(|p| fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        let tool_prefix = std::env::var("AMAVISD_RS_E2E_POSTFIX_CMD")
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        PostfixHarness {
+            host: std::env::var("AMAVISD_RS_E2E_HOST").unwrap_or_else(|_| "127.0.0.1".into()),
+            inbound_port,
+            reinject_port,
+            filter_port: env_port("AMAVISD_RS_E2E_FILTER_PORT").unwrap_or(10024),
+            recipient: std::env::var("AMAVISD_RS_E2E_RCPT")
+                .unwrap_or_else(|_| format!("{LOCAL_PART}@{DOMAIN}")),
+            maildir: PathBuf::from(need("AMAVISD_RS_E2E_MAILDIR")),
+            log_file,
+            log_start,
+            tool_prefix,
+            config_args: vec![],
+            private: None,
+        }
+    }
+
+    fn start_private(filter_port: u16) -> PostfixHarness {
+        for tool in ["/usr/sbin/postfix", "/usr/bin/maildrop", "/usr/bin/maildirmake"] {
+            assert!(Path::new(tool).exists(), "{tool} not found: {INSTALL_HINT}");
+        }
+        assert!(
+            Command::new("swaks").arg("--version").output().is_ok(),
+            "swaks not found: {INSTALL_HINT}"
+        );
+        let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+        assert!(
+            uid == 0,
+            "a private Postfix needs root (its master runs as root); run the tests as root, or \
+             point them at a running Postfix with AMAVISD_RS_E2E_INBOUND_PORT and friends \
+             (see tests/common/postfix.rs)"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("amavisd-rs-postfix.")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path().to_path_buf();
+        // Postfix daemons and maildrop run as other users and must reach their files.
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (config_dir, queue_dir) = (root.join("etc"), root.join("queue"));
+        let (data_dir, home) = (root.join("data"), root.join("home"));
+        for d in [&config_dir, &queue_dir, &data_dir, &home] {
+            fs::create_dir(d).expect("mkdir");
+        }
+        run(Command::new("chown").arg("postfix:").arg(&data_dir));
+
+        // The mailbox, made the way the how-to says.
+        let maildir = home.join("Maildir");
+        run(Command::new("maildirmake").arg(&maildir));
+        run(Command::new("maildirmake").args(["-f", "Junkmail"]).arg(&maildir));
+        let rules = HOWTO_MAILDROPRC.replace(
+            "/var/log/maildrop",
+            &home.join("maildrop.log").to_string_lossy(),
+        );
+        let mailfilter = home.join(".mailfilter");
+        fs::write(
+            &mailfilter,
+            format!("DEFAULT=\"{}\"\n{rules}", maildir.display()),
+        )
+        .expect("write .mailfilter");
+        // maildrop refuses a filter file with group or other permissions.
+        fs::set_permissions(&mailfilter, fs::Permissions::from_mode(0o600)).expect("chmod");
+        run(Command::new("chown")
+            .args(["-R", &format!("{DELIVERY_USER}:")])
+            .arg(&home));
+
+        let inbound_port = free_port();
+        let reinject_port = free_port();
+        let log_file = root.join("maillog");
+        let main_cf = main_cf(&root, &queue_dir, &data_dir, &home, &log_file, filter_port);
+        fs::write(config_dir.join("main.cf"), main_cf).expect("write main.cf");
+        let master_cf = format!(
+            "{}\n# ---- from master.cf.snippet ----\n{}",
+            base_master_cf(inbound_port),
+            master_cf_from_snippet(SNIPPET, reinject_port)
+        );
+        fs::write(config_dir.join("master.cf"), master_cf).expect("write master.cf");
+
+        let harness = PostfixHarness {
+            host: "127.0.0.1".into(),
+            inbound_port,
+            reinject_port,
+            filter_port,
+            recipient: format!("{LOCAL_PART}@{DOMAIN}"),
+            maildir,
+            log_file: Some(log_file),
+            log_start: 0,
+            tool_prefix: vec![],
+            config_args: vec!["-c".into(), config_dir.to_string_lossy().into_owned()],
+            private: Some(Instance {
+                dir: Some(dir),
+                config_dir: config_dir.clone(),
+                queue_dir,
+            }),
+        };
+        let out = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(&config_dir)
+            .arg("start")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run postfix ({e}): {INSTALL_HINT}"));
+        assert!(
+            out.status.success(),
+            "postfix start failed: {}\n{}",
+            text(&out),
+            harness.diagnostics()
+        );
+        for port in [inbound_port, reinject_port] {
+            assert!(
+                wait_until(Duration::from_secs(20), || {
+                    TcpStream::connect(("127.0.0.1", port)).is_ok()
+                }),
+                "Postfix did not listen on 127.0.0.1:{port}\n{}",
+                harness.diagnostics()
+            );
+        }
+        harness
+    }
+}
+
+impl Drop for PostfixHarness {
+    fn drop(&mut self) {
+        let Some(instance) = self.private.as_mut() else {
+            return;
+        };
+        let pid_file = instance.queue_dir.join("pid/master.pid");
+        let master_pid = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        let postfix = |action: &str| {
+            let _ = Command::new("/usr/sbin/postfix")
+                .arg("-c")
+                .arg(&instance.config_dir)
+                .arg(action)
+                .output();
+        };
+        postfix("stop");
+        if let Some(pid) = master_pid {
+            let alive = || Path::new(&format!("/proc/{pid}")).exists();
+            if !wait_until(Duration::from_secs(10), || !alive()) {
+                postfix("abort");
+                wait_until(Duration::from_secs(5), || !alive());
+            }
+        }
+        if thread::panicking() {
+            if let Some(dir) = instance.dir.take() {
+                eprintln!("private Postfix kept for inspection: {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// main.cf of the private instance: the how-to's delivery settings, loopback only, fast retries.
+fn main_cf(
+    root: &Path,
+    queue: &Path,
+    data: &Path,
+    home: &Path,
+    log: &Path,
+    filter_port: u16,
+) -> String {
+    let content_filter = content_filter_from_snippet(SNIPPET, filter_port);
+    format!(
+        "# Private Postfix for amavisd-rs end-to-end tests (tests/common/postfix.rs).
+compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.{DOMAIN}
+mydomain = {DOMAIN}
+myorigin = $mydomain
+mydestination = $mydomain, localhost
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost =
+biff = no
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+# The test mailbox: an alias of an existing unprivileged user.
+alias_maps = inline:{{ {LOCAL_PART}={DELIVERY_USER} }}
+alias_database =
+# Delivery as in the how-to (home_mailbox, maildrop); maildrop in manual mode reads our rules.
+home_mailbox = Maildir/
+mailbox_command = /usr/bin/maildrop {home}/.mailfilter
+command_execution_directory = {home}
+# From master.cf.snippet's main.cf line, with the test's filter port.
+content_filter = {content_filter}
+# Own log file, written by postlogd: no syslogd needed.
+maillog_file = {log}
+maillog_file_prefixes = {root}
+# Retry deferred mail within seconds, not minutes.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+",
+        queue = queue.display(),
+        data = data.display(),
+        home = home.display(),
+        log = log.display(),
+        root = root.display(),
+    )
+}
+
+/// The standard services (Debian's master.cf without chroot) plus the inbound smtpd.
+fn base_master_cf(inbound_port: u16) -> String {
+    format!(
+        "# service type  private unpriv  chroot  wakeup  maxproc command + args
+127.0.0.1:{inbound_port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"
+    )
+}
+
+/// One master.cf service entry: its first line and continuation lines.
+struct MasterEntry {
+    service: String,
+    lines: Vec<String>,
+}
+
+/// Splits master.cf text into entries (comment and blank lines dropped).
+fn parse_master_cf(text: &str) -> Vec<MasterEntry> {
+    let mut entries: Vec<MasterEntry> = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) {
+            let entry = entries.last_mut().expect("continuation line before any entry");
+            entry.lines.push(line.to_string());
+        } else {
+            let service = trimmed.split_whitespace().next().unwrap_or("").to_string();
+            entries.push(MasterEntry {
+                service,
+                lines: vec![line.to_string()],
+            });
+        }
+    }
+    entries
+}
+
+/// The snippet's entries for master.cf, its reinjection listener moved from 10025 to
+/// `reinject_port`. Panics if either of the two entries is missing.
+pub fn master_cf_from_snippet(snippet: &str, reinject_port: u16) -> String {
+    let entries = parse_master_cf(snippet);
+    for want in ["smtp-amavis", "127.0.0.1:10025"] {
+        assert!(
+            entries.iter().any(|e| e.service == want),
+            "master.cf.snippet has no `{want}` entry"
+        );
+    }
+    let mut out = String::new();
+    for entry in entries {
+        let mut first = entry.lines[0].clone();
+        if let Some(addr) = entry.service.strip_suffix(":10025") {
+            first = first.replacen(&entry.service, &format!("{addr}:{reinject_port}"), 1);
+        }
+        out.push_str(&first);
+        out.push('\n');
+        for line in &entry.lines[1..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The `content_filter` value from the snippet's commented main.cf line, 10024 replaced by
+/// `filter_port`.
+pub fn content_filter_from_snippet(snippet: &str, filter_port: u16) -> String {
+    let value = snippet
+        .lines()
+        .filter_map(|l| l.trim_start_matches('#').trim().strip_prefix("content_filter"))
+        .find_map(|rest| rest.trim_start().strip_prefix('='))
+        .map(str::trim)
+        .expect("master.cf.snippet has no `content_filter = ...` main.cf line");
+    let base = value
+        .strip_suffix(":10024")
+        .unwrap_or_else(|| panic!("content_filter {value:?} does not end in :10024"));
+    assert!(
+        base.starts_with("smtp-amavis:"),
+        "content_filter {value:?} does not use the smtp-amavis transport"
+    );
+    format!("{base}:{filter_port}")
+}
+
+/// DATA for swaks `--no-data-fixup`: dot-stuffed, ending in CRLF and the final dot (swaks
+/// adds the last CRLF itself).
+fn smtp_data(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 64);
+    let mut line_start = true;
+    for &b in message {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    if !line_start {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.push(b'.');
+    out
+}
+
+/// A loopback port nothing listens on now; never the same one twice in this process.
+pub fn free_port() -> u16 {
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut handed = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let handed = handed.get_or_insert_with(HashSet::new);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind 127.0.0.1:0")
+            .port();
+        if handed.insert(port) {
+            return port;
+        }
+    }
+}
+
+/// Polls `cond` every 100 ms until it holds (true) or `timeout` passes (false).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn env_port(name: &str) -> Option<u16> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?} is not a port number")),
+    )
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?} ({e}): {INSTALL_HINT}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", text(&out));
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
