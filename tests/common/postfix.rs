@@ -56,7 +56,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// What to do when the tools are missing (the tests never silently pass without Postfix).
-pub const INSTALL_HINT: &str = "install postfix maildrop (apt-get install -y postfix maildrop swaks)";
+pub const INSTALL_HINT: &str =
+    "install postfix maildrop (apt-get install -y postfix maildrop swaks)";
 /// The Postfix entries we ship; the private instance is built from them.
 pub const SNIPPET: &str = include_str!("../../master.cf.snippet");
 /// The how-to's maildrop rules (`/etc/maildroprc` in the how-to).
@@ -193,16 +194,33 @@ impl PostfixHarness {
     /// Waits until `dir` holds at least `n` messages and returns all of them; panics with the
     /// Postfix log after `timeout`.
     pub fn wait_for_messages(&self, dir: &Path, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        self.wait_for_matching(dir, b"", n, timeout)
+    }
+
+    /// Like [`Self::wait_for_messages`], counting only messages that contain `needle` (a unique
+    /// Message-ID, say), so a shared Maildir of an existing Postfix does not confuse the count.
+    pub fn wait_for_matching(
+        &self,
+        dir: &Path,
+        needle: &[u8],
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = self.messages(dir);
+            let found: Vec<Vec<u8>> = self
+                .messages(dir)
+                .into_iter()
+                .filter(|m| contains(m, needle))
+                .collect();
             if found.len() >= n {
                 return found;
             }
             if Instant::now() >= deadline {
                 panic!(
-                    "{} message(s) in {} after {timeout:?}, expected {n}\n{}",
+                    "{} message(s) containing {:?} in {} after {timeout:?}, expected {n}\n{}",
                     found.len(),
+                    String::from_utf8_lossy(needle),
                     dir.display(),
                     self.diagnostics()
                 );
@@ -317,14 +335,20 @@ impl PostfixHarness {
     }
 
     fn start_private(filter_port: u16) -> PostfixHarness {
-        for tool in ["/usr/sbin/postfix", "/usr/bin/maildrop", "/usr/bin/maildirmake"] {
+        for tool in [
+            "/usr/sbin/postfix",
+            "/usr/bin/maildrop",
+            "/usr/bin/maildirmake",
+        ] {
             assert!(Path::new(tool).exists(), "{tool} not found: {INSTALL_HINT}");
         }
         assert!(
             Command::new("swaks").arg("--version").output().is_ok(),
             "swaks not found: {INSTALL_HINT}"
         );
-        let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+        let uid = fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(u32::MAX);
         assert!(
             uid == 0,
             "a private Postfix needs root (its master runs as root); run the tests as root, or \
@@ -348,7 +372,9 @@ impl PostfixHarness {
         // The mailbox, made the way the how-to says.
         let maildir = home.join("Maildir");
         run(Command::new("maildirmake").arg(&maildir));
-        run(Command::new("maildirmake").args(["-f", "Junkmail"]).arg(&maildir));
+        run(Command::new("maildirmake")
+            .args(["-f", "Junkmail"])
+            .arg(&maildir));
         let rules = HOWTO_MAILDROPRC.replace(
             "/var/log/maildrop",
             &home.join("maildrop.log").to_string_lossy(),
@@ -443,10 +469,13 @@ impl Drop for PostfixHarness {
                 wait_until(Duration::from_secs(5), || !alive());
             }
         }
-        if thread::panicking() {
-            if let Some(dir) = instance.dir.take() {
-                eprintln!("private Postfix kept for inspection: {}", dir.keep().display());
-            }
+        if thread::panicking()
+            && let Some(dir) = instance.dir.take()
+        {
+            eprintln!(
+                "private Postfix kept for inspection: {}",
+                dir.keep().display()
+            );
         }
     }
 }
@@ -550,7 +579,9 @@ fn parse_master_cf(text: &str) -> Vec<MasterEntry> {
             continue;
         }
         if line.starts_with(char::is_whitespace) {
-            let entry = entries.last_mut().expect("continuation line before any entry");
+            let entry = entries
+                .last_mut()
+                .expect("continuation line before any entry");
             entry.lines.push(line.to_string());
         } else {
             let service = trimmed.split_whitespace().next().unwrap_or("").to_string();
@@ -594,7 +625,11 @@ pub fn master_cf_from_snippet(snippet: &str, reinject_port: u16) -> String {
 pub fn content_filter_from_snippet(snippet: &str, filter_port: u16) -> String {
     let value = snippet
         .lines()
-        .filter_map(|l| l.trim_start_matches('#').trim().strip_prefix("content_filter"))
+        .filter_map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .strip_prefix("content_filter")
+        })
         .find_map(|rest| rest.trim_start().strip_prefix('='))
         .map(str::trim)
         .expect("master.cf.snippet has no `content_filter = ...` main.cf line");
@@ -655,6 +690,11 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Whether `haystack` contains `needle` (the empty needle is in everything).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn env_port(name: &str) -> Option<u16> {
