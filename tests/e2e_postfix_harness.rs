@@ -34,6 +34,38 @@ fn message(pf: &PostfixHarness, message_id: &str, extra_header: &str) -> Vec<u8>
     .into_bytes()
 }
 
+/// The snippet must agree with the filter's built-in defaults, or a site installing both gets
+/// a filter Postfix cannot reach, or one it overloads.
+#[test]
+fn master_cf_snippet_agrees_with_the_filter_defaults() {
+    let defaults = amavisd_rs::config::Config::default();
+    let snippet = common::postfix::SNIPPET;
+    let transport =
+        common::postfix::snippet_service_fields(snippet, "smtp-amavis").expect("smtp-amavis entry");
+    assert_eq!(transport[..2], ["smtp-amavis", "unix"]);
+    assert_eq!(
+        transport[6],
+        defaults.max_servers.to_string(),
+        "maxproc vs max_servers"
+    );
+    assert_eq!(transport[7], "smtp");
+    let listen = format!(
+        "smtp-amavis:[{}]:{}",
+        defaults.inet_socket_bind,
+        defaults.inet_socket_port.ports()[0]
+    );
+    assert_eq!(common::postfix::snippet_content_filter(snippet), listen);
+    let reinject = common::postfix::snippet_service_fields(snippet, "127.0.0.1:10025")
+        .expect("reinjection entry");
+    assert_eq!(
+        reinject[1..3],
+        ["inet", "n"],
+        "an inet listener, not private"
+    );
+    assert_eq!(reinject[7], "smtpd");
+    assert_eq!(defaults.forward_method.spec, "smtp:[127.0.0.1]:10025");
+}
+
 #[test]
 fn maildrop_files_spam_flagged_mail_in_junkmail_and_other_mail_in_inbox() {
     let pf = PostfixHarness::start(free_port());
