@@ -67,6 +67,8 @@ pub const SNIPPET: &str = include_str!("../../master.cf.snippet");
 /// The how-to's maildrop rules (`/etc/maildroprc` in the how-to).
 pub const HOWTO_MAILDROPRC: &str = include_str!("maildroprc");
 
+/// Name prefix of private instances' temp dirs.
+const DIR_PREFIX: &str = "amavisd-rs-postfix.";
 /// Mail domain of the private instance and its one mailbox.
 pub const DOMAIN: &str = "e2e.test";
 const LOCAL_PART: &str = "e2e-user";
@@ -93,9 +95,8 @@ pub struct PostfixHarness {
 
 /// The private instance's files; the temp dir is kept when the test panics, for post-mortems.
 struct Instance {
+    root: PathBuf,
     dir: Option<tempfile::TempDir>,
-    config_dir: PathBuf,
-    queue_dir: PathBuf,
 }
 
 impl PostfixHarness {
@@ -359,11 +360,13 @@ impl PostfixHarness {
              point them at a running Postfix with AMAVISD_RS_E2E_INBOUND_PORT and friends \
              (see tests/common/postfix.rs)"
         );
+        reap_orphans();
         let dir = tempfile::Builder::new()
-            .prefix("amavisd-rs-postfix.")
+            .prefix(DIR_PREFIX)
             .tempdir()
             .expect("temp dir");
         let root = dir.path().to_path_buf();
+        fs::write(root.join(OWNER_FILE), std::process::id().to_string()).expect("owner file");
         // Postfix daemons and maildrop run as other users and must reach their files.
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).expect("chmod");
         let (config_dir, queue_dir) = (root.join("etc"), root.join("queue"));
@@ -419,9 +422,8 @@ impl PostfixHarness {
             tool_prefix: vec![],
             config_args: vec!["-c".into(), config_dir.to_string_lossy().into_owned()],
             private: Some(Instance {
+                root,
                 dir: Some(dir),
-                config_dir: config_dir.clone(),
-                queue_dir,
             }),
         };
         let out = Command::new("/usr/sbin/postfix")
@@ -454,34 +456,70 @@ impl Drop for PostfixHarness {
         let Some(instance) = self.private.as_mut() else {
             return;
         };
-        let pid_file = instance.queue_dir.join("pid/master.pid");
-        let master_pid = fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok());
-        let postfix = |action: &str| {
-            let _ = Command::new("/usr/sbin/postfix")
-                .arg("-c")
-                .arg(&instance.config_dir)
-                .arg(action)
-                .output();
-        };
-        postfix("stop");
-        if let Some(pid) = master_pid {
-            let alive = || Path::new(&format!("/proc/{pid}")).exists();
-            if !wait_until(Duration::from_secs(10), || !alive()) {
-                postfix("abort");
-                wait_until(Duration::from_secs(5), || !alive());
-            }
-        }
+        stop_postfix(&instance.root);
         if thread::panicking()
             && let Some(dir) = instance.dir.take()
         {
-            eprintln!(
-                "private Postfix kept for inspection: {}",
-                dir.keep().display()
-            );
+            let kept = dir.keep();
+            let _ = fs::write(kept.join(KEPT_MARK), "");
+            eprintln!("private Postfix kept for inspection: {}", kept.display());
         }
     }
+}
+
+/// Stops the private Postfix under `root` (by its master's pid file) and waits for the master
+/// to exit.
+fn stop_postfix(root: &Path) {
+    let master_pid = fs::read_to_string(root.join("queue/pid/master.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    let postfix = |action: &str| {
+        let _ = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(root.join("etc"))
+            .arg(action)
+            .output();
+    };
+    let Some(pid) = master_pid.filter(|pid| alive(*pid)) else {
+        return;
+    };
+    postfix("stop");
+    if !wait_until(Duration::from_secs(10), || !alive(pid)) {
+        postfix("abort");
+        wait_until(Duration::from_secs(5), || !alive(pid));
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// File in an instance's dir naming the test process that owns it.
+const OWNER_FILE: &str = "owner.pid";
+/// File marking an instance's dir as kept after a failure.
+const KEPT_MARK: &str = "KEPT-after-failure";
+
+/// Stops private instances whose test process died without cleaning up (killed by a timeout,
+/// say), once per process, and removes their dirs unless kept after a failure.
+fn reap_orphans() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for dir in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+            let name = dir.file_name().unwrap_or_default().to_string_lossy();
+            let owner = fs::read_to_string(dir.join(OWNER_FILE));
+            let owner = owner.ok().and_then(|s| s.trim().parse::<u32>().ok());
+            if !name.starts_with(DIR_PREFIX) || owner.is_none_or(alive) {
+                continue;
+            }
+            stop_postfix(&dir);
+            if !dir.join(KEPT_MARK).exists() {
+                let _ = fs::remove_dir_all(&dir);
+            }
+        }
+    });
 }
 
 /// DATA for swaks `--no-data-fixup`: dot-stuffed, ending in CRLF and the final dot (swaks
