@@ -14,6 +14,10 @@
 //!   (`tests/common/maildroprc`): messages with `X-Spam-Flag: YES` go to `Maildir/.Junkmail`,
 //!   others to `Maildir` ([`PostfixHarness::junk_new`], [`PostfixHarness::maildir_new`]).
 //!
+//! Delivered files are what the how-to's users get: local(8) prepends a `From sender date`
+//! line, `Return-Path:`, `X-Original-To:` and `Delivered-To:`, and maildrop stores lines with
+//! LF endings (it strips the CRs). Compare bodies modulo CRLF, after the headers.
+//!
 //! The recipient is [`PostfixHarness::recipient`] (`e2e-user@e2e.test`, an alias of the system
 //! user `nobody`, so no user is created). maildrop finds its home in the passwd file in
 //! delivery mode, so the harness runs it in manual mode instead
@@ -21,7 +25,9 @@
 //! with the how-to's rules behind `DEFAULT="<home>/Maildir"`.
 //! Needs root (Postfix's master runs as root) and `postfix`, `maildrop`, `swaks`; without them
 //! `start` panics with what to install. Queue retry times are 1 s, so deferred mail is retried
-//! quickly.
+//! quickly. Dropping the harness stops Postfix and removes the temp dir; after a test panic the
+//! dir (log in `maillog`, config in `etc/`) is kept and its path printed. Instances left running
+//! by a killed test process are stopped by the next `start`.
 //!
 //! # Using an existing Postfix
 //!
@@ -37,10 +43,12 @@
 //! | `AMAVISD_RS_E2E_MAILDIR` | the recipient's `Maildir` as seen from the tests (readable) | required |
 //! | `AMAVISD_RS_E2E_RCPT` | recipient address delivered into that Maildir | `e2e-user@e2e.test` |
 //! | `AMAVISD_RS_E2E_MAILLOG` | Postfix's log file (`log_contains`, `wait_for_log`) | none: those panic |
-//! | `AMAVISD_RS_E2E_POSTFIX_CMD` | prefix to run `postqueue` (`flush`, `queue_ids`), e.g. `docker exec e2e-postfix` | run locally |
+//! | `AMAVISD_RS_E2E_POSTFIX_CMD` | prefix to run `postqueue` (`flush`, `queue_ids`), e.g. `docker exec amavisd-rs-e2e-postfix` | run locally |
 //!
 //! In that mode the filter port passed to `start` is ignored: tests must take it from
-//! [`PostfixHarness::filter_port`].
+//! [`PostfixHarness::filter_port`], and run one at a time (`-- --test-threads=1`) since they
+//! share that port. Tests count only their own messages (unique Message-IDs) and only log lines
+//! written after `start`, so older mail does not disturb them.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
@@ -116,6 +124,10 @@ impl PostfixHarness {
     /// Where the filter must reinject: `forward_method: smtp:[127.0.0.1]:<this>`.
     pub fn reinject_port(&self) -> u16 {
         self.reinject_port
+    }
+    /// The filter's `forward_method` for this Postfix: `smtp:[<host>]:<reinject_port>`.
+    pub fn forward_method(&self) -> String {
+        format!("smtp:[{}]:{}", self.host, self.reinject_port)
     }
     /// Port Postfix's `content_filter` sends to: the filter under test listens here.
     pub fn filter_port(&self) -> u16 {
