@@ -373,6 +373,17 @@ impl PostfixHarness {
              (see tests/common/postfix.rs)"
         );
         reap_orphans();
+        // Postfix's daemons and maildrop (as `nobody`) must be able to reach the instance dir.
+        let base = std::env::temp_dir();
+        for dir in base.ancestors() {
+            let mode = fs::metadata(dir).map(|m| m.mode()).unwrap_or(0);
+            assert!(
+                mode & 0o001 != 0,
+                "{} is not searchable by other users, so Postfix cannot use a temp dir under \
+                 it: set TMPDIR=/tmp",
+                dir.display()
+            );
+        }
         let dir = tempfile::Builder::new()
             .prefix(DIR_PREFIX)
             .tempdir()
