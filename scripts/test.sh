@@ -15,7 +15,7 @@ if ((${#missing[@]})); then
     exit 1
   fi
   echo "test.sh: installing ${missing[*]}" >&2
-  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # Services are started by the tests themselves, never by package scripts.
