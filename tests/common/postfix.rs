@@ -64,6 +64,7 @@ use std::time::{Duration, Instant};
 mod conf;
 mod util;
 use conf::{base_master_cf, main_cf};
+#[allow(unused_imports)]
 pub use conf::{master_cf_from_snippet, snippet_content_filter, snippet_service_fields};
 use util::{KEPT_MARK, OWNER_FILE, env_port, reap_orphans, run, smtp_data, stop_postfix, text};
 pub use util::{contains, free_port, wait_until};
