@@ -78,3 +78,64 @@ pub fn summary_line_ext(
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::envelope::{Params, Recipient, Xforward};
+
+    #[test]
+    fn line_matches_amavisd_template_order() {
+        let mut env = Envelope {
+            sender: "alice@example.org".into(),
+            mail_params: Params::default(),
+            recipients: vec![Recipient {
+                address: "bob@example.com".into(),
+                params: Params::default(),
+            }],
+            peer: "127.0.0.1:40000".parse().unwrap(),
+            local: "127.0.0.1:10024".parse().unwrap(),
+            helo: "mx".into(),
+            lmtp: false,
+            xforward: Xforward::default(),
+        };
+        let l = summary_line_ext(
+            "22417-03",
+            "Blocked",
+            "INFECTED (Eicar-Test-Signature.UNOFFICIAL)",
+            "DiscardedInbound,Quarantined",
+            &env,
+            "quarantine: 4/virus-4jupkh0DsX6V",
+            Some("<eicar.0004@example.org>"),
+            "4jupkh0DsX6V",
+            None,
+            831,
+            "",
+            Duration::from_millis(34),
+        );
+        assert_eq!(
+            l,
+            "(22417-03) Blocked INFECTED (Eicar-Test-Signature.UNOFFICIAL) {DiscardedInbound,Quarantined}, [127.0.0.1] <alice@example.org> -> <bob@example.com>, quarantine: 4/virus-4jupkh0DsX6V, Message-ID: <eicar.0004@example.org>, mail_id: 4jupkh0DsX6V, Hits: -, size: 831, 34 ms"
+        );
+        env.xforward.addr = Some("192.0.2.10".into());
+        env.xforward.port = Some("54321".into());
+        env.xforward.ident = Some("4XyZ1234abc".into());
+        let l = summary_line(
+            "21088-01",
+            "Passed",
+            "CLEAN",
+            "RelayedInbound",
+            &env,
+            Some("<ham3k.0001@example.org>"),
+            "BIGx5TmBpFBV",
+            Some(1.3),
+            2982,
+            ", queued_as: 250 2.0.0 Ok",
+            Duration::from_millis(146),
+        );
+        assert_eq!(
+            l,
+            "(21088-01) Passed CLEAN {RelayedInbound}, [127.0.0.1] [192.0.2.10]:54321 <alice@example.org> -> <bob@example.com>, Queue-ID: 4XyZ1234abc, Message-ID: <ham3k.0001@example.org>, mail_id: BIGx5TmBpFBV, Hits: 1.3, size: 2982, queued_as: 250 2.0.0 Ok, 146 ms"
+        );
+    }
+}
