@@ -396,12 +396,42 @@ fn nesting_within_maxlevels_is_checked() {
         ..debian_limits()
     };
     let r = check_banned(&msg, &rules(&debian_rules()), &limits(6));
-    assert_eq!((r.banned.len(), r.unchecked), (1, None));
+    assert_eq!(r.unchecked, None);
+    assert_eq!(r.banned, [".exe,.exe-ms,invoice.exe"]);
+    // One level less: the member exists but, as in amavisd, file(1) never
+    // ran on it (the tier that would type it is over the limit): name only.
     let r = check_banned(&msg, &rules(&debian_rules()), &limits(5));
     assert_eq!(
         r.unchecked.as_deref(),
         Some("Maximum decoding depth (5) exceeded")
     );
+    assert_eq!(r.banned, ["invoice.exe"]);
+}
+
+#[test]
+fn members_before_maxfiles_limit_are_still_checked() {
+    let exe = pe_exe();
+    let names: Vec<String> = (0..50).map(|i| format!("f{i}.txt")).collect();
+    let mut files: Vec<(&str, &[u8])> = vec![("invoice.exe", &exe)];
+    files.extend(names.iter().map(|n| (n.as_str(), b"x".as_slice())));
+    let z = zip(&files);
+    let msg = message(&[Att {
+        name: "many.zip",
+        ctype: "application/zip",
+        data: &z,
+    }]);
+    let limits = Limits {
+        maxfiles: Some(20),
+        ..debian_limits()
+    };
+    let r = check_banned(&msg, &rules(&debian_rules()), &limits);
+    assert_eq!(
+        r.unchecked.as_deref(),
+        Some("Maximum number of files (20) exceeded")
+    );
+    assert_eq!(r.banned, ["invoice.exe"]);
+    // multipart container, text part, zip, 18 members
+    assert_eq!(r.parts, 1 + 2 + 18);
 }
 
 #[test]

@@ -45,14 +45,25 @@ impl Kind {
 /// One archive member as the banned check sees it.
 #[derive(Debug, Default)]
 pub struct Member {
-    pub name: String,
+    /// Declared names (gzip content can have several, as in amavisd).
+    pub names: Vec<String>,
     /// Decoded content: all of it when it is itself an archive, else its
-    /// first [`magic::HEAD_LEN`] bytes. None for name-only formats.
+    /// first [`magic::HEAD_LEN`] bytes. None for name-only formats and for
+    /// a member cut short by a limit.
     pub data: Option<Vec<u8>>,
     pub encrypted: bool,
-    /// Present but not decodable (unsupported method): amavisd's `U`.
+    /// Present but not decodable (encrypted, unsupported method): amavisd's `U`.
     pub undecipherable: bool,
     pub is_dir: bool,
+}
+
+impl Member {
+    fn named(name: String) -> Member {
+        Member {
+            names: Some(name).filter(|n| !n.is_empty()).into_iter().collect(),
+            ..Member::default()
+        }
+    }
 }
 
 /// A decoding limit was hit; decoding of the message stops.
@@ -81,16 +92,20 @@ impl Budget {
     /// Charge decoded bytes; `force` charges without failing (MIME decoding).
     pub fn charge(&mut self, bytes: u64, by: &str, force: bool) -> Result<(), Stop> {
         if bytes > self.bytes_left && !force {
-            return Err(Stop(format!(
-                "Exceeded storage quota {} bytes by {by}; last chunk {bytes} bytes",
-                self.quota
-            )));
+            return Err(self.over(by, bytes));
         }
         self.bytes_left = self.bytes_left.saturating_sub(bytes);
         Ok(())
     }
 
-    /// Count one more part or member.
+    fn over(&self, by: &str, bytes: u64) -> Stop {
+        Stop(format!(
+            "Exceeded storage quota {} bytes by {by}; last chunk {bytes} bytes",
+            self.quota
+        ))
+    }
+
+    /// Count one more part or member (amavisd issues the name first).
     pub fn issue(&mut self) -> Result<(), Stop> {
         if self.files >= self.maxfiles {
             return Err(Stop(format!(
@@ -103,56 +118,58 @@ impl Budget {
     }
 }
 
-/// The members found, and why listing ended early if it did (a damaged
-/// archive, which amavisd leaves "atomic" rather than UNCHECKED).
+/// The members found (also those before a limit stopped the listing, as
+/// amavisd keeps them), a limit hit, and a damage note (a damaged archive
+/// is left "atomic" by amavisd, not UNCHECKED).
 #[derive(Debug, Default)]
 pub struct Listing {
     pub members: Vec<Member>,
+    pub stop: Option<Stop>,
     pub error: Option<String>,
 }
 
 /// List (and where possible decode) the members of `data`. `names` are the
 /// archive's own declared names, for naming gzip/bzip2/xz content.
-pub fn list(
-    kind: Kind,
-    data: &[u8],
-    names: &[String],
-    budget: &mut Budget,
-) -> Result<Listing, Stop> {
-    match kind {
-        Kind::Zip => zip(data, budget),
-        Kind::Tar => tar(data, budget),
+pub fn list(kind: Kind, data: &[u8], names: &[String], budget: &mut Budget) -> Listing {
+    let mut out = Listing::default();
+    let r = match kind {
+        Kind::Zip => zip(data, budget, &mut out),
+        Kind::Tar => tar(data, budget, &mut out),
         Kind::Gzip => {
             let mut d = flate2::read::MultiGzDecoder::new(data);
-            let mut out = Vec::new();
+            let mut first = Vec::new();
             if let Some(n) = d.header().and_then(|h| h.filename()) {
-                out.push(String::from_utf8_lossy(n).into_owned());
+                first.push(String::from_utf8_lossy(n).into_owned());
             }
-            let r = single(&mut d, "do_gunzip", budget);
-            single_listing(
-                r,
-                derived_names(out, names, &[".gz", ".Z", ".z"], &[".tgz"]),
-                budget,
-            )
+            let names = derived_names(first, names, &[".gz", ".Z", ".z"], &[".tgz"]);
+            single_member(&mut d, "do_gunzip", names, budget, &mut out)
         }
         Kind::Bzip2 => {
             let mut d = bzip2::read::MultiBzDecoder::new(data);
-            let r = single(&mut d, "do_uncompress", budget);
-            single_listing(
-                r,
-                derived_names(vec![], names, &[".bz2", ".bz"], &[".tbz2", ".tbz"]),
-                budget,
-            )
+            let names = derived_names(vec![], names, &[".bz2", ".bz"], &[".tbz2", ".tbz"]);
+            single_member(&mut d, "do_uncompress", names, budget, &mut out)
         }
         Kind::Xz => {
-            let mut sink = Sink::new(budget, "do_uncompress");
-            let res = lzma_rs::xz_decompress(&mut io::BufReader::new(data), &mut sink);
-            let r = sink.finish(res.map_err(|e| io::Error::other(e.to_string())));
-            single_listing(r, derived_names(vec![], names, &[".xz"], &[".txz"]), budget)
+            let names = derived_names(vec![], names, &[".xz"], &[".txz"]);
+            budget.issue().and_then(|()| {
+                let mut sink = Sink::new(budget, "do_uncompress");
+                let res = lzma_rs::xz_decompress(&mut io::BufReader::new(data), &mut sink);
+                let r = sink.finish(res.map_err(|e| io::Error::other(e.to_string())));
+                push_decoded(
+                    Member {
+                        names,
+                        ..Member::default()
+                    },
+                    r,
+                    &mut out,
+                )
+            })
         }
-        Kind::SevenZ => seven_z(data, budget),
-        Kind::Rar => rar_list(data, budget),
-    }
+        Kind::SevenZ => seven_z(data, budget, &mut out),
+        Kind::Rar => rar_list(data, budget, &mut out),
+    };
+    out.stop = r.err();
+    out
 }
 
 /// amavisd's do_uncompress naming: strip the compression suffix, `.tgz` →
@@ -186,21 +203,41 @@ fn single(r: &mut dyn Read, by: &'static str, budget: &mut Budget) -> Decoded {
     sink.finish(res)
 }
 
-fn single_listing(r: Decoded, names: Vec<String>, budget: &mut Budget) -> Result<Listing, Stop> {
-    let (data, error) = r?;
+/// Keep the member in every case; its data only when decoding finished.
+fn push_decoded(mut m: Member, r: Decoded, out: &mut Listing) -> Result<(), Stop> {
+    match r {
+        Ok((data, err)) => {
+            m.data = Some(data);
+            if let Some(e) = err {
+                out.error = Some(format!("{}: {e}", m.names.first().map_or("", |s| s)));
+            }
+            out.members.push(m);
+            Ok(())
+        }
+        Err(stop) => {
+            out.members.push(m);
+            Err(stop)
+        }
+    }
+}
+
+fn single_member(
+    r: &mut dyn Read,
+    by: &'static str,
+    names: Vec<String>,
+    budget: &mut Budget,
+    out: &mut Listing,
+) -> Result<(), Stop> {
     budget.issue()?;
-    let name = names.join(" ");
-    // amavisd keeps one part; several declared names are alternatives, we
-    // keep the first as the member name.
-    let name = names.into_iter().next().unwrap_or(name);
-    Ok(Listing {
-        members: vec![Member {
-            name,
-            data: Some(data),
+    let decoded = single(r, by, budget);
+    push_decoded(
+        Member {
+            names,
             ..Member::default()
-        }],
-        error,
-    })
+        },
+        decoded,
+        out,
+    )
 }
 
 /// A Write target that charges the budget and keeps what recursion needs.
@@ -269,36 +306,34 @@ impl Write for Sink<'_> {
     }
 }
 
-fn zip(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
-    let mut out = Listing::default();
+fn zip(data: &[u8], budget: &mut Budget, out: &mut Listing) -> Result<(), Stop> {
     let mut z = match ::zip::ZipArchive::new(Cursor::new(data)) {
         Ok(z) => z,
         Err(e) => {
             out.error = Some(format!("not a zip: {e}"));
-            return Ok(out);
+            return Ok(());
         }
     };
     for i in 0..z.len() {
         budget.issue()?;
-        let mut m = Member::default();
-        let (size, supported) = match z.by_index_raw(i) {
+        let (mut m, size, supported) = match z.by_index_raw(i) {
             Ok(f) => {
-                m.name = f
+                let name = f
                     .name()
                     .map(|n| n.into_owned())
                     .unwrap_or_else(|_| String::from_utf8_lossy(f.name_raw()).into_owned());
+                let mut m = Member::named(name);
                 m.is_dir = f.is_dir();
                 m.encrypted = f.encrypted();
-                let method = f.compression();
                 let ok = matches!(
-                    method,
+                    f.compression(),
                     ::zip::CompressionMethod::Stored | ::zip::CompressionMethod::Deflated
                 );
-                (f.size(), ok)
+                (m, f.size(), ok)
             }
             Err(e) => {
                 out.error = Some(format!("zip member {i}: {e}"));
-                return Ok(out);
+                return Ok(());
             }
         };
         if m.encrypted || !supported {
@@ -306,38 +341,37 @@ fn zip(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
         } else if !m.is_dir {
             // Declared size first: a bomb stops before any inflating.
             if size > budget.bytes_left {
-                return Err(Stop(format!(
-                    "Exceeded storage quota {} bytes by do_unzip; last chunk {size} bytes",
-                    budget.quota
-                )));
+                out.members.push(m);
+                return Err(budget.over("do_unzip", size));
             }
             match z.by_index(i) {
                 Ok(mut f) => {
-                    let (d, err) = single(&mut f, "do_unzip", budget)?;
-                    m.data = Some(d);
-                    if let Some(e) = err {
-                        out.error = Some(format!("{}: {e}", m.name));
+                    let decoded = single(&mut f, "do_unzip", budget);
+                    push_decoded(m, decoded, out)?;
+                    if out.error.is_some() {
+                        return Ok(());
                     }
+                    continue;
                 }
-                Err(e) => out.error = Some(format!("{}: {e}", m.name)),
+                Err(e) => {
+                    out.error = Some(format!("{}: {e}", m.names.first().map_or("", |s| s)));
+                    out.members.push(m);
+                    return Ok(());
+                }
             }
         }
         out.members.push(m);
-        if out.error.is_some() {
-            break;
-        }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn tar(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
-    let mut out = Listing::default();
+fn tar(data: &[u8], budget: &mut Budget, out: &mut Listing) -> Result<(), Stop> {
     let mut a = ::tar::Archive::new(data);
     let entries = match a.entries() {
         Ok(e) => e,
         Err(e) => {
             out.error = Some(e.to_string());
-            return Ok(out);
+            return Ok(());
         }
     };
     for entry in entries {
@@ -345,7 +379,7 @@ fn tar(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
             Ok(e) => e,
             Err(err) => {
                 out.error = Some(err.to_string());
-                break;
+                return Ok(());
             }
         };
         let kind = e.header().entry_type();
@@ -356,26 +390,22 @@ fn tar(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
             continue;
         }
         budget.issue()?;
-        let mut m = Member {
-            name: String::from_utf8_lossy(&e.path_bytes()).into_owned(),
-            is_dir: kind.is_dir(),
-            ..Member::default()
-        };
+        let mut m = Member::named(String::from_utf8_lossy(&e.path_bytes()).into_owned());
+        m.is_dir = kind.is_dir();
         if kind.is_file() {
-            let (d, err) = single(&mut e, "do_tar", budget)?;
-            m.data = Some(d);
-            out.error = err;
-        }
-        out.members.push(m);
-        if out.error.is_some() {
-            break;
+            let decoded = single(&mut e, "do_tar", budget);
+            push_decoded(m, decoded, out)?;
+            if out.error.is_some() {
+                return Ok(());
+            }
+        } else {
+            out.members.push(m);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn seven_z(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
-    let mut out = Listing::default();
+fn seven_z(data: &[u8], budget: &mut Budget, out: &mut Listing) -> Result<(), Stop> {
     let password = sevenz_rust2::Password::empty();
     // Header buffers only; no member is decompressed.
     match sevenz_rust2::Archive::read_with_memory_limit(
@@ -390,19 +420,15 @@ fn seven_z(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
                 .any(|b| b.coders.iter().any(|c| c.encoder_method_id() == AES_ID));
             for f in &a.files {
                 budget.issue()?;
-                out.members.push(Member {
-                    name: f.name.clone(),
-                    is_dir: f.is_directory,
-                    encrypted: encrypted && f.has_stream,
-                    undecipherable: encrypted && f.has_stream,
-                    ..Member::default()
-                });
+                let mut m = Member::named(f.name.clone());
+                m.is_dir = f.is_directory;
+                m.encrypted = encrypted && f.has_stream;
+                m.undecipherable = m.encrypted;
+                out.members.push(m);
             }
         }
-        // Encrypted header (we build without the aes256 feature: no
-        // password could be tried anyway).
+        // Encrypted header: even the names are hidden.
         Err(e) if is_password_error(&e) => {
-            // Encrypted header: even the names are hidden.
             budget.issue()?;
             out.members.push(Member {
                 encrypted: true,
@@ -412,9 +438,11 @@ fn seven_z(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
         }
         Err(e) => out.error = Some(format!("7z: {e}")),
     }
-    Ok(out)
+    Ok(())
 }
 
+/// We build sevenz-rust2 without `aes256`: an encrypted header shows up
+/// as an unsupported AES method.
 fn is_password_error(e: &sevenz_rust2::Error) -> bool {
     use sevenz_rust2::Error as E;
     match e {
@@ -427,26 +455,22 @@ fn is_password_error(e: &sevenz_rust2::Error) -> bool {
 /// 7-Zip's method id for AES-256 + SHA-256.
 const AES_ID: &[u8] = &[0x06, 0xf1, 0x07, 0x01];
 
-fn rar_list(data: &[u8], budget: &mut Budget) -> Result<Listing, Stop> {
-    let mut out = Listing::default();
-    let found = if data.starts_with(rar::RAR5_SIG) {
+fn rar_list(data: &[u8], budget: &mut Budget, out: &mut Listing) -> Result<(), Stop> {
+    let (entries, error) = if data.starts_with(rar::RAR5_SIG) {
         rar::rar5_names(data)
     } else {
         rar::rar4_names(data)
     };
-    let (entries, error) = found;
+    out.error = error;
     for e in entries {
         budget.issue()?;
-        out.members.push(Member {
-            name: e.name,
-            is_dir: e.is_dir,
-            encrypted: e.encrypted,
-            undecipherable: e.encrypted,
-            data: None,
-        });
+        let mut m = Member::named(e.name);
+        m.is_dir = e.is_dir;
+        m.encrypted = e.encrypted;
+        m.undecipherable = e.encrypted;
+        out.members.push(m);
     }
-    out.error = error;
-    Ok(out)
+    Ok(())
 }
 
 /// RAR member names from the block headers (RAR 1.5-4.x and RAR 5.0

@@ -123,12 +123,37 @@ pub struct BannedReport {
 }
 
 /// One node of amavisd's parts tree.
+#[derive(Default)]
 struct Node {
-    attrs: Vec<String>,
-    children: Vec<usize>,
+    /// Declared MIME type (MIME parts only).
+    mime: Option<String>,
+    /// Short types from magic bytes; shown once the node is "typed".
     types: Vec<&'static str>,
+    /// amavisd runs file(1) at the start of the next tier: parts created in
+    /// a tier that a limit ends keep names only.
+    typed: bool,
     names: Vec<String>,
+    undecipherable: bool,
+    children: Vec<usize>,
 }
+
+impl Node {
+    /// Attributes in amavisd's order: M, .T, N, UNDECIPHERABLE.
+    fn attrs(&self) -> Vec<String> {
+        let mut a: Vec<String> = self.mime.iter().cloned().collect();
+        if self.typed {
+            a.extend(self.types.iter().map(|t| format!(".{t}")));
+        }
+        a.extend(self.names.iter().cloned());
+        if self.undecipherable {
+            a.push("UNDECIPHERABLE".into());
+        }
+        a
+    }
+}
+
+/// A part waiting for the next tier: node index and its decoded bytes.
+type Pending = Vec<(usize, Vec<u8>)>;
 
 struct Walk {
     nodes: Vec<Node>,
@@ -154,7 +179,7 @@ pub fn check_banned(message: &[u8], rules: &BannedRules, limits: &Limits) -> Ban
 
 fn check(message: &[u8], rules: &BannedRules, limits: &Limits) -> BannedReport {
     let mut w = Walk {
-        nodes: vec![Node::new(vec![])],
+        nodes: vec![Node::default()],
         budget: Budget::new(limits.quota(message.len() as u64), limits.maxfiles()),
         stop: None,
         encrypted: false,
@@ -162,39 +187,24 @@ fn check(message: &[u8], rules: &BannedRules, limits: &Limits) -> BannedReport {
         ambiguous: false,
         errors: vec![],
     };
-    let mut queue = VecDeque::new();
+    // Tier 1: the mail itself (level 1) decoded into MIME parts (level 2).
+    let mut pending = Pending::new();
     match MessageParser::default().parse(message) {
-        Some(m) => w.mime(&m, 0, &mut queue),
+        Some(m) => w.mime(&m, &mut pending),
         None => {
-            let i = w.add(0, Node::leaf(Some("text/plain".into()), message, vec![]));
-            w.enqueue(i, message, &mut queue);
+            let node = Node {
+                mime: Some("text/plain".into()),
+                types: magic::short_types(message),
+                ..Node::default()
+            };
+            if w.issue() {
+                let i = w.add(0, node);
+                pending.push((i, message.to_vec()));
+            }
         }
     }
-    w.unpack(queue, limits.maxlevels());
+    w.tiers(pending, limits.maxlevels());
     w.report(rules)
-}
-
-impl Node {
-    fn new(attrs: Vec<String>) -> Node {
-        Node {
-            attrs,
-            children: vec![],
-            types: vec![],
-            names: vec![],
-        }
-    }
-
-    /// Attributes in amavisd's order: M, .T, N (and UNDECIPHERABLE).
-    fn leaf(mime: Option<String>, data: &[u8], names: Vec<String>) -> Node {
-        let types = magic::short_types(data);
-        let mut attrs: Vec<String> = mime.into_iter().collect();
-        attrs.extend(types.iter().map(|t| format!(".{t}")));
-        attrs.extend(names.iter().cloned());
-        let mut n = Node::new(attrs);
-        n.types = types;
-        n.names = names;
-        n
-    }
 }
 
 /// amavisd replaces tabs and newlines in attribute values by spaces.
@@ -238,16 +248,22 @@ impl Walk {
         i
     }
 
-    fn enqueue(&mut self, i: usize, data: &[u8], queue: &mut VecDeque<(usize, Vec<u8>, u32)>) {
-        if Kind::from_short_types(&self.nodes[i].types).is_some() {
-            queue.push_back((i, data.to_vec(), 2));
+    /// Count a new part; false (and the reason kept) once over `$MAXFILES`.
+    fn issue(&mut self) -> bool {
+        match self.budget.issue() {
+            Ok(()) => true,
+            Err(Stop(s)) => {
+                self.stop.get_or_insert(s);
+                false
+            }
         }
     }
 
-    /// Tier 1: the MIME tree (nested message/rfc822 parts included).
-    fn mime(&mut self, msg: &Message, parent: usize, queue: &mut VecDeque<(usize, Vec<u8>, u32)>) {
+    /// The MIME tree (nested message/rfc822 parts included); containers
+    /// are nodes too but do not count as files.
+    fn mime(&mut self, msg: &Message, pending: &mut Pending) {
         // Explicit stack: (message, part id, parent node, depth).
-        let mut stack = vec![(msg, 0u32, parent, 0usize)];
+        let mut stack = vec![(msg, 0u32, 0usize, 0usize)];
         while let Some((m, id, parent, depth)) = stack.pop() {
             let Some(part) = m.parts.get(id as usize) else {
                 continue;
@@ -257,7 +273,7 @@ impl Walk {
                     .get_or_insert_with(|| format!("MIME nesting deeper than {MAX_MIME_DEPTH}"));
                 continue;
             }
-            let mt = mime_type(part);
+            let mime = Some(mime_type(part));
             match &part.body {
                 PartType::Multipart(ids) => {
                     let boundaries =
@@ -269,82 +285,110 @@ impl Walk {
                                     .count()
                             });
                     self.ambiguous |= boundaries > 1;
-                    let i = self.add(parent, Node::new(vec![mt]));
+                    let i = self.add(
+                        parent,
+                        Node {
+                            mime,
+                            ..Node::default()
+                        },
+                    );
                     // Reverse so the stack pops them in document order.
                     stack.extend(ids.iter().rev().map(|&c| (m, c, i, depth + 1)));
                 }
                 PartType::Message(inner) => {
-                    let mut node = Node::new(vec![mt]);
-                    node.attrs.extend(declared_names(part));
-                    let i = self.add(parent, node);
+                    let names = declared_names(part);
+                    let i = self.add(
+                        parent,
+                        Node {
+                            mime,
+                            names,
+                            ..Node::default()
+                        },
+                    );
                     stack.push((inner, 0, i, depth + 1));
                 }
                 _ => {
-                    if let Err(Stop(s)) = self.budget.issue() {
-                        self.stop.get_or_insert(s);
-                        continue;
+                    if !self.issue() {
+                        return;
                     }
                     let data = part.contents();
                     let _ = self.budget.charge(data.len() as u64, "mime_decode", true);
-                    let i = self.add(parent, Node::leaf(Some(mt), data, declared_names(part)));
-                    self.enqueue(i, data, queue);
+                    let node = Node {
+                        mime,
+                        types: magic::short_types(data),
+                        names: declared_names(part),
+                        ..Node::default()
+                    };
+                    let i = self.add(parent, node);
+                    let keep = Kind::from_short_types(&self.nodes[i].types).is_some();
+                    pending.push((i, if keep { data.to_vec() } else { vec![] }));
                 }
             }
         }
     }
 
-    /// Later tiers: archive members, breadth-first, until a limit stops us.
-    fn unpack(&mut self, mut queue: VecDeque<(usize, Vec<u8>, u32)>, maxlevels: u32) {
-        while let Some((i, data, level)) = queue.pop_front() {
-            if self.stop.is_some() {
-                return;
-            }
-            let Some(kind) = Kind::from_short_types(&self.nodes[i].types) else {
-                continue;
-            };
-            if level + 1 > maxlevels {
+    /// amavisd's decompose_mail loop: each tier first types the parts the
+    /// previous tier created (file(1)), then unpacks the archives among
+    /// them; a limit ends the loop and leaves new parts untyped.
+    fn tiers(&mut self, mut pending: Pending, maxlevels: u32) {
+        let mut level = 2u32;
+        while !pending.is_empty() && self.stop.is_none() {
+            if level > maxlevels {
                 self.stop = Some(format!("Maximum decoding depth ({maxlevels}) exceeded"));
                 return;
             }
-            let names = self.nodes[i].names.clone();
-            let listing = match archive::list(kind, &data, &names, &mut self.budget) {
-                Ok(l) => l,
-                Err(Stop(s)) => {
-                    self.stop = Some(s);
-                    return;
+            for (i, _) in &pending {
+                self.nodes[*i].typed = true;
+            }
+            let mut next = Pending::new();
+            for (i, data) in pending {
+                if self.stop.is_some() {
+                    break;
                 }
+                if let Some(kind) = Kind::from_short_types(&self.nodes[i].types) {
+                    self.unpack(i, kind, &data, &mut next);
+                }
+            }
+            pending = next;
+            level += 1;
+        }
+    }
+
+    fn unpack(&mut self, i: usize, kind: Kind, data: &[u8], next: &mut Pending) {
+        let names = self.nodes[i].names.clone();
+        let listing = archive::list(kind, data, &names, &mut self.budget);
+        if let Some(e) = listing.error {
+            let name = names.first().map_or("", |s| s.as_str());
+            self.errors.push(format!("{name}: {e}"));
+        }
+        for m in listing.members {
+            self.encrypted |= m.encrypted;
+            self.undecipherable |= m.undecipherable;
+            let node = Node {
+                types: m
+                    .data
+                    .as_deref()
+                    .map(magic::short_types)
+                    .unwrap_or_default(),
+                names: m.names.iter().map(|n| clean(n)).collect(),
+                undecipherable: m.undecipherable,
+                ..Node::default()
             };
-            drop(data);
-            if let Some(e) = listing.error {
-                let name = names.first().map_or("", |s| s.as_str());
-                self.errors.push(format!("{name}: {e}"));
+            let c = self.add(i, node);
+            if let Some(d) = m.data
+                && !m.is_dir
+            {
+                let keep = Kind::from_short_types(&self.nodes[c].types).is_some();
+                next.push((c, if keep { d } else { vec![] }));
             }
-            for m in listing.members {
-                self.encrypted |= m.encrypted;
-                self.undecipherable |= m.undecipherable;
-                let names: Vec<String> = Some(clean(&m.name))
-                    .filter(|n| !n.is_empty())
-                    .into_iter()
-                    .collect();
-                let mut node = match &m.data {
-                    Some(d) if !m.is_dir => Node::leaf(None, d, names),
-                    _ => Node::new(names.clone()).with_names(names),
-                };
-                if m.undecipherable {
-                    node.attrs.push("UNDECIPHERABLE".into());
-                }
-                let c = self.add(i, node);
-                if let Some(d) = m.data
-                    && !m.undecipherable
-                    && Kind::from_short_types(&self.nodes[c].types).is_some()
-                {
-                    queue.push_back((c, d, level + 1));
-                }
-            }
+        }
+        if let Some(Stop(s)) = listing.stop {
+            self.stop.get_or_insert(s);
         }
     }
 
     fn report(self, rules: &BannedRules) -> BannedReport {
+        let attrs: Vec<Vec<String>> = self.nodes.iter().map(Node::attrs).collect();
         let mut banned = Vec::new();
         // Breadth-first over the tree, leaves only, keys = path attributes.
         let mut todo: VecDeque<(usize, Vec<usize>)> = VecDeque::from([(0, vec![])]);
@@ -354,10 +398,10 @@ impl Walk {
                 let keys: Vec<String> = path
                     .iter()
                     .chain(std::iter::once(&i))
-                    .flat_map(|&p| self.nodes[p].attrs.iter().cloned())
+                    .flat_map(|&p| attrs[p].iter().cloned())
                     .collect();
                 if rules.lookup(&keys) == Some(true) {
-                    banned.push(node.attrs.join(","));
+                    banned.push(attrs[i].join(","));
                 }
             }
             for &c in &node.children {
@@ -386,12 +430,5 @@ impl Walk {
             parts: self.nodes.len() - 1,
             decode_errors: self.errors,
         }
-    }
-}
-
-impl Node {
-    fn with_names(mut self, names: Vec<String>) -> Node {
-        self.names = names;
-        self
     }
 }
