@@ -49,7 +49,7 @@ impl Runtime {
         } else {
             let rules = scan::banned::BannedRules::new(&config.banned_filename_re)
                 .map_err(|e| anyhow::anyhow!("banned_filename_re: {e}"))?;
-            Some(Arc::new(scan::virus::BannedScanner {
+            Some(Arc::new(scan::checks::BannedScanner {
                 rules,
                 limits: scan::banned::Limits::from_config(&config),
             }) as Arc<dyn Scanner>)
@@ -58,7 +58,7 @@ impl Runtime {
             maps,
             virus,
             banned,
-            bad_header: None,
+            bad_header: Some(Arc::new(scan::checks::BadHeaderScanner)),
             spam: Some(spam),
             config,
         })

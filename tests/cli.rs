@@ -110,7 +110,11 @@ fn scan_reports_json_per_file() {
     )
     .unwrap();
     let ham = dir.path().join("ham.eml");
-    std::fs::write(&ham, "Subject: hello\r\n\r\nhi\r\n").unwrap();
+    std::fs::write(
+        &ham,
+        "From: a@example.org\r\nDate: Wed, 25 Nov 2026 21:16:27 +0000\r\nSubject: hello\r\n\r\nhi\r\n",
+    )
+    .unwrap();
     let out = bin()
         .args(["scan", "--format", "json", "-c"])
         .arg(&cfg)

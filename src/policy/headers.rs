@@ -47,6 +47,13 @@ pub fn edits_for(
             "X-Amavis-Alert",
             &format!("BANNED, message contains {}", f.banned.join(", ")),
         ));
+    } else if d.category == Category::BadHeader
+        && let Some((_, text)) = f.bad_headers.first()
+    {
+        p.push_str(&fold_field(
+            "X-Amavis-Alert",
+            &format!("BAD HEADER SECTION, {text}"),
+        ));
     }
     if d.spam_headers
         && let Some(s) = &f.spam

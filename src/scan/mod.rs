@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod bad_header;
 pub mod banned;
+pub mod checks;
 pub mod clamav;
 pub mod magic;
 pub mod report;

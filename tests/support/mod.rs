@@ -283,7 +283,7 @@ async fn serve(s: TcpStream, mode: Mode, seen: Arc<Mutex<Vec<Seen>>>, keep: usiz
 /// A small test message with CRLF line endings.
 pub fn message(subject: &str, body: &str) -> Vec<u8> {
     format!(
-        "From: alice@example.org\r\nTo: bob@example.com\r\nSubject: {subject}\r\nMessage-ID: <{subject}@example.org>\r\n\r\n{body}"
+        "From: alice@example.org\r\nTo: bob@example.com\r\nSubject: {subject}\r\nDate: Wed, 25 Nov 2026 21:16:27 +0000\r\nMessage-ID: <{subject}@example.org>\r\n\r\n{body}"
     )
     .into_bytes()
 }
