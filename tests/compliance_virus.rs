@@ -314,3 +314,137 @@ async fn scanner_failure_not_fatal_passes_as_unchecked() {
     assert!(t.contains("Subject: ***UNCHECKED*** m"), "{t}");
     assert!(!t.contains("X-Virus-Scanned"), "{t}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banned_pass_and_bounce() {
+    let clamd = ClamdProcess::start("10M");
+    let d = Downstream::start(Mode::Accept).await;
+    let q = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "quarantinedir: '{}'\nfinal_banned_destiny: D_PASS\nsa_spam_subject_tag: '***SPAM*** '\n",
+        q.path().display()
+    );
+    let f = start_filter(&cfg(&clamd.socket_str(), &extra), d.port).await;
+    let mut c = Client::hello(f.addr).await;
+    let r = c
+        .transaction("alice@example.org", &["bob@example.com"], &banned_msg())
+        .await;
+    assert!(r.starts_with("250 2.0.0 from MTA("), "{r}");
+    let s = settle(&d, 2).await;
+    let m = s
+        .iter()
+        .find(|t| t.rcpts == ["RCPT TO:<bob@example.com>"])
+        .expect("message");
+    let t = String::from_utf8_lossy(&m.data);
+    assert!(t.starts_with("X-Quarantine-ID: <"), "{t}");
+    assert!(t.contains("X-Amavis-Alert: BANNED, message contains\r\n application/octet-stream,.exe,.exe-ms,invoice.exe\r\n"), "{t}");
+    assert!(
+        t.contains("\r\nSubject: test\r\n"),
+        "banned subject must not be tagged: {t}"
+    );
+    assert!(
+        s.iter()
+            .any(|t| t.rcpts == ["RCPT TO:<postmaster@example.com>"]),
+        "admin notified"
+    );
+    drop(f);
+    let d2 = Downstream::start(Mode::Accept).await;
+    let f = start_filter(
+        &cfg(&clamd.socket_str(), "final_banned_destiny: D_BOUNCE\n"),
+        d2.port,
+    )
+    .await;
+    let mut c = Client::hello(f.addr).await;
+    let r = c
+        .transaction("alice@example.org", &["bob@example.com"], &banned_msg())
+        .await;
+    assert!(
+        r.starts_with("250 2.5.0 Ok, id=") && r.ends_with(", BOUNCE"),
+        "{r}"
+    );
+    let s = settle(&d2, 2).await;
+    let dsn = s
+        .iter()
+        .find(|t| t.mail.starts_with("MAIL FROM:<>"))
+        .expect("DSN");
+    let t = String::from_utf8_lossy(&dsn.data);
+    assert!(
+        t.contains(
+            "Subject: BANNED contents from you (application/octet-stream,.exe,.exe-ms,invoice.exe)"
+        ),
+        "{t}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eicar_pass_to_local_and_nonlocal() {
+    let clamd = ClamdProcess::start("10M");
+    let d = Downstream::start(Mode::Accept).await;
+    let q = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "quarantinedir: '{}'\nfinal_virus_destiny: D_PASS\nsa_tag_level_deflt: -999\n",
+        q.path().display()
+    )
+    .replace("sa_tag_level_deflt: 2.0\n", "");
+    let conf = cfg(&clamd.socket_str(), &extra).replace("sa_tag_level_deflt: 2.0\n", "");
+    let f = start_filter(&conf, d.port).await;
+    let mut c = Client::hello(f.addr).await;
+    // XFORWARD as Postfix sends it: changes the log's client, not the headers.
+    c.cmd("XFORWARD NAME=client.example.org ADDR=192.0.2.10 PORT=54321 IDENT=4XyZ1234abc")
+        .await;
+    let r = c
+        .transaction(
+            "alice@example.org",
+            &["bob@example.com", "carol@elsewhere.net"],
+            &eicar_msg(),
+        )
+        .await;
+    assert!(r.starts_with("250 2.0.0 from MTA("), "{r}");
+    let s = settle(&d, 3).await;
+    assert_eq!(s.len(), 3, "ADM + bob copy + carol copy: {s:?}");
+    let adm = s
+        .iter()
+        .find(|t| t.rcpts == ["RCPT TO:<postmaster@example.com>"])
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&adm.data)
+            .contains("in mail FROM [192.0.2.10] <alice@example.org>")
+    );
+    let bob = String::from_utf8_lossy(
+        &s.iter()
+            .find(|t| t.rcpts == ["RCPT TO:<bob@example.com>"])
+            .unwrap()
+            .data,
+    )
+    .to_string();
+    let carol = String::from_utf8_lossy(
+        &s.iter()
+            .find(|t| t.rcpts == ["RCPT TO:<carol@elsewhere.net>"])
+            .unwrap()
+            .data,
+    )
+    .to_string();
+    assert!(
+        bob.starts_with("X-Quarantine-ID: <")
+            && bob.contains("X-Spam-Status: ")
+            && bob.contains("Subject: ***INFECTED*** "),
+        "{bob}"
+    );
+    assert!(
+        carol.starts_with(
+            "X-Virus-Scanned: Debian amavis at example.com\r\nX-Amavis-Alert: INFECTED"
+        ),
+        "{carol}"
+    );
+    assert!(
+        !carol.contains("X-Quarantine-ID")
+            && !carol.contains("X-Spam-")
+            && carol.contains("\r\nSubject: Document you asked for\r\n"),
+        "{carol}"
+    );
+    // Received still names the connecting MTA, not the XFORWARD client.
+    assert!(
+        bob.contains("Received: from mx.example.com ([127.0.0.1])"),
+        "{bob}"
+    );
+}
