@@ -259,3 +259,97 @@ pub fn bounce(f: &Facts<'_>, cat: Category, reason: &str, rcpts: &[String]) -> N
         f.orig_head,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::envelope::{Params, Recipient, Xforward};
+
+    fn env() -> Envelope {
+        Envelope {
+            sender: "alice@example.org".into(),
+            mail_params: Params::default(),
+            recipients: vec![Recipient {
+                address: "bob@example.com".into(),
+                params: Params::default(),
+            }],
+            peer: "127.0.0.1:1".parse().unwrap(),
+            local: "127.0.0.1:10024".parse().unwrap(),
+            helo: "mx".into(),
+            lmtp: false,
+            xforward: Xforward {
+                addr: Some("192.0.2.10".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn builtin_and_file_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_yaml(
+            &format!(
+                "myhostname: mx.example.com\nvirus_admin: 'postmaster@example.com'\nnotify_templates_dir: '{}'\n",
+                dir.path().display()
+            ),
+            "t",
+        )
+        .unwrap();
+        let f = Findings {
+            viruses: vec!["Eicar-Test-Signature".into()],
+            ..Default::default()
+        };
+        let e = env();
+        let facts = Facts {
+            cfg: &c,
+            env: &e,
+            findings: &f,
+            am_id: "1-01",
+            mail_id: "abcdefghijkl",
+            orig_head: b"Subject: hi\r\n",
+        };
+        let n = admin_notification(&facts, Category::Virus, "postmaster@example.com");
+        let t = String::from_utf8(n.message).unwrap();
+        assert!(t.contains("Subject: VIRUS (Eicar-Test-Signature) in mail FROM [192.0.2.10] <alice@example.org>\r\n"));
+        assert!(t.contains("was found to contain: virus Eicar-Test-Signature"));
+        assert_eq!(n.sender, "postmaster@mx.example.com");
+        std::fs::write(
+            dir.path().join("virus_admin.txt"),
+            "Custom: %V from %s via [%a], id %i/%m\n",
+        )
+        .unwrap();
+        let n = admin_notification(&facts, Category::Virus, "postmaster@example.com");
+        let t = String::from_utf8(n.message).unwrap();
+        assert!(t.contains("Custom: Eicar-Test-Signature from <alice@example.org> via [192.0.2.10], id 1-01/abcdefghijkl\r\n"), "{t}");
+    }
+
+    #[test]
+    fn bounce_suppression_rules() {
+        let c = Config::from_yaml(
+            "sa_dsn_cutoff_level: 10\nviruses_that_fake_sender_re: [{re: '^Eicar', ban: false}, '.']\n",
+            "t",
+        )
+        .unwrap();
+        let mut e = env();
+        let mut f = Findings {
+            viruses: vec!["Worm.X".into()],
+            ..Default::default()
+        };
+        let facts = |e: &Envelope, f: &Findings| -> Option<&'static str> {
+            let fa = Facts {
+                cfg: &c,
+                env: e,
+                findings: f,
+                am_id: "",
+                mail_id: "",
+                orig_head: b"",
+            };
+            bounce_suppressed(&fa, Category::Virus, false)
+        };
+        assert_eq!(facts(&e, &f), Some("virus fakes sender"));
+        f.viruses = vec!["Eicar-Test-Signature".into()];
+        assert_eq!(facts(&e, &f), None);
+        e.sender.clear();
+        assert_eq!(facts(&e, &f), Some("null sender"));
+    }
+}
