@@ -1,0 +1,768 @@
+//! From the evaluated amavisd variables to `amavis-compat.yaml`.
+//!
+//! Only variables a config file set (or that amavisd derives from one) are
+//! written, each with the `file:line` it came from; every other variable a
+//! file set becomes a warning saying what it did and that it is not carried.
+
+use super::eval::{ALIASES, FAMILIES, Origin, RETIRED, State, Warning, statement_text};
+use super::value::{V, destiny_name, fmt_num};
+use crate::config::Method;
+use serde_json::{Map, Value as J, json};
+use std::collections::{BTreeMap, HashSet};
+
+/// Collects YAML text, the variables consumed and the warnings.
+struct Emitter<'a> {
+    st: &'a State,
+    yaml: String,
+    used: HashSet<String>,
+    warnings: Vec<Warning>,
+}
+
+/// Kinds of plain scalar settings.
+#[derive(Clone, Copy)]
+enum K {
+    Str,
+    OptStr,
+    Int,
+    OptInt,
+    OptNum,
+    Bool,
+    Destiny,
+}
+
+const SCALARS: &[(&str, &str, K)] = &[
+    ("myhostname", "myhostname", K::Str),
+    ("mydomain", "mydomain", K::Str),
+    ("localhost_name", "localhost_name", K::Str),
+    ("X_HEADER_TAG", "x_header_tag", K::Str),
+    ("X_HEADER_LINE", "x_header_line", K::OptStr),
+    ("max_servers", "max_servers", K::Int),
+    ("smtpd_timeout", "smtpd_timeout", K::Int),
+    ("child_timeout", "child_timeout", K::Int),
+    ("MYHOME", "myhome", K::Str),
+    ("daemon_user", "daemon_user", K::OptStr),
+    ("daemon_group", "daemon_group", K::OptStr),
+    ("log_level", "log_level", K::Int),
+    ("syslog_ident", "syslog_ident", K::Str),
+    ("sa_tag_level_deflt", "sa_tag_level_deflt", K::OptNum),
+    ("sa_tag2_level_deflt", "sa_tag2_level_deflt", K::OptNum),
+    ("sa_kill_level_deflt", "sa_kill_level_deflt", K::OptNum),
+    ("sa_dsn_cutoff_level", "sa_dsn_cutoff_level", K::OptNum),
+    ("sa_crediblefrom_dsn_cutoff_level", "sa_crediblefrom_dsn_cutoff_level", K::OptNum),
+    ("sa_quarantine_cutoff_level", "sa_quarantine_cutoff_level", K::OptNum),
+    ("sa_spam_subject_tag", "sa_spam_subject_tag", K::OptStr),
+    ("sa_spam_level_char", "sa_spam_level_char", K::Str),
+    ("sa_mail_body_size_limit", "sa_mail_body_size_limit", K::OptInt),
+    ("sa_local_tests_only", "sa_local_tests_only", K::Bool),
+    ("remove_existing_spam_headers", "remove_existing_spam_headers", K::Bool),
+    ("final_virus_destiny", "final_virus_destiny", K::Destiny),
+    ("final_banned_destiny", "final_banned_destiny", K::Destiny),
+    ("final_unchecked_destiny", "final_unchecked_destiny", K::Destiny),
+    ("final_spam_destiny", "final_spam_destiny", K::Destiny),
+    ("final_bad_header_destiny", "final_bad_header_destiny", K::Destiny),
+    ("undecipherable_subject_tag", "undecipherable_subject_tag", K::OptStr),
+    ("virus_scanners_failure_is_fatal", "virus_scanners_failure_is_fatal", K::Bool),
+    ("MAXLEVELS", "maxlevels", K::OptInt),
+    ("MAXFILES", "maxfiles", K::OptInt),
+    ("MIN_EXPANSION_QUOTA", "min_expansion_quota", K::OptInt),
+    ("MAX_EXPANSION_QUOTA", "max_expansion_quota", K::OptInt),
+    ("virus_admin", "virus_admin", K::OptStr),
+    ("spam_admin", "spam_admin", K::OptStr),
+    ("banned_admin", "banned_admin", K::OptStr),
+    ("bad_header_admin", "bad_header_admin", K::OptStr),
+    ("mailfrom_notify_admin", "mailfrom_notify_admin", K::OptStr),
+    ("mailfrom_notify_spamadmin", "mailfrom_notify_spamadmin", K::OptStr),
+    ("hdrfrom_notify_sender", "hdrfrom_notify_sender", K::OptStr),
+    ("QUARANTINEDIR", "quarantinedir", K::OptStr),
+    ("virus_quarantine_method", "virus_quarantine_method", K::OptStr),
+    ("spam_quarantine_method", "spam_quarantine_method", K::OptStr),
+    ("banned_files_quarantine_method", "banned_files_quarantine_method", K::OptStr),
+    ("bad_header_quarantine_method", "bad_header_quarantine_method", K::OptStr),
+    ("virus_quarantine_to", "virus_quarantine_to", K::OptStr),
+    ("spam_quarantine_to", "spam_quarantine_to", K::OptStr),
+    ("banned_quarantine_to", "banned_quarantine_to", K::OptStr),
+    ("bad_header_quarantine_to", "bad_header_quarantine_to", K::OptStr),
+];
+
+/// amavisd's `supply_after_defaults`, for what we carry.
+fn finish(st: &mut State) {
+    let banned = st.get_scalar("final_banned_destiny");
+    if banned.to_num() == 0.0 && st.get_scalar("warnbannedsender").truthy() {
+        if let Some(s) = st.scalars.get_mut("final_banned_destiny") {
+            s.v = V::Num(-2.0);
+        }
+    }
+    let badh = st.get_scalar("final_bad_header_destiny");
+    if badh.to_num() == 0.0 && st.get_scalar("warnbadhsender").truthy() {
+        if let Some(s) = st.scalars.get_mut("final_bad_header_destiny") {
+            s.v = V::Num(-2.0);
+        }
+    }
+}
+
+pub fn emit(st: &mut State) -> (String, Vec<Warning>) {
+    finish(st);
+    let mut e = Emitter {
+        st,
+        yaml: String::from("# amavis-compat.yaml written by `amavisd-rs migrate`\n"),
+        used: HashSet::new(),
+        warnings: vec![],
+    };
+    e.listener();
+    e.methods();
+    for (var, key, kind) in SCALARS {
+        e.simple(var, key, *kind);
+    }
+    e.derived();
+    e.list_of_strings("inet_acl", "inet_acl");
+    e.list_of_strings("mynetworks", "mynetworks");
+    for f in FAMILIES {
+        e.family(f);
+    }
+    e.av_scanners("av_scanners");
+    e.av_scanners("av_scanners_backup");
+    e.banned();
+    e.fake_sender();
+    e.templates();
+    e.banks();
+    e.leftovers();
+    let mut warnings = e.st.warnings.clone();
+    warnings.extend(e.warnings);
+    // In reading order: file by file, line by line.
+    let order = |f: &str| st_file_index(e.st, f);
+    warnings.sort_by_key(|w| (order(&w.file), w.line));
+    (e.yaml, warnings)
+}
+
+fn st_file_index(st: &State, f: &str) -> usize {
+    st.files.iter().position(|x| x == f).unwrap_or(0)
+}
+
+impl Emitter<'_> {
+    fn warn(&mut self, at: &Origin, line: u32, reason: impl Into<String>) {
+        let text = match self.st.sources.get(&at.file) {
+            Some(lines) if line > 0 => statement_text(lines, line),
+            _ => at.text.clone(),
+        };
+        self.warnings.push(Warning {
+            file: at.file.clone(),
+            line: if line > 0 { line } else { at.line },
+            text,
+            reason: reason.into(),
+        });
+    }
+
+    /// Write `key: value  # from file:line` (block style for lists and maps).
+    fn put(&mut self, key: &str, v: &J, at: &Origin, note: &str) {
+        let note = if note.is_empty() { "from " } else { note };
+        let comment = format!("# {note}{}:{}", at.file, at.line);
+        match v {
+            J::Array(a) if !a.is_empty() => {
+                self.yaml.push_str(&format!("{key}:  {comment}\n"));
+                render_block(&mut self.yaml, v, 1);
+            }
+            J::Object(o) if !o.is_empty() => {
+                self.yaml.push_str(&format!("{key}:  {comment}\n"));
+                render_block(&mut self.yaml, v, 1);
+            }
+            _ => self
+                .yaml
+                .push_str(&format!("{key}: {}  {comment}\n", flow(v))),
+        }
+    }
+
+    fn scalar(&mut self, name: &str) -> Option<(V, Origin)> {
+        let slot = self.st.scalars.get(name)?;
+        let at = slot.at.clone()?;
+        self.used.insert(format!("${name}"));
+        Some((slot.v.clone(), at))
+    }
+    fn array(&mut self, name: &str) -> Option<(Vec<V>, Origin)> {
+        let slot = self.st.arrays.get(name)?;
+        let at = slot.at.clone()?;
+        self.used.insert(format!("@{name}"));
+        Some((slot.v.clone(), at))
+    }
+    fn hash(&mut self, name: &str) -> Option<(BTreeMap<String, V>, Origin)> {
+        let slot = self.st.hashes.get(name)?;
+        let at = slot.at.clone()?;
+        self.used.insert(format!("%{name}"));
+        Some((slot.v.clone(), at))
+    }
+
+    fn simple(&mut self, var: &str, key: &str, kind: K) {
+        let Some((v, at)) = self.scalar(var) else {
+            return;
+        };
+        let bad = |what: &str| format!("${var}: {what}; not carried (amavisd-rs keeps its default)");
+        let j = match (kind, &v) {
+            (K::OptStr | K::OptInt | K::OptNum, V::Undef) => J::Null,
+            (_, V::Undef) => return self.warn(&at, 0, bad("set to undef")),
+            (K::Str | K::OptStr, V::Str(_) | V::Num(_)) => J::String(v.to_str()),
+            (K::Int | K::OptInt, V::Str(_) | V::Num(_)) => {
+                let n = v.to_num();
+                if n < 0.0 || n.fract() != 0.0 {
+                    return self.warn(&at, 0, bad(&format!("`{}` is not a whole number >= 0", v.to_str())));
+                }
+                json!(n as u64)
+            }
+            (K::OptNum, V::Str(_) | V::Num(_)) => num(v.to_num()),
+            (K::Bool, _) => J::Bool(v.truthy()),
+            (K::Destiny, V::Str(_) | V::Num(_)) => match destiny_name(v.to_num()) {
+                Some(d) => J::String(d.into()),
+                None => return self.warn(&at, 0, bad(&format!("`{}` is not a destiny", v.to_str()))),
+            },
+            _ => return self.warn(&at, 0, bad("a value of a kind amavisd-rs cannot read")),
+        };
+        self.put(key, &j, &at, "");
+    }
+
+    fn listener(&mut self) {
+        match self.scalar("inet_socket_port") {
+            Some((v, at)) => {
+                let ports: Vec<V> = match v {
+                    V::Array(a, _) => a,
+                    V::Undef => vec![],
+                    v => vec![v],
+                };
+                let nums: Vec<u64> = ports
+                    .iter()
+                    .map(V::to_num)
+                    .filter(|n| *n >= 1.0 && *n <= 65535.0)
+                    .map(|n| n as u64)
+                    .collect();
+                if nums.is_empty() || nums.len() != ports.len() {
+                    self.warn(&at, 0, "$inet_socket_port: no valid TCP port; amavisd-rs listens on its default 10024");
+                }
+                match nums.as_slice() {
+                    [] => {}
+                    [one] => self.put("inet_socket_port", &json!(one), &at, ""),
+                    many => self.put("inet_socket_port", &json!(many), &at, ""),
+                }
+            }
+            None => {
+                self.yaml.push_str(
+                    "# inet_socket_port: not set by the config (amavisd would open no TCP listener); \
+                     amavisd-rs listens on 10024\n",
+                );
+            }
+        }
+        if let Some((v, at)) = self.scalar("inet_socket_bind") {
+            let addrs: Vec<String> = match &v {
+                V::Array(a, _) => a.iter().map(V::to_str).collect(),
+                V::Undef => vec![],
+                v => vec![v.to_str()],
+            };
+            match addrs.first() {
+                None => {
+                    self.warn(&at, 0, "$inet_socket_bind undef means all addresses; migrated as 0.0.0.0 (IPv4 only)");
+                    self.put("inet_socket_bind", &json!("0.0.0.0"), &at, "");
+                }
+                Some(first) => {
+                    let first = first.trim_start_matches('[').trim_end_matches(']').to_string();
+                    if addrs.len() > 1 {
+                        self.warn(&at, 0, format!("$inet_socket_bind lists {} addresses; only {first} is carried", addrs.len()));
+                    }
+                    self.put("inet_socket_bind", &json!(first), &at, "");
+                }
+            }
+        }
+        if let Some((v, at)) = self.scalar("smtpd_message_size_limit") {
+            let n = if v == V::Undef { 0 } else { v.to_num().max(0.0) as u64 };
+            self.put("smtpd_message_size_limit", &json!(n), &at, "");
+        }
+    }
+
+    fn methods(&mut self) {
+        let fwd = self.scalar("forward_method");
+        if let Some((v, at)) = &fwd {
+            self.method("forward_method", v, at);
+        }
+        match self.scalar("notify_method") {
+            Some((v, at)) => self.method("notify_method", &v, &at),
+            None => {
+                // amavisd copies $forward_method into $notify_method before the
+                // config runs, so a later $forward_method does not move it.
+                if let Some((_, at)) = fwd {
+                    let d = self.st.get_scalar("notify_method").to_str();
+                    self.put("notify_method", &json!(d), &at, "amavisd default, not following $forward_method set at ");
+                }
+            }
+        }
+    }
+
+    fn method(&mut self, key: &str, v: &V, at: &Origin) {
+        let s = v.to_str();
+        match Method::parse(&s) {
+            Ok(_) => self.put(key, &json!(s), at, ""),
+            Err(e) => self.warn(at, 0, format!("${key}: {e}; not carried")),
+        }
+    }
+
+    /// `$TEMPBASE` and `$pid_file` default to places under `$MYHOME`.
+    fn derived(&mut self) {
+        let home = self.st.scalars.get("MYHOME").and_then(|s| s.at.clone().map(|a| (s.v.to_str(), a)));
+        match self.scalar("TEMPBASE") {
+            Some((V::Undef, _)) | None => {
+                if let Some((h, at)) = &home {
+                    self.put("tempbase", &json!(h), at, "derived from $MYHOME at ");
+                }
+            }
+            Some((v, at)) => self.put("tempbase", &json!(v.to_str()), &at, ""),
+        }
+        match self.scalar("pid_file") {
+            Some((V::Undef, _)) | None => {
+                if let Some((h, at)) = &home {
+                    self.put("pid_file", &json!(format!("{h}/amavisd.pid")), at, "derived from $MYHOME at ");
+                }
+            }
+            Some((v, at)) => self.put("pid_file", &json!(v.to_str()), &at, ""),
+        }
+    }
+
+    fn list_of_strings(&mut self, var: &str, key: &str) {
+        if let Some((v, at)) = self.array(var) {
+            let items: Vec<String> = v.iter().map(V::to_str).collect();
+            self.put(key, &json!(items), &at, "");
+        }
+    }
+
+    fn family(&mut self, f: &str) {
+        if let Some((h, at)) = self.hash(f) {
+            let j = self.lookup_hash(&h, &at);
+            self.put(f, &j, &at, "");
+        }
+        if let Some((a, at)) = self.array(&format!("{f}_acl")) {
+            let items: Vec<String> = a.iter().map(V::to_str).collect();
+            self.put(&format!("{f}_acl"), &json!(items), &at, "");
+        }
+        if let Some((v, at)) = self.scalar(&format!("{f}_re"))
+            && v != V::Undef
+        {
+            self.warn(&at, 0, format!("${f}_re: regular-expression lookup tables are not supported; not carried"));
+        }
+        let maps = format!("{f}_maps");
+        let Some((members, at)) = self.array(&maps) else {
+            return;
+        };
+        let default = [
+            V::Ref('%', f.to_string()),
+            V::Ref('@', format!("{f}_acl")),
+            V::Ref('$', format!("{f}_re")),
+        ];
+        if members == default {
+            self.yaml.push_str(&format!(
+                "# {maps}: amavisd's default (\\%{f}, \\@{f}_acl, \\${f}_re) set again at {}:{}\n",
+                at.file, at.line
+            ));
+            return;
+        }
+        let mut out = vec![];
+        for m in members {
+            let m = match m {
+                V::Ref('%', n) => V::Hash(self.st.get_hash(&n)),
+                V::Ref('@', n) => V::Array(self.st.get_array(&n), 0),
+                V::Ref('$', n) => self.st.get_scalar(&n),
+                m => m,
+            };
+            match m {
+                V::Undef => {}
+                V::Num(n) => out.push(num(n)),
+                V::Str(s) => out.push(json!(s)),
+                V::Hash(h) => out.push(self.lookup_hash(&h, &at)),
+                V::Array(a, _) => out.push(json!(a.iter().map(V::to_str).collect::<Vec<_>>())),
+                other => self.warn(&at, 0, format!(
+                    "@{maps}: a {} member is not supported; dropped", kind_name(&other)
+                )),
+            }
+        }
+        self.put(&maps, &json!(out), &at, "");
+    }
+
+    fn lookup_hash(&mut self, h: &BTreeMap<String, V>, at: &Origin) -> J {
+        let mut o = Map::new();
+        for (k, v) in h {
+            match v {
+                V::Num(n) => {
+                    o.insert(k.clone(), num(*n));
+                }
+                V::Str(s) => {
+                    o.insert(k.clone(), json!(s));
+                }
+                V::Undef => {
+                    o.insert(k.clone(), json!(false));
+                }
+                other => self.warn(at, 0, format!("lookup key `{k}`: a {} value is not supported; dropped", kind_name(other))),
+            }
+        }
+        J::Object(o)
+    }
+
+    fn av_scanners(&mut self, var: &str) {
+        let Some((list, at)) = self.array(var) else {
+            return;
+        };
+        let mut out = vec![];
+        for entry in list {
+            let (items, line) = match entry {
+                V::Array(a, l) => (a, l),
+                V::Undef => continue,
+                other => {
+                    self.warn(&at, 0, format!("@{var}: entry {} is not a scanner list; dropped", kind_name(&other)));
+                    continue;
+                }
+            };
+            let name = items.first().map(V::to_str).unwrap_or_default();
+            match clamd_socket(&items) {
+                Ok((socket, extra)) => {
+                    if extra > 0 {
+                        self.warn(&at, line, format!("{name}: {extra} further socket(s) listed; only {socket} is carried"));
+                    }
+                    out.push(json!({"name": name, "kind": "clamd", "socket": socket}));
+                }
+                Err(why) => self.warn(&at, line, format!("@{var} entry `{name}`: {why}; not carried")),
+            }
+        }
+        self.put(var, &json!(out), &at, "");
+    }
+
+    fn banned(&mut self) {
+        if let Some((v, at)) = self.scalar("banned_filename_re") {
+            let rules = self.rules(&v, &at, "$banned_filename_re", false);
+            self.put("banned_filename_re", &json!(rules), &at, "");
+        }
+        for (var, what) in [
+            ("%banned_rules", "named banned-rule sets"),
+            ("@banned_filename_maps", "per-recipient choice of banned rules"),
+            ("$banned_namepath_re", "banned rules on the part's attribute path"),
+        ] {
+            let set = match var.split_at(1) {
+                ("%", n) => self.hash(n).map(|x| x.1),
+                ("@", n) => self.array(n).map(|x| x.1),
+                (_, n) => self.scalar(n).map(|x| x.1),
+            };
+            if let Some(at) = set {
+                self.warn(&at, 0, format!("{var} ({what}) is not supported; only $banned_filename_re is carried"));
+            }
+        }
+    }
+
+    /// `new_RE(...)` (or a single regex) as an ordered list of rules.
+    fn rules(&mut self, v: &V, at: &Origin, var: &str, trailing_true: bool) -> Vec<J> {
+        let pairs: Vec<(V, V)> = match v {
+            V::NewRe(p) => p.clone(),
+            V::Regex(..) | V::Str(_) => vec![(v.clone(), V::Num(1.0))],
+            V::Undef => vec![],
+            other => {
+                self.warn(at, 0, format!("{var}: a {} is not supported; not carried", kind_name(other)));
+                vec![]
+            }
+        };
+        let mut out = vec![];
+        for (k, val) in pairs {
+            let re = match &k {
+                V::Regex(src, flags) => with_flags(src, flags),
+                V::Str(s) => s.clone(),
+                other => {
+                    self.warn(at, 0, format!("{var}: a {} key is not supported; dropped", kind_name(other)));
+                    continue;
+                }
+            };
+            if let Err(e) = pcre2::bytes::RegexBuilder::new().build(&re) {
+                self.warn(at, 0, format!("{var}: regex `{re}` does not compile here ({e}); dropped"));
+                continue;
+            }
+            out.push(if val.truthy() { json!(re) } else { json!({"re": re, "ban": false}) });
+        }
+        if trailing_true {
+            out.push(json!("."));
+        }
+        out
+    }
+
+    fn fake_sender(&mut self) {
+        let maps = self.array("viruses_that_fake_sender_maps");
+        let re = self.scalar("viruses_that_fake_sender_re");
+        let (members, at) = match (maps, re) {
+            (Some(m), _) => m,
+            (None, Some((_, at))) => (self.st.get_array("viruses_that_fake_sender_maps"), at),
+            (None, None) => return,
+        };
+        let mut out = vec![];
+        for m in members {
+            let m = match m {
+                V::Ref('$', n) => self.st.get_scalar(&n),
+                m => m,
+            };
+            match m {
+                V::Undef => {}
+                V::Num(_) | V::Str(_) if m.truthy() => out.push(json!(".")),
+                V::Num(_) | V::Str(_) => {}
+                other => out.extend(self.rules(&other, &at, "@viruses_that_fake_sender_maps", false)),
+            }
+        }
+        self.put("viruses_that_fake_sender_re", &json!(out), &at, "");
+    }
+
+    fn templates(&mut self) {
+        if let Some((dir, at)) = self.st.l10n.clone() {
+            self.put("notify_templates_dir", &json!(dir), &at, "read_l10n_templates at ");
+        }
+    }
+
+    fn banks(&mut self) {
+        if let Some((banks, _)) = self.hash("policy_bank") {
+            let key_at = self.st.key_at.get("policy_bank").cloned().unwrap_or_default();
+            let mut o = Map::new();
+            let mut first: Option<Origin> = None;
+            for (name, b) in banks {
+                if name.is_empty() {
+                    continue;
+                }
+                let at = key_at.get(&name).cloned().unwrap_or_else(|| self.st.hashes["policy_bank"].at.clone().expect("set"));
+                self.warn(&at, 0, format!("policy bank `{name}` is carried as data, but amavisd-rs does not apply policy banks yet"));
+                first.get_or_insert(at);
+                o.insert(name, to_json(self.st, &b, 0));
+            }
+            if let Some(at) = first {
+                self.put("policy_bank", &J::Object(o), &at, "");
+            }
+        }
+        if let Some((h, at)) = self.hash("interface_policy") {
+            let o: Map<String, J> = h.iter().map(|(k, v)| (k.clone(), json!(v.to_str()))).collect();
+            self.put("interface_policy", &J::Object(o), &at, "");
+        }
+    }
+
+    /// Every other variable a file set: say what it did and that it is lost.
+    fn leftovers(&mut self) {
+        let mut rest: Vec<(String, Origin)> = vec![];
+        for (n, s) in &self.st.scalars {
+            if let Some(at) = &s.at {
+                rest.push((format!("${n}"), at.clone()));
+            }
+        }
+        for (n, s) in &self.st.arrays {
+            if let Some(at) = &s.at {
+                rest.push((format!("@{n}"), at.clone()));
+            }
+        }
+        for (n, s) in &self.st.hashes {
+            if let Some(at) = &s.at {
+                rest.push((format!("%{n}"), at.clone()));
+            }
+        }
+        rest.sort_by(|a, b| (&a.1.file, a.1.line, &a.0).cmp(&(&b.1.file, b.1.line, &b.0)));
+        for (name, at) in rest {
+            let known = super::known::KNOWN_VARS.contains(&name.as_str())
+                || ALIASES.contains(&name.as_str())
+                || name == "%ENV";
+            if self.used.contains(&name) || RETIRED.contains(&name.as_str()) || !known {
+                continue;
+            }
+            self.warn(&at, 0, format!("{name} ({}) is not supported by amavisd-rs; not carried", describe(&name)));
+        }
+    }
+}
+
+/// What an unsupported variable did in amavisd, for the warning.
+fn describe(name: &str) -> &'static str {
+    let n = name.trim_start_matches(['$', '@', '%']);
+    const PROGRAMS: &[&str] = &[
+        "file", "gzip", "bzip2", "lzop", "rpm2cpio", "cabextract", "uncompress", "unfreeze", "arc",
+        "unarj", "unrar", "zoo", "lha", "pax", "cpio", "ar", "ripole", "dspam", "tnef", "lz4",
+        "lrzip", "rzip", "7z", "xz", "lzma", "unzstd", "altermime", "gunzip", "bunzip2",
+    ];
+    if PROGRAMS.contains(&n) {
+        return "path of an external decoder/helper program; amavisd-rs decodes internally";
+    }
+    match n {
+        "ENV" => "environment of helper programs",
+        "path" => "PATH for helper programs",
+        "db_home" | "enable_db" | "enable_global_cache" => "BerkeleyDB cache and nanny/SNMP database",
+        "lock_file" => "lock file",
+        "DO_SYSLOG" | "do_syslog" | "syslog_facility" | "LOGFILE" | "logfile" => {
+            "log destination; amavisd-rs logs through its own logger"
+        }
+        "log_recip_templ" | "log_templ" => "log line template",
+        "quarantine_subdir_levels" => "quarantine directory hashing",
+        "enable_dkim_verification" | "enable_dkim_signing" => "DKIM",
+        "keep_decoded_original_maps" => "gives scanners the undecoded original too",
+        "score_sender_maps" => "per-sender spam score adjustments",
+        "unix_socketname" => "AM.PDP unix socket for amavisd-milter and helpers",
+        "decoders" => "list of decoders",
+        "mailfrom_notify_recip" => "sender address of recipient notifications",
+        "mailfrom_to_quarantine" => "envelope sender of quarantined mail",
+        "nanny_details_level" => "amavisd-nanny detail",
+        "lookup_sql_dsn" | "storage_sql_dsn" => "SQL lookups/storage",
+        "enable_ldap" | "default_ldap" => "LDAP lookups",
+        "penpals_bonus_score" | "penpals_threshold_high" | "penpals_halflife" => "pen pals score bonus",
+        "bounce_killer_score" => "bounce killer",
+        "defang_virus" | "defang_banned" | "defang_spam" | "defang_bad_header" | "defang_undecipherable" => {
+            "defanging (wrapping the original as an attachment)"
+        }
+        "helpers_home" | "daemon_chroot_dir" => "helper/chroot directory",
+        "myproduct_name" => "product name in headers",
+        _ if n.starts_with("addr_extension_") => "address extensions (user+spam@)",
+        _ if n.ends_with("_templ") => "notification/log template text",
+        _ if n.ends_with("_maps") => "per-recipient lookup override",
+        _ if n.starts_with("sql_") => "SQL",
+        _ if n.starts_with("notify_") || n.starts_with("warn") => "notification setting",
+        _ => "an amavisd setting",
+    }
+}
+
+fn kind_name(v: &V) -> &'static str {
+    match v {
+        V::Undef => "undef",
+        V::Str(_) | V::Num(_) => "scalar",
+        V::Array(..) => "list",
+        V::Hash(_) => "hash",
+        V::Ref(..) => "reference",
+        V::Regex(..) => "regex",
+        V::NewRe(_) => "new_RE() table",
+        V::Code(_) => "Perl code",
+        V::Opaque(_) => "start-up computed value",
+    }
+}
+
+/// ClamAV clamd in any of amavisd's styles → socket (and how many more were listed).
+fn clamd_socket(items: &[V]) -> Result<(String, usize), String> {
+    let name = items.first().map(V::to_str).unwrap_or_default();
+    match items.get(1) {
+        Some(V::Code(c)) if c.ends_with("ask_daemon") || c.ends_with("ask_av") => {}
+        Some(V::Code(c)) => return Err(format!("scanner interface `{c}` is not supported")),
+        Some(V::Str(_) | V::Array(..)) => {
+            return Err("command-line scanners are not supported (only clamd)".into());
+        }
+        _ => return Err("not a scanner entry".into()),
+    }
+    let Some(V::Array(args, _)) = items.get(2) else {
+        return Err("no daemon arguments".into());
+    };
+    let cmd = args.first().map(V::to_str).unwrap_or_default();
+    let sockets: Vec<String> = match args.get(1) {
+        Some(V::Array(a, _)) => a.iter().map(V::to_str).collect(),
+        Some(v) => vec![v.to_str()],
+        None => vec![],
+    };
+    let first = sockets.first().cloned().ok_or("no socket")?;
+    let clam = name.to_lowercase().contains("clam")
+        || first.starts_with("clamd:")
+        || ["CONTSCAN", "MULTISCAN", "SCAN ", "INSTREAM"].iter().any(|k| cmd.contains(k));
+    if !clam {
+        return Err("only ClamAV clamd daemons are supported".into());
+    }
+    let socket = first.strip_prefix("clamd:").unwrap_or(&first).to_string();
+    Ok((socket, sockets.len() - 1))
+}
+
+/// Perl `qr'src'flags` as one PCRE pattern: flags become an inline group.
+pub fn with_flags(src: &str, flags: &str) -> String {
+    let f: String = flags.chars().filter(|c| "imsxn".contains(*c)).collect();
+    if f.is_empty() {
+        src.to_string()
+    } else {
+        format!("(?{f}){src}")
+    }
+}
+
+fn num(n: f64) -> J {
+    if n.fract() == 0.0 && n.abs() < 9e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
+/// Policy-bank values as plain data.
+fn to_json(st: &State, v: &V, depth: u32) -> J {
+    if depth > 32 {
+        return J::Null;
+    }
+    match v {
+        V::Undef => J::Null,
+        V::Str(s) => json!(s),
+        V::Num(n) => num(*n),
+        V::Array(a, _) => J::Array(a.iter().map(|x| to_json(st, x, depth + 1)).collect()),
+        V::Hash(h) => J::Object(h.iter().map(|(k, x)| (k.clone(), to_json(st, x, depth + 1))).collect()),
+        V::Ref('%', n) => to_json(st, &V::Hash(st.get_hash(n)), depth + 1),
+        V::Ref('@', n) => to_json(st, &V::Array(st.get_array(n), 0), depth + 1),
+        V::Ref(_, n) => to_json(st, &st.get_scalar(n), depth + 1),
+        V::Regex(s, f) => json!(with_flags(s, f)),
+        V::NewRe(p) => json!({"new_RE": p.iter().map(|(k, x)| json!([to_json(st, k, depth + 1), to_json(st, x, depth + 1)])).collect::<Vec<_>>()}),
+        V::Code(c) => json!(format!("CODE:{c}")),
+        V::Opaque(s) => json!(s),
+    }
+}
+
+/// One-line YAML for a scalar (or an empty list/map).
+fn flow(v: &J) -> String {
+    match v {
+        J::Null => "~".into(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => n.as_f64().map(fmt_num).unwrap_or_else(|| n.to_string()),
+        J::String(s) => quote(s),
+        J::Array(a) if a.is_empty() => "[]".into(),
+        J::Object(o) if o.is_empty() => "{}".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Single quotes keep regexes readable; control characters need double quotes.
+fn quote(s: &str) -> String {
+    if s.chars().any(|c| c.is_control()) {
+        serde_json::to_string(s).unwrap_or_default()
+    } else {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+}
+
+/// A mapping key: plain when YAML cannot misread it, else quoted.
+fn key(k: &str) -> String {
+    let plain = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '.')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || "_.@+-".contains(c))
+        && !matches!(
+            k.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        );
+    if plain { k.to_string() } else { quote(k) }
+}
+
+fn render_block(out: &mut String, v: &J, indent: usize) {
+    let pad = "  ".repeat(indent);
+    match v {
+        J::Array(a) => {
+            for x in a {
+                match x {
+                    J::Array(i) if !i.is_empty() => {
+                        out.push_str(&format!("{pad}-\n"));
+                        render_block(out, x, indent + 1);
+                    }
+                    J::Object(o) if !o.is_empty() => {
+                        out.push_str(&format!("{pad}-\n"));
+                        render_block(out, x, indent + 1);
+                    }
+                    x => out.push_str(&format!("{pad}- {}\n", flow(x))),
+                }
+            }
+        }
+        J::Object(o) => {
+            for (k, x) in o {
+                let k = key(k);
+                match x {
+                    J::Array(i) if !i.is_empty() => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        render_block(out, x, indent + 1);
+                    }
+                    J::Object(i) if !i.is_empty() => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        render_block(out, x, indent + 1);
+                    }
+                    x => out.push_str(&format!("{pad}{k}: {}\n", flow(x))),
+                }
+            }
+        }
+        x => out.push_str(&format!("{pad}{}\n", flow(x))),
+    }
+}

@@ -1,0 +1,719 @@
+//! Statements and expressions of the Perl subset, by precedence climbing.
+//!
+//! A statement the parser cannot read (a loop, a sub, `s///`) becomes
+//! [`Stmt::Unsupported`] and parsing resumes after its `;` or block, so one
+//! exotic line costs one warning. Only unbalanced brackets make the whole file
+//! unreadable ([`ParseError`]), because then no statement boundary is known.
+
+use super::lexer::{T, Tok};
+
+/// An expression; `Str` is literal text, `IStr` raw double-quoted text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum E {
+    Undef,
+    Num(f64),
+    Str(String),
+    IStr(String),
+    Qw(Vec<String>),
+    Regex(String, String, bool),
+    Qx(String),
+    Scalar(String),
+    Array(String),
+    Hash(String),
+    LastIdx(String),
+    /// `$h{k}` (base `Hash(h)`) or `EXPR->{k}`.
+    HElem(Box<E>, Box<E>),
+    /// `$a[i]` (base `Array(a)`) or `EXPR->[i]`.
+    AElem(Box<E>, Box<E>),
+    /// `@$x`, `%{$x}`, `$$x`.
+    Deref(char, Box<E>),
+    Ref(Box<E>),
+    CodeRef(String),
+    AnonArray(Vec<E>, u32),
+    AnonHash(Vec<E>),
+    AnonSub,
+    List(Vec<E>),
+    Call(String, Vec<E>),
+    Bin(&'static str, Box<E>, Box<E>),
+    Un(&'static str, Box<E>),
+    Assign(Box<E>, &'static str, Box<E>),
+    Cond(Box<E>, Box<E>, Box<E>),
+}
+
+/// One statement and the lines it spans.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub stmt: Stmt,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stmt {
+    Expr(E),
+    /// `if`/`elsif`/`else` arms (condition `None` = else or a bare block).
+    If(Vec<(Option<E>, Vec<Node>)>),
+    /// `use strict;` and friends: nothing to carry, nothing to warn about.
+    Ignored,
+    /// Perl we do not evaluate, and why.
+    Unsupported(String),
+}
+
+/// The file cannot be split into statements (unbalanced brackets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    pub line: u32,
+    pub msg: String,
+}
+
+pub fn parse(toks: &[Tok]) -> Result<Vec<Node>, ParseError> {
+    let mut p = Parser { t: toks, i: 0 };
+    let nodes = p.block_body()?;
+    if p.i < toks.len() {
+        return Err(ParseError {
+            line: toks[p.i].line,
+            msg: "unmatched `}`".into(),
+        });
+    }
+    Ok(nodes)
+}
+
+struct Parser<'a> {
+    t: &'a [Tok],
+    i: usize,
+}
+
+type R<X> = Result<X, String>;
+
+const NAMED_UNARY: &[&str] = &[
+    "lc", "uc", "lcfirst", "ucfirst", "defined", "chomp", "chop", "length", "scalar", "exists",
+    "ref", "int", "abs", "hex", "oct", "quotemeta", "undef",
+];
+
+fn bin_prec(t: &T) -> Option<(&'static str, u8)> {
+    let op: &'static str = match t {
+        T::P(p) => p,
+        T::Ident(w) => match w.as_str() {
+            "x" => "x",
+            "eq" => "eq",
+            "ne" => "ne",
+            "lt" => "lt",
+            "gt" => "gt",
+            "le" => "le",
+            "ge" => "ge",
+            "cmp" => "cmp",
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let p = match op {
+        ".." | "..." => 7,
+        "||" | "//" => 8,
+        "&&" => 9,
+        "|" | "^" => 10,
+        "&" => 11,
+        "==" | "!=" | "<=>" | "eq" | "ne" | "cmp" => 12,
+        "<" | ">" | "<=" | ">=" | "lt" | "gt" | "le" | "ge" => 13,
+        "+" | "-" | "." => 16,
+        "*" | "/" | "%" | "x" => 17,
+        "=~" | "!~" => 18,
+        _ => return None,
+    };
+    Some((op, p))
+}
+
+fn is_assign_op(t: &T) -> Option<&'static str> {
+    match t {
+        T::P(p @ ("=" | ".=" | "+=" | "-=" | "*=" | "/=" | "||=" | "//=" | "&&=" | "**=" | "x=")) => {
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&T> {
+        self.t.get(self.i).map(|t| &t.kind)
+    }
+    fn peek_at(&self, k: usize) -> Option<&T> {
+        self.t.get(self.i + k).map(|t| &t.kind)
+    }
+    fn line(&self) -> u32 {
+        self.t
+            .get(self.i)
+            .or_else(|| self.t.last())
+            .map(|t| t.line)
+            .unwrap_or(1)
+    }
+    fn is_p(&self, p: &str) -> bool {
+        matches!(self.peek(), Some(T::P(q)) if *q == p)
+    }
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self.peek(), Some(T::Ident(q)) if q == w)
+    }
+    fn eat_p(&mut self, p: &str) -> bool {
+        let y = self.is_p(p);
+        if y {
+            self.i += 1;
+        }
+        y
+    }
+    fn expect_p(&mut self, p: &str) -> R<()> {
+        if self.eat_p(p) {
+            Ok(())
+        } else {
+            Err(format!("expected `{p}`, found {}", self.describe()))
+        }
+    }
+    fn describe(&self) -> String {
+        match self.peek() {
+            None => "end of file".into(),
+            Some(T::P(p)) => format!("`{p}`"),
+            Some(T::Ident(w)) => format!("`{w}`"),
+            Some(t) => format!("{t:?}"),
+        }
+    }
+
+    /// Statements up to a `}` (not consumed) or end of input.
+    fn block_body(&mut self) -> Result<Vec<Node>, ParseError> {
+        let mut out = vec![];
+        while self.i < self.t.len() && !self.is_p("}") {
+            if self.eat_p(";") {
+                continue;
+            }
+            let start = self.i;
+            let line = self.line();
+            match self.statement() {
+                Ok(stmt) => out.push(Node { stmt, line }),
+                Err(msg) => {
+                    self.i = start;
+                    self.recover()?;
+                    out.push(Node {
+                        stmt: Stmt::Unsupported(msg),
+                        line,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Skip to after the next `;` at this nesting level (or before the `}` closing it).
+    fn recover(&mut self) -> Result<(), ParseError> {
+        let start_line = self.line();
+        let mut depth = 0i32;
+        while let Some(t) = self.peek() {
+            match t {
+                T::P("(" | "[" | "{") => depth += 1,
+                T::P(")" | "]") => depth -= 1,
+                T::P("}") => {
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                    depth -= 1;
+                    if depth == 0 && self.block_ends_statement() {
+                        self.i += 1;
+                        return Ok(());
+                    }
+                }
+                T::P(";") if depth == 0 => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if depth < 0 {
+                return Err(ParseError {
+                    line: self.line(),
+                    msg: "unmatched closing bracket".into(),
+                });
+            }
+            self.i += 1;
+        }
+        if depth > 0 {
+            return Err(ParseError {
+                line: start_line,
+                msg: "unclosed bracket".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// After a `}` at depth 0: does a block statement (`sub x {...}`, `for (...) {...}`) end here?
+    fn block_ends_statement(&self) -> bool {
+        match self.peek_at(1) {
+            None => true,
+            Some(T::Scalar(_) | T::Array(_) | T::Hash(_) | T::P("}")) => true,
+            Some(T::Ident(w)) => !matches!(
+                w.as_str(),
+                "else" | "elsif" | "if" | "unless" | "or" | "and" | "x" | "eq" | "ne" | "xor"
+            ),
+            _ => false,
+        }
+    }
+
+    fn statement(&mut self) -> R<Stmt> {
+        if let Some(T::Ident(w)) = self.peek() {
+            let w = w.clone();
+            match w.as_str() {
+                "use" | "no" => {
+                    let module = match self.peek_at(1) {
+                        Some(T::Ident(m)) => m.clone(),
+                        _ => String::new(),
+                    };
+                    self.skip_to_semicolon();
+                    return Ok(
+                        if matches!(module.as_str(), "strict" | "warnings" | "utf8" | "vars" | "")
+                            || module.starts_with('5')
+                        {
+                            Stmt::Ignored
+                        } else {
+                            Stmt::Unsupported(format!("loads Perl module {module}"))
+                        },
+                    );
+                }
+                "require" | "package" | "sub" | "BEGIN" | "END" | "for" | "foreach" | "while"
+                | "until" | "do" | "eval" | "return" | "local" => {
+                    if w == "require" && matches!(self.peek_at(1), Some(T::Ident(_))) {
+                        self.skip_to_semicolon();
+                        return Ok(Stmt::Ignored);
+                    }
+                    let what = match w.as_str() {
+                        "sub" | "BEGIN" | "END" => "defines Perl code (custom hooks are not carried)",
+                        "package" => "switches Perl package (custom hook code is not carried)",
+                        "for" | "foreach" | "while" | "until" => "a loop",
+                        _ => "Perl code",
+                    };
+                    return Err(what.to_string());
+                }
+                "if" | "unless" => return self.if_stmt(),
+                _ => {}
+            }
+        }
+        if self.is_p("{") {
+            self.i += 1;
+            let body = self.block_rest()?;
+            return Ok(Stmt::If(vec![(None, body)]));
+        }
+        let e = self.expr()?;
+        let e = if self.is_word("if") || self.is_word("unless") {
+            let neg = self.is_word("unless");
+            self.i += 1;
+            let c = self.expr()?;
+            let c = if neg { E::Un("!", Box::new(c)) } else { c };
+            Stmt::If(vec![(
+                Some(c),
+                vec![Node {
+                    stmt: Stmt::Expr(e),
+                    line: self.line(),
+                }],
+            )])
+        } else {
+            Stmt::Expr(e)
+        };
+        if !self.eat_p(";") && !self.is_p("}") && self.peek().is_some() {
+            return Err(format!("expected `;`, found {}", self.describe()));
+        }
+        Ok(e)
+    }
+
+    fn skip_to_semicolon(&mut self) {
+        while let Some(t) = self.peek() {
+            let semi = matches!(t, T::P(";"));
+            self.i += 1;
+            if semi {
+                break;
+            }
+        }
+    }
+
+    /// After `{`: statements and the closing `}`.
+    fn block_rest(&mut self) -> R<Vec<Node>> {
+        let body = self.block_body().map_err(|e| e.msg)?;
+        self.expect_p("}")?;
+        Ok(body)
+    }
+
+    fn if_stmt(&mut self) -> R<Stmt> {
+        let mut arms = vec![];
+        let mut neg = self.is_word("unless");
+        self.i += 1;
+        loop {
+            self.expect_p("(")?;
+            let c = self.expr()?;
+            self.expect_p(")")?;
+            self.expect_p("{")?;
+            let body = self.block_rest()?;
+            arms.push((Some(if neg { E::Un("!", Box::new(c)) } else { c }), body));
+            if self.is_word("elsif") {
+                self.i += 1;
+                neg = false;
+                continue;
+            }
+            if self.is_word("else") {
+                self.i += 1;
+                self.expect_p("{")?;
+                arms.push((None, self.block_rest()?));
+            }
+            return Ok(Stmt::If(arms));
+        }
+    }
+
+    pub fn expr(&mut self) -> R<E> {
+        self.low_or()
+    }
+
+    fn low_or(&mut self) -> R<E> {
+        let mut l = self.low_and()?;
+        while self.is_word("or") || self.is_word("xor") {
+            let op = if self.is_word("or") { "||" } else { "xor" };
+            self.i += 1;
+            let r = self.low_and()?;
+            l = E::Bin(op, Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+    fn low_and(&mut self) -> R<E> {
+        let mut l = self.low_not()?;
+        while self.is_word("and") {
+            self.i += 1;
+            let r = self.low_not()?;
+            l = E::Bin("&&", Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+    fn low_not(&mut self) -> R<E> {
+        if self.is_word("not") {
+            self.i += 1;
+            return Ok(E::Un("!", Box::new(self.low_not()?)));
+        }
+        self.comma()
+    }
+
+    /// Comma list; a single element without commas is returned as itself.
+    fn comma(&mut self) -> R<E> {
+        let mut items = vec![];
+        let mut had_comma = false;
+        loop {
+            if self.ends_list() {
+                break;
+            }
+            items.push(self.assign()?);
+            if self.eat_p(",") || self.eat_p("=>") {
+                had_comma = true;
+                continue;
+            }
+            break;
+        }
+        if items.len() == 1 && !had_comma {
+            return Ok(items.pop().expect("one item"));
+        }
+        Ok(E::List(items))
+    }
+
+    fn ends_list(&self) -> bool {
+        match self.peek() {
+            None => true,
+            Some(T::P(p)) => matches!(*p, ")" | "]" | "}" | ";" | ":"),
+            Some(T::Ident(w)) => matches!(w.as_str(), "or" | "and" | "if" | "unless" | "xor"),
+            _ => false,
+        }
+    }
+
+    fn assign(&mut self) -> R<E> {
+        let l = self.ternary()?;
+        if let Some(op) = self.peek().and_then(is_assign_op) {
+            self.i += 1;
+            let r = self.assign()?;
+            return Ok(E::Assign(Box::new(l), op, Box::new(r)));
+        }
+        Ok(l)
+    }
+
+    fn ternary(&mut self) -> R<E> {
+        let c = self.binary(7)?;
+        if self.eat_p("?") {
+            let a = self.assign()?;
+            self.expect_p(":")?;
+            let b = self.assign()?;
+            return Ok(E::Cond(Box::new(c), Box::new(a), Box::new(b)));
+        }
+        Ok(c)
+    }
+
+    fn binary(&mut self, min: u8) -> R<E> {
+        let mut l = self.unary()?;
+        while let Some((op, p)) = self.peek().and_then(bin_prec) {
+            if p < min {
+                break;
+            }
+            self.i += 1;
+            let r = self.binary(p + 1)?;
+            l = E::Bin(op, Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+
+    fn unary(&mut self) -> R<E> {
+        if let Some(T::P(p @ ("!" | "~" | "\\" | "-" | "+"))) = self.peek() {
+            let p: &'static str = p;
+            self.i += 1;
+            // `-e $file`: a file test, not a negation.
+            if p == "-"
+                && let Some(T::Ident(w)) = self.peek()
+                && matches!(w.as_str(), "e" | "f" | "d" | "r" | "s")
+                && !matches!(self.peek_at(1), Some(T::P("=>" | "," | ")")))
+            {
+                let w = format!("-{w}");
+                self.i += 1;
+                let a = self.unary()?;
+                return Ok(E::Call(w, vec![a]));
+            }
+            let e = self.unary()?;
+            return Ok(match (p, e) {
+                ("\\", E::CodeRef(n)) => E::CodeRef(n),
+                ("\\", e) => E::Ref(Box::new(e)),
+                ("+", e) => e,
+                (p, e) => E::Un(p, Box::new(e)),
+            });
+        }
+        let base = self.postfix()?;
+        if self.eat_p("**") {
+            let r = self.unary()?;
+            return Ok(E::Bin("**", Box::new(base), Box::new(r)));
+        }
+        Ok(base)
+    }
+
+    fn postfix(&mut self) -> R<E> {
+        let mut e = self.term()?;
+        loop {
+            let arrow = self.is_p("->");
+            let next = if arrow { self.peek_at(1) } else { self.peek() };
+            let subscriptable = arrow
+                || matches!(
+                    e,
+                    E::Scalar(_) | E::HElem(..) | E::AElem(..) | E::Deref('$', _)
+                );
+            match next {
+                Some(T::P("{")) if subscriptable => {
+                    self.i += 1 + arrow as usize;
+                    let k = self.subscript_key()?;
+                    self.expect_p("}")?;
+                    e = E::HElem(Box::new(base_for(e, '%')), Box::new(k));
+                }
+                Some(T::P("[")) if subscriptable => {
+                    self.i += 1 + arrow as usize;
+                    let k = self.expr()?;
+                    self.expect_p("]")?;
+                    e = E::AElem(Box::new(base_for(e, '@')), Box::new(k));
+                }
+                _ if arrow => return Err("method call or code dereference".into()),
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    /// A hash key: a bareword (`{PATH}`, `{-foo}`) is a string.
+    fn subscript_key(&mut self) -> R<E> {
+        if let (Some(T::Ident(w)), Some(T::P("}"))) = (self.peek(), self.peek_at(1)) {
+            let w = w.clone();
+            self.i += 1;
+            return Ok(E::Str(w));
+        }
+        self.expr()
+    }
+
+    fn term(&mut self) -> R<E> {
+        let line = self.line();
+        let Some(t) = self.peek().cloned() else {
+            return Err("unexpected end of file".into());
+        };
+        self.i += 1;
+        Ok(match t {
+            T::Num(n) => E::Num(n),
+            T::Str(s) => E::Str(s),
+            T::IStr(s) => E::IStr(s),
+            T::Qw(w) => E::Qw(w),
+            T::Regex(s, f, i) => E::Regex(s, f, i),
+            T::Qx(s) => E::Qx(s),
+            T::Scalar(n) => E::Scalar(n),
+            T::Array(n) => {
+                if self.is_p("[") || self.is_p("{") {
+                    return Err("array or hash slice".into());
+                }
+                E::Array(n)
+            }
+            T::Hash(n) => E::Hash(n),
+            T::LastIdx(n) => E::LastIdx(n),
+            T::Code(n) => E::CodeRef(n),
+            T::P("[") => {
+                let l = self.list_until("]")?;
+                E::AnonArray(l, line)
+            }
+            T::P("{") => E::AnonHash(self.list_until("}")?),
+            T::P("(") => E::List(self.list_until(")")?),
+            T::P(s @ ("$" | "@" | "%")) => {
+                let sig = s.chars().next().unwrap_or('$');
+                let inner = if self.eat_p("{") {
+                    let e = self.expr()?;
+                    self.expect_p("}")?;
+                    e
+                } else {
+                    self.term()?
+                };
+                E::Deref(sig, Box::new(inner))
+            }
+            T::Ident(w) => return self.word(w),
+            T::P(p) => return Err(format!("unexpected `{p}`")),
+        })
+    }
+
+    fn list_until(&mut self, close: &str) -> R<Vec<E>> {
+        if self.eat_p(close) {
+            return Ok(vec![]);
+        }
+        let e = self.expr()?;
+        self.expect_p(close)?;
+        Ok(match e {
+            E::List(v) => v,
+            e => vec![e],
+        })
+    }
+
+    fn word(&mut self, w: String) -> R<E> {
+        if self.is_p("=>") {
+            return Ok(E::Str(w));
+        }
+        match w.as_str() {
+            "my" | "our" => return Ok(E::Un("my", Box::new(self.term()?))),
+            "sub" => {
+                self.expect_p("{")?;
+                self.skip_block()?;
+                return Ok(E::AnonSub);
+            }
+            "undef" if !self.is_p("(") => return Ok(E::Undef),
+            "__FILE__" | "__LINE__" | "__PACKAGE__" => return Ok(E::Call(w, vec![])),
+            "do" | "eval" | "map" | "grep" | "sort" | "s" | "tr" | "y" | "print" | "printf"
+            | "open" | "system" | "exec" | "exit" | "die" | "warn" => {
+                return Err(format!("`{w}` is not evaluated"));
+            }
+            _ => {}
+        }
+        if self.eat_p("(") {
+            let args = self.list_until(")")?;
+            return Ok(E::Call(w, args));
+        }
+        if NAMED_UNARY.contains(&w.as_str()) {
+            if self.starts_term() {
+                let a = self.binary(14)?;
+                return Ok(E::Call(w, vec![a]));
+            }
+            return Ok(E::Call(w, vec![]));
+        }
+        if self.starts_term() && !is_constant_name(&w) {
+            let args = match self.comma()? {
+                E::List(v) => v,
+                e => vec![e],
+            };
+            return Ok(E::Call(w, args));
+        }
+        Ok(E::Call(w, vec![]))
+    }
+
+    fn starts_term(&self) -> bool {
+        match self.peek() {
+            None => false,
+            Some(T::P(p)) => matches!(*p, "\\" | "[" | "{" | "$" | "@" | "-" | "!"),
+            Some(T::Ident(w)) => !matches!(
+                w.as_str(),
+                "x" | "eq" | "ne" | "lt" | "gt" | "le" | "ge" | "cmp" | "or" | "and" | "if"
+                    | "unless" | "xor"
+            ),
+            Some(_) => true,
+        }
+    }
+
+    fn skip_block(&mut self) -> R<()> {
+        let mut depth = 1;
+        while let Some(t) = self.peek().cloned() {
+            self.i += 1;
+            match t {
+                T::P("{") => depth += 1,
+                T::P("}") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err("unclosed `{`".into())
+    }
+}
+
+/// `D_PASS`, `CC_VIRUS`: all-caps barewords are constants, never list operators.
+fn is_constant_name(w: &str) -> bool {
+    w.chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `$h{k}` indexes the hash `%h`, while `$h->{k}` indexes what `$h` points to.
+fn base_for(e: E, sigil: char) -> E {
+    match e {
+        E::Scalar(n) => {
+            if sigil == '%' {
+                E::Hash(n)
+            } else {
+                E::Array(n)
+            }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lexer::lex;
+    use super::*;
+
+    fn p(s: &str) -> Vec<Node> {
+        parse(&lex(s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn assignment_and_call() {
+        let n = p("$spam_lovers{lc(\"postmaster\\@$mydomain\")} = 1;");
+        assert_eq!(n.len(), 1);
+        let Stmt::Expr(E::Assign(l, "=", r)) = &n[0].stmt else {
+            panic!("{n:?}")
+        };
+        assert!(matches!(**l, E::HElem(..)));
+        assert_eq!(**r, E::Num(1.0));
+    }
+
+    #[test]
+    fn unsupported_statement_recovers() {
+        let n = p("foreach my $x (1,2) { $y = $x; }\n$a = 2;\nsub foo { 1 }\n$b = 3;");
+        assert!(matches!(n[0].stmt, Stmt::Unsupported(_)), "{n:?}");
+        assert!(matches!(n[1].stmt, Stmt::Expr(_)));
+        assert!(matches!(n[2].stmt, Stmt::Unsupported(_)));
+        assert_eq!(n[3].line, 4);
+    }
+
+    #[test]
+    fn unbalanced_is_error() {
+        assert!(parse(&lex("$a = (1, 2;\n").unwrap()).is_err());
+        assert!(parse(&lex("$a = 1; }\n").unwrap()).is_err());
+    }
+
+    #[test]
+    fn list_op_without_parens() {
+        let n = p("push @mynetworks, '10.0.0.0/8', qw(a b);");
+        let Stmt::Expr(E::Call(name, args)) = &n[0].stmt else {
+            panic!("{n:?}")
+        };
+        assert_eq!(name, "push");
+        assert_eq!(args.len(), 3);
+    }
+}
