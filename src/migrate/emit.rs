@@ -734,35 +734,37 @@ fn render_block(out: &mut String, v: &J, indent: usize) {
     match v {
         J::Array(a) => {
             for x in a {
-                match x {
-                    J::Array(i) if !i.is_empty() => {
-                        out.push_str(&format!("{pad}-\n"));
-                        render_block(out, x, indent + 1);
-                    }
-                    J::Object(o) if !o.is_empty() => {
-                        out.push_str(&format!("{pad}-\n"));
-                        render_block(out, x, indent + 1);
-                    }
-                    x => out.push_str(&format!("{pad}- {}\n", flow(x))),
+                if is_nested(x) {
+                    // `- key: v` / `- - v`: the first line of the nested block shares the dash.
+                    let mut inner = String::new();
+                    render_block(&mut inner, x, indent + 1);
+                    out.push_str(&pad);
+                    out.push_str("- ");
+                    out.push_str(&inner[pad.len() + 2..]);
+                } else {
+                    out.push_str(&format!("{pad}- {}\n", flow(x)));
                 }
             }
         }
         J::Object(o) => {
             for (k, x) in o {
                 let k = key(k);
-                match x {
-                    J::Array(i) if !i.is_empty() => {
-                        out.push_str(&format!("{pad}{k}:\n"));
-                        render_block(out, x, indent + 1);
-                    }
-                    J::Object(i) if !i.is_empty() => {
-                        out.push_str(&format!("{pad}{k}:\n"));
-                        render_block(out, x, indent + 1);
-                    }
-                    x => out.push_str(&format!("{pad}{k}: {}\n", flow(x))),
+                if is_nested(x) {
+                    out.push_str(&format!("{pad}{k}:\n"));
+                    render_block(out, x, indent + 1);
+                } else {
+                    out.push_str(&format!("{pad}{k}: {}\n", flow(x)));
                 }
             }
         }
         x => out.push_str(&format!("{pad}{}\n", flow(x))),
+    }
+}
+
+fn is_nested(v: &J) -> bool {
+    match v {
+        J::Array(a) => !a.is_empty(),
+        J::Object(o) => !o.is_empty(),
+        _ => false,
     }
 }

@@ -306,8 +306,7 @@ impl Lexer<'_> {
                 self.i += 2;
             }
             self.ident()
-        } else if sigil == b'$' && !self.peek(0).is_ascii_whitespace() && self.peek(0) != b'{'
-            && self.peek(0) != b'$'
+        } else if sigil == b'$' && self.peek(0).is_ascii_punctuation() && !matches!(self.peek(0), b'{' | b'$')
         {
             // punctuation variable such as `$0` or `$!`
             self.i += 1;
@@ -379,9 +378,7 @@ impl Lexer<'_> {
         }
         let d = *self.s.get(j).unwrap_or(&0);
         // `q => 1` or `q,` are barewords; `#` after whitespace would be a comment.
-        let ok = !d.is_ascii_alphanumeric()
-            && !d.is_ascii_whitespace()
-            && d != 0
+        let ok = d.is_ascii_punctuation()
             && d != b','
             && d != b';'
             && !(d == b'=' && self.s.get(j + 1) == Some(&b'>'))
