@@ -659,7 +659,8 @@ fn clamd_socket(items: &[V]) -> Result<(String, usize), String> {
 
 /// Perl `qr'src'flags` as one PCRE pattern: flags become an inline group.
 pub fn with_flags(src: &str, flags: &str) -> String {
-    let f: String = flags.chars().filter(|c| "imsxn".contains(*c)).collect();
+    // Perl's own order (`re::regexp_pattern`), so `qr'..'xi` reads as `(?ix)`.
+    let f: String = "msixn".chars().filter(|c| flags.contains(*c)).collect();
     if f.is_empty() {
         src.to_string()
     } else {

@@ -546,6 +546,7 @@ impl State {
             }
             E::Un(op, _) => return Err(format!("operator `{op}`")),
             E::Assign(..) => self.assign_expr(e)?,
+            E::Map(..) => V::Num(self.list(e)?.len() as f64),
             E::Cond(c, a, b) => {
                 if self.scalar(c)?.truthy() {
                     self.scalar(a)?
@@ -625,6 +626,15 @@ impl State {
                     self.list(b)?
                 }
             }
+            E::Map(body, items) => {
+                let mut out = vec![];
+                for item in self.list(items)? {
+                    self.scalars.insert("_".into(), Slot { v: item, at: None });
+                    out.extend(self.list(body)?);
+                }
+                self.scalars.remove("_");
+                out
+            }
             E::Call(name, args) if builtins::is_list_call(name) => builtins::call_list(self, name, args)?,
             E::Assign(l, _, _) if matches!(**l, E::Array(_) | E::Hash(_)) => {
                 self.assign_expr(e)?;
@@ -637,7 +647,8 @@ impl State {
     /// `qw( ".$mydomain" )` is the literal text, quotes and all: warn.
     fn check_qw(&mut self, words: &[String]) {
         for w in words {
-            let sigil = w.find(['$', '@']).is_some_and(|i| {
+            // `@` is fine (qw is how one writes `user@example.com` safely); `$` is the trap.
+            let sigil = w.find('$').is_some_and(|i| {
                 w[i + 1..]
                     .chars()
                     .next()

@@ -38,6 +38,8 @@ pub enum E {
     Un(&'static str, Box<E>),
     Assign(Box<E>, &'static str, Box<E>),
     Cond(Box<E>, Box<E>, Box<E>),
+    /// `map { EXPR } LIST`
+    Map(Box<E>, Box<E>),
 }
 
 /// One statement and the lines it spans.
@@ -593,6 +595,14 @@ impl Parser<'_> {
             }
             "undef" if !self.is_p("(") => return Ok(E::Undef),
             "__FILE__" | "__LINE__" | "__PACKAGE__" => return Ok(E::Call(w, vec![])),
+            "map" if self.is_p("{") => {
+                self.i += 1;
+                let body = self.expr()?;
+                self.expect_p("}")?;
+                self.eat_p(",");
+                let list = self.comma()?;
+                return Ok(E::Map(Box::new(body), Box::new(list)));
+            }
             "do" | "eval" | "map" | "grep" | "sort" | "s" | "tr" | "y" | "print" | "printf"
             | "open" | "system" | "exec" | "exit" | "die" | "warn" => {
                 return Err(format!("`{w}` is not evaluated"));
