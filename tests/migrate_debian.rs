@@ -36,17 +36,23 @@ fn enable_checks(dir: &Path) {
     let text = std::fs::read_to_string(&p).unwrap();
     let mut out = String::new();
     for l in text.lines() {
-        let un = l.strip_prefix('#').filter(|r| r.starts_with("@bypass") || r.starts_with("   \\"));
+        let un = l
+            .strip_prefix('#')
+            .filter(|r| r.starts_with("@bypass") || r.starts_with("   \\"));
         out.push_str(un.unwrap_or(l));
         out.push('\n');
     }
-    assert_ne!(out, text, "15-content_filter_mode has no assignments to un-comment");
+    assert_ne!(
+        out, text,
+        "15-content_filter_mode has no assignments to un-comment"
+    );
     std::fs::write(p, out).unwrap();
 }
 
 fn run(etc: &Path) -> (MigrateOutput, Config) {
     let out = migrate(&[PathBuf::from(SHARE), etc.to_path_buf()]).expect("migrates");
-    let cfg = Config::from_yaml(&out.yaml, "debian.yaml").unwrap_or_else(|e| panic!("{e}\n{}", out.yaml));
+    let cfg =
+        Config::from_yaml(&out.yaml, "debian.yaml").unwrap_or_else(|e| panic!("{e}\n{}", out.yaml));
     (out, cfg)
 }
 
@@ -58,7 +64,12 @@ fn package_state_bypasses_virus_and_spam_checks() {
     let one = Some(vec![LookupTable::Const(LookupValue::Num(1.0))]);
     assert_eq!(c.bypass_virus_checks_maps, one);
     assert_eq!(c.bypass_spam_checks_maps, one);
-    assert!(out.yaml.contains("bypass_virus_checks_maps:  # from /usr/share/amavis/conf.d/20-package:"), "{}", out.yaml);
+    assert!(
+        out.yaml
+            .contains("bypass_virus_checks_maps:  # from /usr/share/amavis/conf.d/20-package:"),
+        "{}",
+        out.yaml
+    );
 }
 
 #[test]
@@ -69,7 +80,11 @@ fn enabled_state_restores_the_default_maps() {
     let (out, c) = run(etc.path());
     assert_eq!(c.bypass_virus_checks_maps, None);
     assert_eq!(c.bypass_spam_checks_maps, None);
-    let f = etc.path().join("15-content_filter_mode").display().to_string();
+    let f = etc
+        .path()
+        .join("15-content_filter_mode")
+        .display()
+        .to_string();
     assert!(
         out.yaml.contains(&format!("# bypass_virus_checks_maps: amavisd's default (\\%bypass_virus_checks, \\@bypass_virus_checks_acl, \\$bypass_virus_checks_re) set again at {f}:13")),
         "{}",
@@ -84,7 +99,10 @@ fn debian_settings_are_carried() {
     let (out, c) = run(etc.path());
     assert_eq!(c.myhome, PathBuf::from("/var/lib/amavis"));
     assert_eq!(c.tempbase, PathBuf::from("/var/lib/amavis/tmp"));
-    assert_eq!(c.quarantinedir, Some(PathBuf::from("/var/lib/amavis/virusmails")));
+    assert_eq!(
+        c.quarantinedir,
+        Some(PathBuf::from("/var/lib/amavis/virusmails"))
+    );
     assert_eq!(c.daemon_user.as_deref(), Some("amavis"));
     assert_eq!(c.inet_socket_port.ports(), vec![10024]);
     assert_eq!(c.sa_tag_level_deflt, Some(2.0));
@@ -99,23 +117,54 @@ fn debian_settings_are_carried() {
     assert_eq!(c.av_scanners.len(), 1);
     assert_eq!(c.av_scanners[0].socket, "/var/run/clamav/clamd.ctl");
     assert_eq!(c.banned_filename_re.len(), 7);
-    assert_eq!(c.banned_filename_re[6], BannedRule::Ban(r"^\.(exe-ms)$".into()));
+    assert_eq!(
+        c.banned_filename_re[6],
+        BannedRule::Ban(r"^\.(exe-ms)$".into())
+    );
     assert_eq!(
         c.viruses_that_fake_sender_re,
         vec![
-            BannedRule::Entry { re: r"(?i)\bEICAR\b".into(), ban: false },
+            BannedRule::Entry {
+                re: r"(?i)\bEICAR\b".into(),
+                ban: false
+            },
             BannedRule::Ban(".*".into())
         ]
     );
     assert!(c.policy_bank.contains_key("AM.PDP-SOCK"));
-    assert_eq!(c.interface_policy.get("SOCK").map(String::as_str), Some("AM.PDP-SOCK"));
+    assert_eq!(
+        c.interface_policy.get("SOCK").map(String::as_str),
+        Some("AM.PDP-SOCK")
+    );
     let f = |name: &str| etc.path().join(name).display().to_string();
     let has = |prefix: String| out.warnings.iter().any(|w| w.starts_with(&prefix));
-    assert!(has(format!("{}:28: $syslog_priority = 'debug'; — $syslog_priority was retired", f("20-debian_defaults"))), "{:#?}", out.warnings);
-    assert!(has(format!("{}:18: $policy_bank{{'AM.PDP-SOCK'}} = {{ — policy bank `AM.PDP-SOCK` is carried as data", f("25-amavis_helpers"))), "{:#?}", out.warnings);
-    assert!(has(format!("{}:15: $unix_socketname", f("25-amavis_helpers"))), "{:#?}", out.warnings);
+    assert!(
+        has(format!(
+            "{}:28: $syslog_priority = 'debug'; — $syslog_priority was retired",
+            f("20-debian_defaults")
+        )),
+        "{:#?}",
+        out.warnings
+    );
+    assert!(
+        has(format!(
+            "{}:18: $policy_bank{{'AM.PDP-SOCK'}} = {{ — policy bank `AM.PDP-SOCK` is carried as data",
+            f("25-amavis_helpers")
+        )),
+        "{:#?}",
+        out.warnings
+    );
+    assert!(
+        has(format!("{}:15: $unix_socketname", f("25-amavis_helpers"))),
+        "{:#?}",
+        out.warnings
+    );
     // Every non-clamd scanner of 15-av_scanners is named once.
-    let scanners = out.warnings.iter().filter(|w| w.contains("command-line scanners are not supported")).count();
+    let scanners = out
+        .warnings
+        .iter()
+        .filter(|w| w.contains("command-line scanners are not supported"))
+        .count();
     assert_eq!(scanners, 30, "{:#?}", out.warnings);
 }
 
@@ -123,8 +172,16 @@ fn debian_settings_are_carried() {
 fn run_parts_names_decide_what_is_read() {
     need_package();
     let etc = etc_copy();
-    std::fs::write(etc.path().join("60-dkim.conf"), "$enable_dkim_signing = 1;\n$max_servers = 9;\n1;\n").unwrap();
-    std::fs::write(etc.path().join("50-user.dpkg-old"), "$max_servers = 8;\n1;\n").unwrap();
+    std::fs::write(
+        etc.path().join("60-dkim.conf"),
+        "$enable_dkim_signing = 1;\n$max_servers = 9;\n1;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        etc.path().join("50-user.dpkg-old"),
+        "$max_servers = 8;\n1;\n",
+    )
+    .unwrap();
     std::fs::write(etc.path().join("55-local"), "$max_servers = 5;\n1;\n").unwrap();
     let (out, c) = run(etc.path());
     assert_eq!(c.max_servers, 5, "only 55-local is read");
@@ -137,8 +194,15 @@ fn run_parts_names_decide_what_is_read() {
         );
     }
     // Same list as the real run-parts (debianutils), when present.
-    if let Ok(o) = std::process::Command::new("run-parts").arg("--list").arg(etc.path()).output() {
-        let real: Vec<PathBuf> = String::from_utf8_lossy(&o.stdout).lines().map(PathBuf::from).collect();
+    if let Ok(o) = std::process::Command::new("run-parts")
+        .arg("--list")
+        .arg(etc.path())
+        .output()
+    {
+        let real: Vec<PathBuf> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(PathBuf::from)
+            .collect();
         assert_eq!(run_parts(etc.path()).unwrap().0, real);
     }
 }
@@ -146,7 +210,10 @@ fn run_parts_names_decide_what_is_read() {
 #[test]
 fn no_argument_reads_the_debian_layering() {
     need_package();
-    assert_eq!(default_inputs(Path::new("/")), vec![PathBuf::from(SHARE), PathBuf::from(ETC)]);
+    assert_eq!(
+        default_inputs(Path::new("/")),
+        vec![PathBuf::from(SHARE), PathBuf::from(ETC)]
+    );
     let a = migrate(&[]).unwrap();
     let b = migrate(&[PathBuf::from(SHARE), PathBuf::from(ETC)]).unwrap();
     assert_eq!(a.yaml, b.yaml);
@@ -158,10 +225,16 @@ fn default_inputs_without_debian_layering() {
     assert!(default_inputs(root.path()).is_empty());
     std::fs::create_dir_all(root.path().join("usr/local/etc")).unwrap();
     std::fs::write(root.path().join("usr/local/etc/amavisd.conf"), "1;\n").unwrap();
-    assert_eq!(default_inputs(root.path()), vec![root.path().join("usr/local/etc/amavisd.conf")]);
+    assert_eq!(
+        default_inputs(root.path()),
+        vec![root.path().join("usr/local/etc/amavisd.conf")]
+    );
     std::fs::create_dir_all(root.path().join("etc/amavis")).unwrap();
     std::fs::write(root.path().join("etc/amavis/amavisd.conf"), "1;\n").unwrap();
-    assert_eq!(default_inputs(root.path()), vec![root.path().join("etc/amavis/amavisd.conf")]);
+    assert_eq!(
+        default_inputs(root.path()),
+        vec![root.path().join("etc/amavis/amavisd.conf")]
+    );
 }
 
 #[test]
@@ -171,5 +244,8 @@ fn amavisd_conf_default_changes_nothing() {
     assert!(out.warnings.is_empty(), "{:#?}", out.warnings);
     let c = Config::from_yaml(&out.yaml, "d").unwrap();
     let d = Config::from_yaml("", "d").unwrap();
-    assert_eq!(serde_json::to_value(&c).unwrap(), serde_json::to_value(&d).unwrap());
+    assert_eq!(
+        serde_json::to_value(&c).unwrap(),
+        serde_json::to_value(&d).unwrap()
+    );
 }

@@ -22,7 +22,9 @@ fn jinja_template_is_not_perl_exit_2_first_bad_line() {
     );
     let e = migrate(&[f]).unwrap_err();
     assert_eq!(e.exit_code(), 2);
-    let MigrateError::NotPerl { line, text, .. } = &e else { panic!("{e}") };
+    let MigrateError::NotPerl { line, text, .. } = &e else {
+        panic!("{e}")
+    };
     assert_eq!(*line, 5, "{e}");
     assert_eq!(text, "$sa_tag_level_deflt = {{ tag_level }};");
 }
@@ -30,7 +32,11 @@ fn jinja_template_is_not_perl_exit_2_first_bad_line() {
 #[test]
 fn placeholder_and_erb_templates_are_not_perl() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(&d, "a.conf", "$mydomain = 'x';\n$sa_kill_level_deflt = %%KILL%%;\n");
+    let f = write(
+        &d,
+        "a.conf",
+        "$mydomain = 'x';\n$sa_kill_level_deflt = %%KILL%%;\n",
+    );
     let e = migrate(&[f]).unwrap_err();
     assert!(matches!(e, MigrateError::NotPerl { line: 2, .. }), "{e}");
     let f = write(&d, "b.conf", "$final_spam_destiny = <%= @destiny %>;\n");
@@ -42,7 +48,11 @@ fn placeholder_and_erb_templates_are_not_perl() {
 #[test]
 fn unterminated_string_is_not_perl() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(&d, "c.conf", "$a = 1;\n$mydomain = 'example.com;\n$b = 2;\n");
+    let f = write(
+        &d,
+        "c.conf",
+        "$a = 1;\n$mydomain = 'example.com;\n$b = 2;\n",
+    );
     let e = migrate(&[f]).unwrap_err();
     assert!(matches!(e, MigrateError::NotPerl { line: 2, .. }), "{e}");
 }
@@ -60,8 +70,16 @@ fn perl_we_cannot_evaluate_warns_and_the_rest_is_kept() {
     )
     .unwrap();
     assert_eq!(out.warnings.len(), 2, "{:#?}", out.warnings);
-    assert!(out.warnings[0].starts_with("input:1: foreach"), "{}", out.warnings[0]);
-    assert!(out.warnings[1].starts_with("input:3: sub foo"), "{}", out.warnings[1]);
+    assert!(
+        out.warnings[0].starts_with("input:1: foreach"),
+        "{}",
+        out.warnings[0]
+    );
+    assert!(
+        out.warnings[1].starts_with("input:3: sub foo"),
+        "{}",
+        out.warnings[1]
+    );
     let c = Config::from_yaml(&out.yaml, "x").unwrap();
     assert_eq!(c.max_servers, 7);
     assert_eq!(c.log_level, 0);

@@ -41,7 +41,11 @@ const CARRIED: &[(&str, &str, K)] = &[
     ("$max_servers", "max_servers", K::Num),
     ("$smtpd_timeout", "smtpd_timeout", K::Num),
     ("$child_timeout", "child_timeout", K::Num),
-    ("$smtpd_message_size_limit", "smtpd_message_size_limit", K::Num),
+    (
+        "$smtpd_message_size_limit",
+        "smtpd_message_size_limit",
+        K::Num,
+    ),
     ("$TEMPBASE", "tempbase", K::Str),
     ("$MYHOME", "myhome", K::Str),
     ("$forward_method", "forward_method", K::Str),
@@ -56,23 +60,59 @@ const CARRIED: &[(&str, &str, K)] = &[
     ("$sa_tag2_level_deflt", "sa_tag2_level_deflt", K::Num),
     ("$sa_kill_level_deflt", "sa_kill_level_deflt", K::Num),
     ("$sa_dsn_cutoff_level", "sa_dsn_cutoff_level", K::Num),
-    ("$sa_crediblefrom_dsn_cutoff_level", "sa_crediblefrom_dsn_cutoff_level", K::Num),
-    ("$sa_quarantine_cutoff_level", "sa_quarantine_cutoff_level", K::Num),
+    (
+        "$sa_crediblefrom_dsn_cutoff_level",
+        "sa_crediblefrom_dsn_cutoff_level",
+        K::Num,
+    ),
+    (
+        "$sa_quarantine_cutoff_level",
+        "sa_quarantine_cutoff_level",
+        K::Num,
+    ),
     ("$sa_spam_subject_tag", "sa_spam_subject_tag", K::Str),
     ("$sa_spam_level_char", "sa_spam_level_char", K::Str),
-    ("$sa_mail_body_size_limit", "sa_mail_body_size_limit", K::Num),
+    (
+        "$sa_mail_body_size_limit",
+        "sa_mail_body_size_limit",
+        K::Num,
+    ),
     ("$sa_local_tests_only", "sa_local_tests_only", K::Bool),
-    ("$remove_existing_spam_headers", "remove_existing_spam_headers", K::Bool),
+    (
+        "$remove_existing_spam_headers",
+        "remove_existing_spam_headers",
+        K::Bool,
+    ),
     ("$final_virus_destiny", "final_virus_destiny", K::Destiny),
     ("$final_banned_destiny", "final_banned_destiny", K::Destiny),
-    ("$final_unchecked_destiny", "final_unchecked_destiny", K::Destiny),
+    (
+        "$final_unchecked_destiny",
+        "final_unchecked_destiny",
+        K::Destiny,
+    ),
     ("$final_spam_destiny", "final_spam_destiny", K::Destiny),
-    ("$final_bad_header_destiny", "final_bad_header_destiny", K::Destiny),
-    ("$undecipherable_subject_tag", "undecipherable_subject_tag", K::Str),
-    ("$virus_scanners_failure_is_fatal", "virus_scanners_failure_is_fatal", K::Bool),
+    (
+        "$final_bad_header_destiny",
+        "final_bad_header_destiny",
+        K::Destiny,
+    ),
+    (
+        "$undecipherable_subject_tag",
+        "undecipherable_subject_tag",
+        K::Str,
+    ),
+    (
+        "$virus_scanners_failure_is_fatal",
+        "virus_scanners_failure_is_fatal",
+        K::Bool,
+    ),
     ("@av_scanners", "av_scanners", K::Scanners),
     ("@av_scanners_backup", "av_scanners_backup", K::Scanners),
-    ("@viruses_that_fake_sender_maps", "viruses_that_fake_sender_re", K::FakeSender),
+    (
+        "@viruses_that_fake_sender_maps",
+        "viruses_that_fake_sender_re",
+        K::FakeSender,
+    ),
     ("$banned_filename_re", "banned_filename_re", K::Rules),
     ("$MAXLEVELS", "maxlevels", K::Num),
     ("$MAXFILES", "maxfiles", K::Num),
@@ -83,17 +123,37 @@ const CARRIED: &[(&str, &str, K)] = &[
     ("$banned_admin", "banned_admin", K::Str),
     ("$bad_header_admin", "bad_header_admin", K::Str),
     ("$mailfrom_notify_admin", "mailfrom_notify_admin", K::Str),
-    ("$mailfrom_notify_spamadmin", "mailfrom_notify_spamadmin", K::Str),
+    (
+        "$mailfrom_notify_spamadmin",
+        "mailfrom_notify_spamadmin",
+        K::Str,
+    ),
     ("$hdrfrom_notify_sender", "hdrfrom_notify_sender", K::Str),
     ("$QUARANTINEDIR", "quarantinedir", K::Str),
-    ("$virus_quarantine_method", "virus_quarantine_method", K::Str),
+    (
+        "$virus_quarantine_method",
+        "virus_quarantine_method",
+        K::Str,
+    ),
     ("$spam_quarantine_method", "spam_quarantine_method", K::Str),
-    ("$banned_files_quarantine_method", "banned_files_quarantine_method", K::Str),
-    ("$bad_header_quarantine_method", "bad_header_quarantine_method", K::Str),
+    (
+        "$banned_files_quarantine_method",
+        "banned_files_quarantine_method",
+        K::Str,
+    ),
+    (
+        "$bad_header_quarantine_method",
+        "bad_header_quarantine_method",
+        K::Str,
+    ),
     ("$virus_quarantine_to", "virus_quarantine_to", K::Str),
     ("$spam_quarantine_to", "spam_quarantine_to", K::Str),
     ("$banned_quarantine_to", "banned_quarantine_to", K::Str),
-    ("$bad_header_quarantine_to", "bad_header_quarantine_to", K::Str),
+    (
+        "$bad_header_quarantine_to",
+        "bad_header_quarantine_to",
+        K::Str,
+    ),
     ("%policy_bank", "policy_bank", K::Banks),
     ("%interface_policy", "interface_policy", K::Hash),
 ];
@@ -128,7 +188,11 @@ fn oracle(files: &[PathBuf]) -> J {
         .args(files)
         .output()
         .expect("perl runs");
-    assert!(out.status.success(), "oracle failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     serde_json::from_slice(&out.stdout).expect("oracle JSON")
 }
 
@@ -161,7 +225,11 @@ fn num_of(v: &J) -> J {
 
 fn with_flags(re: &str, flags: &str) -> String {
     let f: String = flags.chars().filter(|c| "imsxn".contains(*c)).collect();
-    if f.is_empty() { re.to_string() } else { format!("(?{f}){re}") }
+    if f.is_empty() {
+        re.to_string()
+    } else {
+        format!("(?{f}){re}")
+    }
 }
 
 /// `{"new_RE": [[re, flags, value], ...]}` → our ordered rule list.
@@ -173,7 +241,11 @@ fn rules(v: &J) -> Vec<J> {
         .iter()
         .map(|e| {
             let re = with_flags(e[0].as_str().unwrap(), e[1].as_str().unwrap());
-            if perl_true(&e[2]) { json!(re) } else { json!({"re": re, "ban": false}) }
+            if perl_true(&e[2]) {
+                json!(re)
+            } else {
+                json!({"re": re, "ban": false})
+            }
         })
         .collect()
 }
@@ -198,14 +270,22 @@ fn expected(kind: K, v: &J) -> J {
         },
         K::Num => num_of(v),
         K::Bool => json!(perl_true(v)),
-        K::Destiny => json!(match v.as_f64().or_else(|| num_of(v).as_f64()).unwrap() as i64 {
-            -4 => "D_TEMPFAIL",
-            -3 => "D_REJECT",
-            -2 => "D_BOUNCE",
-            0 => "D_DISCARD",
-            _ => "D_PASS",
-        }),
-        K::List => json!(v.as_array().unwrap().iter().map(|x| x.as_str().map(String::from).unwrap_or(x.to_string())).collect::<Vec<_>>()),
+        K::Destiny => json!(
+            match v.as_f64().or_else(|| num_of(v).as_f64()).unwrap() as i64 {
+                -4 => "D_TEMPFAIL",
+                -3 => "D_REJECT",
+                -2 => "D_BOUNCE",
+                0 => "D_DISCARD",
+                _ => "D_PASS",
+            }
+        ),
+        K::List => json!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().map(String::from).unwrap_or(x.to_string()))
+                .collect::<Vec<_>>()
+        ),
         K::Hash => v.clone(),
         K::Port => match v {
             J::Array(a) if a.len() == 1 => num_of(&a[0]),
@@ -264,10 +344,14 @@ fn compare(files: &[PathBuf]) -> usize {
     need_amavis();
     let perl = oracle(files);
     let out = migrate(files).expect("migrates");
-    let cfg = Config::from_yaml(&out.yaml, "o.yaml").unwrap_or_else(|e| panic!("{e}\n{}", out.yaml));
+    let cfg =
+        Config::from_yaml(&out.yaml, "o.yaml").unwrap_or_else(|e| panic!("{e}\n{}", out.yaml));
     let ours = serde_json::to_value(&cfg).unwrap();
     let changed = perl["changed"].as_object().unwrap();
-    let text: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect();
+    let text: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
     let mut checked = 0;
     let mut failures = vec![];
     let mut check = |var: &str, key: &str, want: J| {
@@ -291,7 +375,10 @@ fn compare(files: &[PathBuf]) -> usize {
         check(var, key, expected(*kind, &perl["vars"][*var]));
     }
     for f in FAMILIES {
-        for (var, key) in [(format!("%{f}"), f.to_string()), (format!("@{f}_acl"), format!("{f}_acl"))] {
+        for (var, key) in [
+            (format!("%{f}"), f.to_string()),
+            (format!("@{f}_acl"), format!("{f}_acl")),
+        ] {
             if changed.contains_key(&var) {
                 check(&var, &key, expected(K::Hash, &perl["vars"][&var]));
             }
@@ -303,11 +390,20 @@ fn compare(files: &[PathBuf]) -> usize {
                 && members[0]["varref"] == json!(format!("%{f}"))
                 && members[1]["varref"] == json!(format!("@{f}_acl"))
                 && members[2]["varref"] == json!(format!("${f}_re"));
-            let want = if is_default { J::Null } else { json!(members.iter().filter_map(member).collect::<Vec<_>>()) };
+            let want = if is_default {
+                J::Null
+            } else {
+                json!(members.iter().filter_map(member).collect::<Vec<_>>())
+            };
             check(&maps, &format!("{f}_maps"), want);
         }
     }
-    assert!(failures.is_empty(), "migration differs from Perl:\n{}\n--- yaml:\n{}", failures.join("\n"), out.yaml);
+    assert!(
+        failures.is_empty(),
+        "migration differs from Perl:\n{}\n--- yaml:\n{}",
+        failures.join("\n"),
+        out.yaml
+    );
     checked
 }
 
@@ -324,7 +420,9 @@ fn feature_fixture_matches_perl() {
 }
 
 fn debian_files(etc: &Path) -> Vec<PathBuf> {
-    let mut files = amavisd_rs::migrate::run_parts(Path::new("/usr/share/amavis/conf.d")).unwrap().0;
+    let mut files = amavisd_rs::migrate::run_parts(Path::new("/usr/share/amavis/conf.d"))
+        .unwrap()
+        .0;
     files.extend(amavisd_rs::migrate::run_parts(etc).unwrap().0);
     files
 }
@@ -345,7 +443,10 @@ fn debian_enabled_state_matches_perl() {
         std::fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
     }
     let p = d.path().join("15-content_filter_mode");
-    let t = std::fs::read_to_string(&p).unwrap().replace("#@bypass", "@bypass").replace("#   \\", "   \\");
+    let t = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("#@bypass", "@bypass")
+        .replace("#   \\", "   \\");
     std::fs::write(&p, t).unwrap();
     let n = compare(&debian_files(d.path()));
     assert!(n >= 35, "only {n} variables compared");
@@ -354,5 +455,7 @@ fn debian_enabled_state_matches_perl() {
 #[test]
 fn amavisd_conf_default_matches_perl() {
     need_amavis();
-    compare(&[PathBuf::from("/usr/share/doc/amavisd-new/examples/amavisd.conf-default")]);
+    compare(&[PathBuf::from(
+        "/usr/share/doc/amavisd-new/examples/amavisd.conf-default",
+    )]);
 }

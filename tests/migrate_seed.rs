@@ -10,7 +10,8 @@ const SEED: &str = "tests/fixtures/migrate/seed-howto.conf";
 #[test]
 fn seed_howto_gives_expected_yaml() {
     let out = migrate(&[PathBuf::from(SEED)]).expect("migrates");
-    let expected = std::fs::read_to_string("tests/fixtures/migrate/seed-howto.expected.yaml").unwrap();
+    let expected =
+        std::fs::read_to_string("tests/fixtures/migrate/seed-howto.expected.yaml").unwrap();
     assert_eq!(out.yaml, expected, "--- got:\n{}", out.yaml);
 }
 

@@ -124,7 +124,11 @@ pub fn call(st: &mut State, name: &str, args: &[E]) -> R<V> {
             for v in args_list(st, args)? {
                 out.push(match v {
                     V::Array(mut a, _) if !a.is_empty() => {
-                        let val = if a.len() > 1 { a.swap_remove(1) } else { V::Num(1.0) };
+                        let val = if a.len() > 1 {
+                            a.swap_remove(1)
+                        } else {
+                            V::Num(1.0)
+                        };
                         (a.swap_remove(0), val)
                     }
                     v => (v, V::Num(1.0)),
@@ -140,7 +144,10 @@ pub fn call(st: &mut State, name: &str, args: &[E]) -> R<V> {
         "read_l10n_templates" => {
             let v = args_list(st, args)?;
             let lang = v.first().map(V::to_str).unwrap_or_default();
-            let dir = v.get(1).map(V::to_str).unwrap_or_else(|| "/etc/amavis".into());
+            let dir = v
+                .get(1)
+                .map(V::to_str)
+                .unwrap_or_else(|| "/etc/amavis".into());
             st.l10n = Some((format!("{dir}/{lang}"), st.cur.clone()));
             V::Num(1.0)
         }
@@ -158,7 +165,11 @@ pub fn call(st: &mut State, name: &str, args: &[E]) -> R<V> {
                 "-s" => p.metadata().map(|m| m.len() > 0).unwrap_or(false),
                 _ => p.exists(),
             };
-            if ok { V::Num(1.0) } else { V::Str(String::new()) }
+            if ok {
+                V::Num(1.0)
+            } else {
+                V::Str(String::new())
+            }
         }
         "dkim_key" => return Err("dkim_key(): DKIM signing is not supported".into()),
         "new_IP" => return Err("new_IP(): IP lookup objects are not supported".into()),
@@ -177,7 +188,10 @@ fn read_table(st: &mut State, name: &str, args: &[E]) -> R<V> {
     if target.is_some() {
         v.remove(0);
     }
-    let file = v.first().map(V::to_str).ok_or(format!("{name} without a file"))?;
+    let file = v
+        .first()
+        .map(V::to_str)
+        .ok_or(format!("{name} without a file"))?;
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) => {
@@ -198,7 +212,11 @@ fn read_table(st: &mut State, name: &str, args: &[E]) -> R<V> {
         let rest = rest.trim();
         hash.insert(
             k.to_lowercase(),
-            if rest.is_empty() { V::Num(1.0) } else { V::Str(rest.to_string()) },
+            if rest.is_empty() {
+                V::Num(1.0)
+            } else {
+                V::Str(rest.to_string())
+            },
         );
         arr.push(V::Str(k.to_lowercase()));
     }
@@ -237,7 +255,13 @@ pub fn binop(st: &mut State, op: &str, a: V, b: &E) -> R<V> {
     }
     let b = st.scalar(b)?;
     let (x, y) = (a.to_num(), b.to_num());
-    let bool_v = |t: bool| if t { V::Num(1.0) } else { V::Str(String::new()) };
+    let bool_v = |t: bool| {
+        if t {
+            V::Num(1.0)
+        } else {
+            V::Str(String::new())
+        }
+    };
     Ok(match op {
         "+" => V::Num(x + y),
         "-" => V::Num(x - y),
@@ -311,7 +335,11 @@ pub fn interpolate(st: &mut State, raw: &str, regex: bool) -> R<String> {
                         let end = end.ok_or("unterminated \\x{")?;
                         (c[i + 1..end].iter().collect::<String>(), end + 1 - i)
                     } else {
-                        let h: String = c[i..].iter().take(2).take_while(|x| x.is_ascii_hexdigit()).collect();
+                        let h: String = c[i..]
+                            .iter()
+                            .take(2)
+                            .take_while(|x| x.is_ascii_hexdigit())
+                            .collect();
                         let l = h.len();
                         (h, l)
                     };
@@ -331,7 +359,10 @@ pub fn interpolate(st: &mut State, raw: &str, regex: bool) -> R<String> {
                 j += if c[j] == ':' { 2 } else { 1 };
             }
             let name: String = c[start..j].iter().collect();
-            let starts_ok = name.chars().next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_');
+            let starts_ok = name
+                .chars()
+                .next()
+                .is_some_and(|f| f.is_ascii_alphabetic() || f == '_');
             if starts_ok && (!braced || c.get(j) == Some(&'}')) {
                 if braced {
                     j += 1;
@@ -349,14 +380,16 @@ pub fn interpolate(st: &mut State, raw: &str, regex: bool) -> R<String> {
                     continue;
                 }
                 // `$h{key}` / `$a[1]` element interpolation.
-                if !regex && c.get(i) == Some(&'{') {
-                    if let Some(end) = c[i..].iter().position(|&x| x == '}').map(|p| i + p) {
-                        let key: String = c[i + 1..end].iter().collect();
-                        let key = key.trim_matches(|q| q == '\'' || q == '"').to_string();
-                        out.push_str(&st.get_hash(&name).get(&key).map(V::to_str).unwrap_or_default());
-                        i = end + 1;
-                        continue;
-                    }
+                if !regex
+                    && c.get(i) == Some(&'{')
+                    && let Some(end) = c[i..].iter().position(|&x| x == '}').map(|p| i + p)
+                {
+                    let key: String = c[i + 1..end].iter().collect();
+                    let key = key.trim_matches(|q| q == '\'' || q == '"').to_string();
+                    let h = st.get_hash(&name);
+                    out.push_str(&h.get(&key).map(V::to_str).unwrap_or_default());
+                    i = end + 1;
+                    continue;
                 }
                 out.push_str(&st.get_scalar(&name).to_str());
                 continue;
@@ -400,7 +433,9 @@ fn head(file: &str, n: usize) -> String {
 /// This host's name; `fqdn` asks `hostname --fqdn` (which may use DNS).
 pub fn hostname(fqdn: bool) -> String {
     if fqdn
-        && let Ok(o) = std::process::Command::new("hostname").arg("--fqdn").output()
+        && let Ok(o) = std::process::Command::new("hostname")
+            .arg("--fqdn")
+            .output()
         && o.status.success()
     {
         let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
@@ -415,4 +450,3 @@ pub fn hostname(fqdn: bool) -> String {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }
-

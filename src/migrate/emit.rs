@@ -5,7 +5,9 @@
 //! file set becomes a warning saying what it did and that it is not carried.
 
 use super::eval::{ALIASES, FAMILIES, Origin, RETIRED, State, Warning, statement_text};
-use super::value::{V, destiny_name, fmt_num};
+use super::notes::{clamd_socket, describe, kind_name};
+use super::value::{V, destiny_name};
+use super::yaml::{flow, num, render_block, to_json, with_flags};
 use crate::config::Method;
 use serde_json::{Map, Value as J, json};
 use std::collections::{BTreeMap, HashSet};
@@ -48,20 +50,52 @@ const SCALARS: &[(&str, &str, K)] = &[
     ("sa_tag2_level_deflt", "sa_tag2_level_deflt", K::OptNum),
     ("sa_kill_level_deflt", "sa_kill_level_deflt", K::OptNum),
     ("sa_dsn_cutoff_level", "sa_dsn_cutoff_level", K::OptNum),
-    ("sa_crediblefrom_dsn_cutoff_level", "sa_crediblefrom_dsn_cutoff_level", K::OptNum),
-    ("sa_quarantine_cutoff_level", "sa_quarantine_cutoff_level", K::OptNum),
+    (
+        "sa_crediblefrom_dsn_cutoff_level",
+        "sa_crediblefrom_dsn_cutoff_level",
+        K::OptNum,
+    ),
+    (
+        "sa_quarantine_cutoff_level",
+        "sa_quarantine_cutoff_level",
+        K::OptNum,
+    ),
     ("sa_spam_subject_tag", "sa_spam_subject_tag", K::OptStr),
     ("sa_spam_level_char", "sa_spam_level_char", K::Str),
-    ("sa_mail_body_size_limit", "sa_mail_body_size_limit", K::OptInt),
+    (
+        "sa_mail_body_size_limit",
+        "sa_mail_body_size_limit",
+        K::OptInt,
+    ),
     ("sa_local_tests_only", "sa_local_tests_only", K::Bool),
-    ("remove_existing_spam_headers", "remove_existing_spam_headers", K::Bool),
+    (
+        "remove_existing_spam_headers",
+        "remove_existing_spam_headers",
+        K::Bool,
+    ),
     ("final_virus_destiny", "final_virus_destiny", K::Destiny),
     ("final_banned_destiny", "final_banned_destiny", K::Destiny),
-    ("final_unchecked_destiny", "final_unchecked_destiny", K::Destiny),
+    (
+        "final_unchecked_destiny",
+        "final_unchecked_destiny",
+        K::Destiny,
+    ),
     ("final_spam_destiny", "final_spam_destiny", K::Destiny),
-    ("final_bad_header_destiny", "final_bad_header_destiny", K::Destiny),
-    ("undecipherable_subject_tag", "undecipherable_subject_tag", K::OptStr),
-    ("virus_scanners_failure_is_fatal", "virus_scanners_failure_is_fatal", K::Bool),
+    (
+        "final_bad_header_destiny",
+        "final_bad_header_destiny",
+        K::Destiny,
+    ),
+    (
+        "undecipherable_subject_tag",
+        "undecipherable_subject_tag",
+        K::OptStr,
+    ),
+    (
+        "virus_scanners_failure_is_fatal",
+        "virus_scanners_failure_is_fatal",
+        K::Bool,
+    ),
     ("MAXLEVELS", "maxlevels", K::OptInt),
     ("MAXFILES", "maxfiles", K::OptInt),
     ("MIN_EXPANSION_QUOTA", "min_expansion_quota", K::OptInt),
@@ -71,32 +105,58 @@ const SCALARS: &[(&str, &str, K)] = &[
     ("banned_admin", "banned_admin", K::OptStr),
     ("bad_header_admin", "bad_header_admin", K::OptStr),
     ("mailfrom_notify_admin", "mailfrom_notify_admin", K::OptStr),
-    ("mailfrom_notify_spamadmin", "mailfrom_notify_spamadmin", K::OptStr),
+    (
+        "mailfrom_notify_spamadmin",
+        "mailfrom_notify_spamadmin",
+        K::OptStr,
+    ),
     ("hdrfrom_notify_sender", "hdrfrom_notify_sender", K::OptStr),
     ("QUARANTINEDIR", "quarantinedir", K::OptStr),
-    ("virus_quarantine_method", "virus_quarantine_method", K::OptStr),
-    ("spam_quarantine_method", "spam_quarantine_method", K::OptStr),
-    ("banned_files_quarantine_method", "banned_files_quarantine_method", K::OptStr),
-    ("bad_header_quarantine_method", "bad_header_quarantine_method", K::OptStr),
+    (
+        "virus_quarantine_method",
+        "virus_quarantine_method",
+        K::OptStr,
+    ),
+    (
+        "spam_quarantine_method",
+        "spam_quarantine_method",
+        K::OptStr,
+    ),
+    (
+        "banned_files_quarantine_method",
+        "banned_files_quarantine_method",
+        K::OptStr,
+    ),
+    (
+        "bad_header_quarantine_method",
+        "bad_header_quarantine_method",
+        K::OptStr,
+    ),
     ("virus_quarantine_to", "virus_quarantine_to", K::OptStr),
     ("spam_quarantine_to", "spam_quarantine_to", K::OptStr),
     ("banned_quarantine_to", "banned_quarantine_to", K::OptStr),
-    ("bad_header_quarantine_to", "bad_header_quarantine_to", K::OptStr),
+    (
+        "bad_header_quarantine_to",
+        "bad_header_quarantine_to",
+        K::OptStr,
+    ),
 ];
 
 /// amavisd's `supply_after_defaults`, for what we carry.
 fn finish(st: &mut State) {
     let banned = st.get_scalar("final_banned_destiny");
-    if banned.to_num() == 0.0 && st.get_scalar("warnbannedsender").truthy() {
-        if let Some(s) = st.scalars.get_mut("final_banned_destiny") {
-            s.v = V::Num(-2.0);
-        }
+    if banned.to_num() == 0.0
+        && st.get_scalar("warnbannedsender").truthy()
+        && let Some(s) = st.scalars.get_mut("final_banned_destiny")
+    {
+        s.v = V::Num(-2.0);
     }
     let badh = st.get_scalar("final_bad_header_destiny");
-    if badh.to_num() == 0.0 && st.get_scalar("warnbadhsender").truthy() {
-        if let Some(s) = st.scalars.get_mut("final_bad_header_destiny") {
-            s.v = V::Num(-2.0);
-        }
+    if badh.to_num() == 0.0
+        && st.get_scalar("warnbadhsender").truthy()
+        && let Some(s) = st.scalars.get_mut("final_bad_header_destiny")
+    {
+        s.v = V::Num(-2.0);
     }
 }
 
@@ -194,7 +254,8 @@ impl Emitter<'_> {
         let Some((v, at)) = self.scalar(var) else {
             return;
         };
-        let bad = |what: &str| format!("${var}: {what}; not carried (amavisd-rs keeps its default)");
+        let bad =
+            |what: &str| format!("${var}: {what}; not carried (amavisd-rs keeps its default)");
         let j = match (kind, &v) {
             (K::OptStr | K::OptInt | K::OptNum, V::Undef) => J::Null,
             (_, V::Undef) => return self.warn(&at, 0, bad("set to undef")),
@@ -202,7 +263,11 @@ impl Emitter<'_> {
             (K::Int | K::OptInt, V::Str(_) | V::Num(_)) => {
                 let n = v.to_num();
                 if n < 0.0 || n.fract() != 0.0 {
-                    return self.warn(&at, 0, bad(&format!("`{}` is not a whole number >= 0", v.to_str())));
+                    return self.warn(
+                        &at,
+                        0,
+                        bad(&format!("`{}` is not a whole number >= 0", v.to_str())),
+                    );
                 }
                 json!(n as u64)
             }
@@ -210,7 +275,9 @@ impl Emitter<'_> {
             (K::Bool, _) => J::Bool(v.truthy()),
             (K::Destiny, V::Str(_) | V::Num(_)) => match destiny_name(v.to_num()) {
                 Some(d) => J::String(d.into()),
-                None => return self.warn(&at, 0, bad(&format!("`{}` is not a destiny", v.to_str()))),
+                None => {
+                    return self.warn(&at, 0, bad(&format!("`{}` is not a destiny", v.to_str())));
+                }
             },
             _ => return self.warn(&at, 0, bad("a value of a kind amavisd-rs cannot read")),
         };
@@ -259,16 +326,30 @@ impl Emitter<'_> {
                     self.put("inet_socket_bind", &json!("0.0.0.0"), &at, "");
                 }
                 Some(first) => {
-                    let first = first.trim_start_matches('[').trim_end_matches(']').to_string();
+                    let first = first
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_string();
                     if addrs.len() > 1 {
-                        self.warn(&at, 0, format!("$inet_socket_bind lists {} addresses; only {first} is carried", addrs.len()));
+                        self.warn(
+                            &at,
+                            0,
+                            format!(
+                                "$inet_socket_bind lists {} addresses; only {first} is carried",
+                                addrs.len()
+                            ),
+                        );
                     }
                     self.put("inet_socket_bind", &json!(first), &at, "");
                 }
             }
         }
         if let Some((v, at)) = self.scalar("smtpd_message_size_limit") {
-            let n = if v == V::Undef { 0 } else { v.to_num().max(0.0) as u64 };
+            let n = if v == V::Undef {
+                0
+            } else {
+                v.to_num().max(0.0) as u64
+            };
             self.put("smtpd_message_size_limit", &json!(n), &at, "");
         }
     }
@@ -285,7 +366,12 @@ impl Emitter<'_> {
                 // config runs, so a later $forward_method does not move it.
                 if let Some((_, at)) = fwd {
                     let d = self.st.get_scalar("notify_method").to_str();
-                    self.put("notify_method", &json!(d), &at, "amavisd default, not following $forward_method set at ");
+                    self.put(
+                        "notify_method",
+                        &json!(d),
+                        &at,
+                        "amavisd default, not following $forward_method set at ",
+                    );
                 }
             }
         }
@@ -301,7 +387,11 @@ impl Emitter<'_> {
 
     /// `$TEMPBASE` and `$pid_file` default to places under `$MYHOME`.
     fn derived(&mut self) {
-        let home = self.st.scalars.get("MYHOME").and_then(|s| s.at.clone().map(|a| (s.v.to_str(), a)));
+        let home = self
+            .st
+            .scalars
+            .get("MYHOME")
+            .and_then(|s| s.at.clone().map(|a| (s.v.to_str(), a)));
         match self.scalar("TEMPBASE") {
             Some((V::Undef, _)) | None => {
                 if let Some((h, at)) = &home {
@@ -313,7 +403,12 @@ impl Emitter<'_> {
         match self.scalar("pid_file") {
             Some((V::Undef, _)) | None => {
                 if let Some((h, at)) = &home {
-                    self.put("pid_file", &json!(format!("{h}/amavisd.pid")), at, "derived from $MYHOME at ");
+                    self.put(
+                        "pid_file",
+                        &json!(format!("{h}/amavisd.pid")),
+                        at,
+                        "derived from $MYHOME at ",
+                    );
                 }
             }
             Some((v, at)) => self.put("pid_file", &json!(v.to_str()), &at, ""),
@@ -339,7 +434,11 @@ impl Emitter<'_> {
         if let Some((v, at)) = self.scalar(&format!("{f}_re"))
             && v != V::Undef
         {
-            self.warn(&at, 0, format!("${f}_re: regular-expression lookup tables are not supported; not carried"));
+            self.warn(
+                &at,
+                0,
+                format!("${f}_re: regular-expression lookup tables are not supported; not carried"),
+            );
         }
         let maps = format!("{f}_maps");
         let Some((members, at)) = self.array(&maps) else {
@@ -371,9 +470,14 @@ impl Emitter<'_> {
                 V::Str(s) => out.push(json!(s)),
                 V::Hash(h) => out.push(self.lookup_hash(&h, &at)),
                 V::Array(a, _) => out.push(json!(a.iter().map(V::to_str).collect::<Vec<_>>())),
-                other => self.warn(&at, 0, format!(
-                    "@{maps}: a {} member is not supported; dropped", kind_name(&other)
-                )),
+                other => self.warn(
+                    &at,
+                    0,
+                    format!(
+                        "@{maps}: a {} member is not supported; dropped",
+                        kind_name(&other)
+                    ),
+                ),
             }
         }
         self.put(&maps, &json!(out), &at, "");
@@ -392,7 +496,14 @@ impl Emitter<'_> {
                 V::Undef => {
                     o.insert(k.clone(), json!(false));
                 }
-                other => self.warn(at, 0, format!("lookup key `{k}`: a {} value is not supported; dropped", kind_name(other))),
+                other => self.warn(
+                    at,
+                    0,
+                    format!(
+                        "lookup key `{k}`: a {} value is not supported; dropped",
+                        kind_name(other)
+                    ),
+                ),
             }
         }
         J::Object(o)
@@ -408,7 +519,14 @@ impl Emitter<'_> {
                 V::Array(a, l) => (a, l),
                 V::Undef => continue,
                 other => {
-                    self.warn(&at, 0, format!("@{var}: entry {} is not a scanner list; dropped", kind_name(&other)));
+                    self.warn(
+                        &at,
+                        0,
+                        format!(
+                            "@{var}: entry {} is not a scanner list; dropped",
+                            kind_name(&other)
+                        ),
+                    );
                     continue;
                 }
             };
@@ -416,11 +534,21 @@ impl Emitter<'_> {
             match clamd_socket(&items) {
                 Ok((socket, extra)) => {
                     if extra > 0 {
-                        self.warn(&at, line, format!("{name}: {extra} further socket(s) listed; only {socket} is carried"));
+                        self.warn(
+                            &at,
+                            line,
+                            format!(
+                                "{name}: {extra} further socket(s) listed; only {socket} is carried"
+                            ),
+                        );
                     }
                     out.push(json!({"name": name, "kind": "clamd", "socket": socket}));
                 }
-                Err(why) => self.warn(&at, line, format!("@{var} entry `{name}`: {why}; not carried")),
+                Err(why) => self.warn(
+                    &at,
+                    line,
+                    format!("@{var} entry `{name}`: {why}; not carried"),
+                ),
             }
         }
         self.put(var, &json!(out), &at, "");
@@ -433,8 +561,14 @@ impl Emitter<'_> {
         }
         for (var, what) in [
             ("%banned_rules", "named banned-rule sets"),
-            ("@banned_filename_maps", "per-recipient choice of banned rules"),
-            ("$banned_namepath_re", "banned rules on the part's attribute path"),
+            (
+                "@banned_filename_maps",
+                "per-recipient choice of banned rules",
+            ),
+            (
+                "$banned_namepath_re",
+                "banned rules on the part's attribute path",
+            ),
         ] {
             let set = match var.split_at(1) {
                 ("%", n) => self.hash(n).map(|x| x.1),
@@ -442,7 +576,11 @@ impl Emitter<'_> {
                 (_, n) => self.scalar(n).map(|x| x.1),
             };
             if let Some(at) = set {
-                self.warn(&at, 0, format!("{var} ({what}) is not supported; only $banned_filename_re is carried"));
+                self.warn(
+                    &at,
+                    0,
+                    format!("{var} ({what}) is not supported; only $banned_filename_re is carried"),
+                );
             }
         }
     }
@@ -454,7 +592,14 @@ impl Emitter<'_> {
             V::Regex(..) | V::Str(_) => vec![(v.clone(), V::Num(1.0))],
             V::Undef => vec![],
             other => {
-                self.warn(at, 0, format!("{var}: a {} is not supported; not carried", kind_name(other)));
+                self.warn(
+                    at,
+                    0,
+                    format!(
+                        "{var}: a {} is not supported; not carried",
+                        kind_name(other)
+                    ),
+                );
                 vec![]
             }
         };
@@ -464,15 +609,30 @@ impl Emitter<'_> {
                 V::Regex(src, flags) => with_flags(src, flags),
                 V::Str(s) => s.clone(),
                 other => {
-                    self.warn(at, 0, format!("{var}: a {} key is not supported; dropped", kind_name(other)));
+                    self.warn(
+                        at,
+                        0,
+                        format!(
+                            "{var}: a {} key is not supported; dropped",
+                            kind_name(other)
+                        ),
+                    );
                     continue;
                 }
             };
             if let Err(e) = pcre2::bytes::RegexBuilder::new().build(&re) {
-                self.warn(at, 0, format!("{var}: regex `{re}` does not compile here ({e}); dropped"));
+                self.warn(
+                    at,
+                    0,
+                    format!("{var}: regex `{re}` does not compile here ({e}); dropped"),
+                );
                 continue;
             }
-            out.push(if val.truthy() { json!(re) } else { json!({"re": re, "ban": false}) });
+            out.push(if val.truthy() {
+                json!(re)
+            } else {
+                json!({"re": re, "ban": false})
+            });
         }
         if trailing_true {
             out.push(json!("."));
@@ -498,7 +658,9 @@ impl Emitter<'_> {
                 V::Undef => {}
                 V::Num(_) | V::Str(_) if m.truthy() => out.push(json!(".")),
                 V::Num(_) | V::Str(_) => {}
-                other => out.extend(self.rules(&other, &at, "@viruses_that_fake_sender_maps", false)),
+                other => {
+                    out.extend(self.rules(&other, &at, "@viruses_that_fake_sender_maps", false))
+                }
             }
         }
         self.put("viruses_that_fake_sender_re", &json!(out), &at, "");
@@ -506,20 +668,33 @@ impl Emitter<'_> {
 
     fn templates(&mut self) {
         if let Some((dir, at)) = self.st.l10n.clone() {
-            self.put("notify_templates_dir", &json!(dir), &at, "read_l10n_templates at ");
+            self.put(
+                "notify_templates_dir",
+                &json!(dir),
+                &at,
+                "read_l10n_templates at ",
+            );
         }
     }
 
     fn banks(&mut self) {
         if let Some((banks, _)) = self.hash("policy_bank") {
-            let key_at = self.st.key_at.get("policy_bank").cloned().unwrap_or_default();
+            let key_at = self
+                .st
+                .key_at
+                .get("policy_bank")
+                .cloned()
+                .unwrap_or_default();
             let mut o = Map::new();
             let mut first: Option<Origin> = None;
             for (name, b) in banks {
                 if name.is_empty() {
                     continue;
                 }
-                let at = key_at.get(&name).cloned().unwrap_or_else(|| self.st.hashes["policy_bank"].at.clone().expect("set"));
+                let at = key_at
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_else(|| self.st.hashes["policy_bank"].at.clone().expect("set"));
                 self.warn(&at, 0, format!("policy bank `{name}` is carried as data, but amavisd-rs does not apply policy banks yet"));
                 first.get_or_insert(at);
                 o.insert(name, to_json(self.st, &b, 0));
@@ -529,7 +704,10 @@ impl Emitter<'_> {
             }
         }
         if let Some((h, at)) = self.hash("interface_policy") {
-            let o: Map<String, J> = h.iter().map(|(k, v)| (k.clone(), json!(v.to_str()))).collect();
+            let o: Map<String, J> = h
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v.to_str())))
+                .collect();
             self.put("interface_policy", &J::Object(o), &at, "");
         }
     }
@@ -560,212 +738,14 @@ impl Emitter<'_> {
             if self.used.contains(&name) || RETIRED.contains(&name.as_str()) || !known {
                 continue;
             }
-            self.warn(&at, 0, format!("{name} ({}) is not supported by amavisd-rs; not carried", describe(&name)));
+            self.warn(
+                &at,
+                0,
+                format!(
+                    "{name} ({}) is not supported by amavisd-rs; not carried",
+                    describe(&name)
+                ),
+            );
         }
-    }
-}
-
-/// What an unsupported variable did in amavisd, for the warning.
-fn describe(name: &str) -> &'static str {
-    let n = name.trim_start_matches(['$', '@', '%']);
-    const PROGRAMS: &[&str] = &[
-        "file", "gzip", "bzip2", "lzop", "rpm2cpio", "cabextract", "uncompress", "unfreeze", "arc",
-        "unarj", "unrar", "zoo", "lha", "pax", "cpio", "ar", "ripole", "dspam", "tnef", "lz4",
-        "lrzip", "rzip", "7z", "xz", "lzma", "unzstd", "altermime", "gunzip", "bunzip2",
-    ];
-    if PROGRAMS.contains(&n) {
-        return "path of an external decoder/helper program; amavisd-rs decodes internally";
-    }
-    match n {
-        "ENV" => "environment of helper programs",
-        "path" => "PATH for helper programs",
-        "db_home" | "enable_db" | "enable_global_cache" => "BerkeleyDB cache and nanny/SNMP database",
-        "lock_file" => "lock file",
-        "DO_SYSLOG" | "do_syslog" | "syslog_facility" | "LOGFILE" | "logfile" => {
-            "log destination; amavisd-rs logs through its own logger"
-        }
-        "log_recip_templ" | "log_templ" => "log line template",
-        "quarantine_subdir_levels" => "quarantine directory hashing",
-        "enable_dkim_verification" | "enable_dkim_signing" => "DKIM",
-        "keep_decoded_original_maps" => "gives scanners the undecoded original too",
-        "score_sender_maps" => "per-sender spam score adjustments",
-        "unix_socketname" => "AM.PDP unix socket for amavisd-milter and helpers",
-        "decoders" => "list of decoders",
-        "mailfrom_notify_recip" => "sender address of recipient notifications",
-        "mailfrom_to_quarantine" => "envelope sender of quarantined mail",
-        "nanny_details_level" => "amavisd-nanny detail",
-        "lookup_sql_dsn" | "storage_sql_dsn" => "SQL lookups/storage",
-        "enable_ldap" | "default_ldap" => "LDAP lookups",
-        "penpals_bonus_score" | "penpals_threshold_high" | "penpals_halflife" => "pen pals score bonus",
-        "bounce_killer_score" => "bounce killer",
-        "defang_virus" | "defang_banned" | "defang_spam" | "defang_bad_header" | "defang_undecipherable" => {
-            "defanging (wrapping the original as an attachment)"
-        }
-        "helpers_home" | "daemon_chroot_dir" => "helper/chroot directory",
-        "myproduct_name" => "product name in headers",
-        _ if n.starts_with("addr_extension_") => "address extensions (user+spam@)",
-        _ if n.ends_with("_templ") => "notification/log template text",
-        _ if n.ends_with("_maps") => "per-recipient lookup override",
-        _ if n.starts_with("sql_") => "SQL",
-        _ if n.starts_with("notify_") || n.starts_with("warn") => "notification setting",
-        _ => "an amavisd setting",
-    }
-}
-
-fn kind_name(v: &V) -> &'static str {
-    match v {
-        V::Undef => "undef",
-        V::Str(_) | V::Num(_) => "scalar",
-        V::Array(..) => "list",
-        V::Hash(_) => "hash",
-        V::Ref(..) => "reference",
-        V::Regex(..) => "regex",
-        V::NewRe(_) => "new_RE() table",
-        V::Code(_) => "Perl code",
-        V::Opaque(_) => "start-up computed value",
-    }
-}
-
-/// ClamAV clamd in any of amavisd's styles → socket (and how many more were listed).
-fn clamd_socket(items: &[V]) -> Result<(String, usize), String> {
-    let name = items.first().map(V::to_str).unwrap_or_default();
-    match items.get(1) {
-        Some(V::Code(c)) if c.ends_with("ask_daemon") || c.ends_with("ask_av") => {}
-        Some(V::Code(c)) => return Err(format!("scanner interface `{c}` is not supported")),
-        Some(V::Str(_) | V::Array(..)) => {
-            return Err("command-line scanners are not supported (only clamd)".into());
-        }
-        _ => return Err("not a scanner entry".into()),
-    }
-    let Some(V::Array(args, _)) = items.get(2) else {
-        return Err("no daemon arguments".into());
-    };
-    let cmd = args.first().map(V::to_str).unwrap_or_default();
-    let sockets: Vec<String> = match args.get(1) {
-        Some(V::Array(a, _)) => a.iter().map(V::to_str).collect(),
-        Some(v) => vec![v.to_str()],
-        None => vec![],
-    };
-    let first = sockets.first().cloned().ok_or("no socket")?;
-    let clam = name.to_lowercase().contains("clam")
-        || first.starts_with("clamd:")
-        || ["CONTSCAN", "MULTISCAN", "SCAN ", "INSTREAM"].iter().any(|k| cmd.contains(k));
-    if !clam {
-        return Err("only ClamAV clamd daemons are supported".into());
-    }
-    let socket = first.strip_prefix("clamd:").unwrap_or(&first).to_string();
-    Ok((socket, sockets.len() - 1))
-}
-
-/// Perl `qr'src'flags` as one PCRE pattern: flags become an inline group.
-pub fn with_flags(src: &str, flags: &str) -> String {
-    // Perl's own order (`re::regexp_pattern`), so `qr'..'xi` reads as `(?ix)`.
-    let f: String = "msixn".chars().filter(|c| flags.contains(*c)).collect();
-    if f.is_empty() {
-        src.to_string()
-    } else {
-        format!("(?{f}){src}")
-    }
-}
-
-fn num(n: f64) -> J {
-    if n.fract() == 0.0 && n.abs() < 9e15 {
-        json!(n as i64)
-    } else {
-        json!(n)
-    }
-}
-
-/// Policy-bank values as plain data.
-fn to_json(st: &State, v: &V, depth: u32) -> J {
-    if depth > 32 {
-        return J::Null;
-    }
-    match v {
-        V::Undef => J::Null,
-        V::Str(s) => json!(s),
-        V::Num(n) => num(*n),
-        V::Array(a, _) => J::Array(a.iter().map(|x| to_json(st, x, depth + 1)).collect()),
-        V::Hash(h) => J::Object(h.iter().map(|(k, x)| (k.clone(), to_json(st, x, depth + 1))).collect()),
-        V::Ref('%', n) => to_json(st, &V::Hash(st.get_hash(n)), depth + 1),
-        V::Ref('@', n) => to_json(st, &V::Array(st.get_array(n), 0), depth + 1),
-        V::Ref(_, n) => to_json(st, &st.get_scalar(n), depth + 1),
-        V::Regex(s, f) => json!(with_flags(s, f)),
-        V::NewRe(p) => json!({"new_RE": p.iter().map(|(k, x)| json!([to_json(st, k, depth + 1), to_json(st, x, depth + 1)])).collect::<Vec<_>>()}),
-        V::Code(c) => json!(format!("CODE:{c}")),
-        V::Opaque(s) => json!(s),
-    }
-}
-
-/// One-line YAML for a scalar (or an empty list/map).
-fn flow(v: &J) -> String {
-    match v {
-        J::Null => "~".into(),
-        J::Bool(b) => b.to_string(),
-        J::Number(n) => n.as_f64().map(fmt_num).unwrap_or_else(|| n.to_string()),
-        J::String(s) => quote(s),
-        J::Array(a) if a.is_empty() => "[]".into(),
-        J::Object(o) if o.is_empty() => "{}".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Single quotes keep regexes readable; control characters need double quotes.
-fn quote(s: &str) -> String {
-    if s.chars().any(|c| c.is_control()) {
-        serde_json::to_string(s).unwrap_or_default()
-    } else {
-        format!("'{}'", s.replace('\'', "''"))
-    }
-}
-
-/// A mapping key: plain when YAML cannot misread it, else quoted.
-fn key(k: &str) -> String {
-    let plain = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '.')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || "_.@+-".contains(c))
-        && !matches!(
-            k.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
-        );
-    if plain { k.to_string() } else { quote(k) }
-}
-
-fn render_block(out: &mut String, v: &J, indent: usize) {
-    let pad = "  ".repeat(indent);
-    match v {
-        J::Array(a) => {
-            for x in a {
-                if is_nested(x) {
-                    // `- key: v` / `- - v`: the first line of the nested block shares the dash.
-                    let mut inner = String::new();
-                    render_block(&mut inner, x, indent + 1);
-                    out.push_str(&pad);
-                    out.push_str("- ");
-                    out.push_str(&inner[pad.len() + 2..]);
-                } else {
-                    out.push_str(&format!("{pad}- {}\n", flow(x)));
-                }
-            }
-        }
-        J::Object(o) => {
-            for (k, x) in o {
-                let k = key(k);
-                if is_nested(x) {
-                    out.push_str(&format!("{pad}{k}:\n"));
-                    render_block(out, x, indent + 1);
-                } else {
-                    out.push_str(&format!("{pad}{k}: {}\n", flow(x)));
-                }
-            }
-        }
-        x => out.push_str(&format!("{pad}{}\n", flow(x))),
-    }
-}
-
-fn is_nested(v: &J) -> bool {
-    match v {
-        J::Array(a) => !a.is_empty(),
-        J::Object(o) => !o.is_empty(),
-        _ => false,
     }
 }

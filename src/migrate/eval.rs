@@ -33,7 +33,11 @@ pub struct Warning {
 
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {} — {}", self.file, self.line, self.text, self.reason)
+        write!(
+            f,
+            "{}:{}: {} — {}",
+            self.file, self.line, self.text, self.reason
+        )
     }
 }
 
@@ -89,7 +93,7 @@ pub struct State {
     /// `read_l10n_templates(lang, dir)`: the directory and where it was called.
     pub l10n: Option<(String, Origin)>,
     /// `my` variables: never warned about.
-    locals: HashSet<String>,
+    pub(super) locals: HashSet<String>,
     known: HashSet<&'static str>,
     pub(super) cur: Origin,
     pub(super) lines: Vec<String>,
@@ -158,7 +162,10 @@ impl State {
         s.set_default_array("mynetworks_maps", vec![V::Ref('@', "mynetworks".into())]);
         s.set_default_array(
             "viruses_that_fake_sender_maps",
-            vec![V::Ref('$', "viruses_that_fake_sender_re".into()), V::Num(1.0)],
+            vec![
+                V::Ref('$', "viruses_that_fake_sender_re".into()),
+                V::Num(1.0),
+            ],
         );
         for f in FAMILIES {
             s.set_default_array(
@@ -191,10 +198,7 @@ impl State {
 
     /// Run one file's statements.
     pub fn run_file(&mut self, file: &str, src: &str, nodes: &[Node]) {
-        let saved = (
-            std::mem::take(&mut self.lines),
-            self.cur.clone(),
-        );
+        let saved = (std::mem::take(&mut self.lines), self.cur.clone());
         self.lines = src.lines().map(str::to_string).collect();
         self.sources.insert(file.to_string(), self.lines.clone());
         self.files.push(file.to_string());
@@ -225,7 +229,9 @@ impl State {
                             Some(c) => match self.scalar(c) {
                                 Ok(v) => v.truthy(),
                                 Err(why) => {
-                                    self.warn_now(format!("cannot evaluate condition ({why}); block skipped"));
+                                    self.warn_now(format!(
+                                        "cannot evaluate condition ({why}); block skipped"
+                                    ));
                                     break;
                                 }
                             },
@@ -267,13 +273,16 @@ impl State {
             self.warn_now(format!(
                 "{full} was retired in amavisd-new 2.13; setting it has no effect"
             ));
-        } else if !self.known.contains(full.as_str())
-            && !ALIASES.contains(&full.as_str())
-            && !self.locals.contains(&full)
-            && !n.contains("::")
-            && !(sigil == '%' && n == "ENV")
-            && !(sigil == '$' && n.len() == 1 && !n.as_bytes()[0].is_ascii_alphabetic())
-        {
+        } else {
+            let fine = self.known.contains(full.as_str())
+                || ALIASES.contains(&full.as_str())
+                || self.locals.contains(&full)
+                || n.contains("::")
+                || (sigil == '%' && n == "ENV")
+                || (sigil == '$' && n.len() == 1 && !n.as_bytes()[0].is_ascii_alphabetic());
+            if fine {
+                return;
+            }
             self.warn_now(format!(
                 "{full} is not an amavisd 2.13 variable (misspelt?); amavisd ignores it"
             ));
@@ -296,7 +305,7 @@ impl State {
         self.key_at.remove(n);
         self.hashes.insert(n.to_string(), Slot { v, at });
     }
-    fn array_mut(&mut self, n: &str) -> &mut Vec<V> {
+    pub(super) fn array_mut(&mut self, n: &str) -> &mut Vec<V> {
         self.check_name('@', n);
         let at = Some(self.cur.clone());
         let slot = self.arrays.entry(n.to_string()).or_insert(Slot {
@@ -323,7 +332,7 @@ impl State {
 
     // ---- assignment ----
 
-    fn assign_expr(&mut self, e: &E) -> R<V> {
+    pub(super) fn assign_expr(&mut self, e: &E) -> R<V> {
         let E::Assign(l, op, r) = e else {
             return self.scalar(e);
         };
@@ -398,7 +407,9 @@ impl State {
                 let (root, path) = self.lvalue_path(l)?;
                 let (first, rest) = path.split_first().ok_or("empty subscript")?;
                 let slot: &mut V = match (&root, first) {
-                    (E::Hash(n), Key::H(k)) => self.hash_mut(n, k).entry(k.clone()).or_insert(V::Undef),
+                    (E::Hash(n), Key::H(k)) => {
+                        self.hash_mut(n, k).entry(k.clone()).or_insert(V::Undef)
+                    }
                     (E::Array(n), Key::A(i)) => {
                         let a = self.array_mut(n);
                         let i = index(a.len(), *i)?;
@@ -436,250 +447,6 @@ impl State {
             E::Hash(_) | E::Array(_) => Ok((e.clone(), vec![])),
             _ => Err("assignment through a reference".into()),
         }
-    }
-
-    // ---- reading ----
-
-    /// Scalar context.
-    pub fn scalar(&mut self, e: &E) -> R<V> {
-        Ok(match e {
-            E::Undef => V::Undef,
-            E::Num(n) => V::Num(*n),
-            E::Str(s) => V::Str(s.clone()),
-            E::IStr(s) => V::Str(builtins::interpolate(self, s, false)?),
-            E::Qw(w) => {
-                self.check_qw(w);
-                w.last().map(|s| V::Str(s.clone())).unwrap_or(V::Undef)
-            }
-            E::Regex(src, flags, interp) => {
-                let src = if *interp {
-                    builtins::interpolate(self, src, true)?
-                } else {
-                    src.clone()
-                };
-                V::Regex(src, flags.clone())
-            }
-            E::Qx(cmd) => {
-                let cmd = builtins::interpolate(self, cmd, false)?;
-                builtins::qx(self, &cmd)?
-            }
-            E::Scalar(n) => self.get_scalar(n),
-            E::Array(n) => V::Num(self.get_array(n).len() as f64),
-            E::Hash(n) => V::Num(self.get_hash(n).len() as f64),
-            E::LastIdx(n) => V::Num(self.get_array(n).len() as f64 - 1.0),
-            E::HElem(base, k) => {
-                let k = self.scalar(k)?.to_str();
-                match self.container(base, '%')? {
-                    V::Hash(h) => h.get(&k).cloned().unwrap_or(V::Undef),
-                    _ => V::Undef,
-                }
-            }
-            E::AElem(base, k) => {
-                let i = self.scalar(k)?.to_num() as i64;
-                match self.container(base, '@')? {
-                    V::Array(a, _) => index(a.len(), i)
-                        .ok()
-                        .and_then(|i| a.get(i).cloned())
-                        .unwrap_or(V::Undef),
-                    _ => V::Undef,
-                }
-            }
-            E::Deref('$', inner) => match self.scalar(inner)? {
-                V::Ref('$', n) => self.get_scalar(&n),
-                _ => return Err("dereference of a non-scalar reference".into()),
-            },
-            E::Deref(..) => V::Num(self.list(e)?.len() as f64),
-            E::Ref(inner) => match &**inner {
-                E::Scalar(n) => V::Ref('$', n.clone()),
-                E::Array(n) => V::Ref('@', n.clone()),
-                E::Hash(n) => V::Ref('%', n.clone()),
-                E::List(items) => match items.last() {
-                    Some(last) => self.scalar(&E::Ref(Box::new(last.clone())))?,
-                    None => V::Undef,
-                },
-                other => self.scalar(other)?,
-            },
-            E::CodeRef(n) => V::Code(n.clone()),
-            E::AnonSub => V::Code("ANON".into()),
-            E::AnonArray(items, line) => {
-                let mut v = vec![];
-                for i in items {
-                    v.extend(self.list(i)?);
-                }
-                V::Array(v, *line)
-            }
-            E::AnonHash(items) => {
-                let mut v = vec![];
-                for i in items {
-                    v.extend(self.list(i)?);
-                }
-                V::Hash(pairs(v))
-            }
-            E::List(items) => {
-                let mut last = V::Undef;
-                for i in items {
-                    last = self.scalar(i)?;
-                }
-                last
-            }
-            E::Call(name, args) => builtins::call(self, name, args)?,
-            E::Bin(op, a, b) => {
-                let a = self.scalar(a)?;
-                builtins::binop(self, op, a, b)?
-            }
-            E::Un("!", a) => {
-                if self.scalar(a)?.truthy() {
-                    V::Str(String::new())
-                } else {
-                    V::Num(1.0)
-                }
-            }
-            E::Un("-", a) => match self.scalar(a)? {
-                V::Str(s) if s.starts_with(|c: char| c.is_alphabetic()) => V::Str(format!("-{s}")),
-                v => V::Num(-v.to_num()),
-            },
-            E::Un("my", a) => {
-                for n in lvalue_names(a) {
-                    self.locals.insert(n);
-                }
-                self.scalar(a)?
-            }
-            E::Un(op, _) => return Err(format!("operator `{op}`")),
-            E::Assign(..) => self.assign_expr(e)?,
-            E::Map(..) => V::Num(self.list(e)?.len() as f64),
-            E::Cond(c, a, b) => {
-                if self.scalar(c)?.truthy() {
-                    self.scalar(a)?
-                } else {
-                    self.scalar(b)?
-                }
-            }
-        })
-    }
-
-    /// The hash/array a subscript indexes: the named variable or what a reference points to.
-    fn container(&mut self, base: &E, sigil: char) -> R<V> {
-        Ok(match base {
-            E::Hash(n) => V::Hash(self.get_hash(n)),
-            E::Array(n) => V::Array(self.get_array(n), 0),
-            other => match self.scalar(other)? {
-                V::Ref('%', n) => V::Hash(self.get_hash(&n)),
-                V::Ref('@', n) => V::Array(self.get_array(&n), 0),
-                v @ (V::Hash(_) | V::Array(..)) => v,
-                V::Undef => V::Undef,
-                _ => return Err(format!("subscript of a non-{sigil} value")),
-            },
-        })
-    }
-
-    /// List context.
-    pub fn list(&mut self, e: &E) -> R<Vec<V>> {
-        Ok(match e {
-            E::Array(n) => self.get_array(n),
-            E::Hash(n) => self
-                .get_hash(n)
-                .into_iter()
-                .flat_map(|(k, v)| [V::Str(k), v])
-                .collect(),
-            E::List(items) => {
-                let mut out = vec![];
-                for i in items {
-                    out.extend(self.list(i)?);
-                }
-                out
-            }
-            E::Qw(w) => {
-                self.check_qw(w);
-                w.iter().map(|s| V::Str(s.clone())).collect()
-            }
-            E::Ref(inner) if matches!(**inner, E::List(_)) => {
-                let E::List(items) = &**inner else {
-                    unreachable!()
-                };
-                let mut out = vec![];
-                for i in items {
-                    out.push(self.scalar(&E::Ref(Box::new(i.clone())))?);
-                }
-                out
-            }
-            E::Deref(sig @ ('@' | '%'), inner) => match self.scalar(inner)? {
-                V::Ref(s, n) if s == *sig => self.list(&if s == '@' {
-                    E::Array(n)
-                } else {
-                    E::Hash(n)
-                })?,
-                V::Array(a, _) if *sig == '@' => a,
-                V::Hash(h) if *sig == '%' => h.into_iter().flat_map(|(k, v)| [V::Str(k), v]).collect(),
-                _ => return Err("dereference of a value of the wrong type".into()),
-            },
-            E::Bin("..", a, b) => {
-                let (a, b) = (self.scalar(a)?.to_num() as i64, self.scalar(b)?.to_num() as i64);
-                if b - a > 100_000 {
-                    return Err("range too large".into());
-                }
-                (a..=b).map(|i| V::Num(i as f64)).collect()
-            }
-            E::Cond(c, a, b) => {
-                if self.scalar(c)?.truthy() {
-                    self.list(a)?
-                } else {
-                    self.list(b)?
-                }
-            }
-            E::Map(body, items) => {
-                let mut out = vec![];
-                for item in self.list(items)? {
-                    self.scalars.insert("_".into(), Slot { v: item, at: None });
-                    out.extend(self.list(body)?);
-                }
-                self.scalars.remove("_");
-                out
-            }
-            E::Call(name, args) if builtins::is_list_call(name) => builtins::call_list(self, name, args)?,
-            E::Assign(l, _, _) if matches!(**l, E::Array(_) | E::Hash(_)) => {
-                self.assign_expr(e)?;
-                self.list(l)?
-            }
-            other => vec![self.scalar(other)?],
-        })
-    }
-
-    /// `qw( ".$mydomain" )` is the literal text, quotes and all: warn.
-    fn check_qw(&mut self, words: &[String]) {
-        for w in words {
-            // `@` is fine (qw is how one writes `user@example.com` safely); `$` is the trap.
-            let sigil = w.find('$').is_some_and(|i| {
-                w[i + 1..]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '{')
-            });
-            if sigil || w.contains(['"', '\'', ',']) {
-                self.warn_now(format!(
-                    "qw() does not interpolate: the entry is literally `{w}`; \
-                     migrated as Perl reads it (write ( \"...\" ) to interpolate)"
-                ));
-            }
-        }
-    }
-
-    /// Array variable named by a `push`/`unshift` first argument.
-    pub fn push(&mut self, target: &E, vals: Vec<V>, front: bool) -> R<()> {
-        let name = match target {
-            E::Array(n) => n.clone(),
-            E::Deref('@', inner) => match self.scalar(inner)? {
-                V::Ref('@', n) => n,
-                _ => return Err("push onto a non-array".into()),
-            },
-            _ => return Err("push onto a non-array".into()),
-        };
-        let a = self.array_mut(&name);
-        if front {
-            a.splice(0..0, vals);
-        } else {
-            a.extend(vals);
-        }
-        Ok(())
     }
 }
 
@@ -724,7 +491,7 @@ fn step<'a>(slot: &'a mut V, k: &Key) -> R<&'a mut V> {
     }
 }
 
-fn index(len: usize, i: i64) -> R<usize> {
+pub(super) fn index(len: usize, i: i64) -> R<usize> {
     let j = if i < 0 { len as i64 + i } else { i };
     if !(0..=100_000).contains(&j) {
         return Err("array index out of range".into());
@@ -742,7 +509,7 @@ pub fn pairs(v: Vec<V>) -> BTreeMap<String, V> {
     out
 }
 
-fn lvalue_names(e: &E) -> Vec<String> {
+pub(super) fn lvalue_names(e: &E) -> Vec<String> {
     match e {
         E::Scalar(n) => vec![format!("${n}")],
         E::Array(n) => vec![format!("@{n}")],

@@ -3,6 +3,7 @@
 //! Generated once from `tests/oracle/amavis_conf_dump.pl` output.
 
 /// Every variable amavisd 2.13 declares, with its sigil.
+#[rustfmt::skip]
 pub const KNOWN_VARS: &[&str] = &[
     "$AF_INET6", "$DEBUG", "$MAXFILES", "$MAXLEVELS", "$MAX_EXPANSION_FACTOR",
     "$MAX_EXPANSION_QUOTA", "$MIN_EXPANSION_FACTOR", "$MIN_EXPANSION_QUOTA", "$MYHOME",
@@ -145,6 +146,7 @@ pub const KNOWN_VARS: &[&str] = &[
 
 /// Scalar defaults before any config file runs (numbers and strings only;
 /// values `supply_after_defaults` derives later are left out).
+#[rustfmt::skip]
 pub const SCALAR_DEFAULTS: &[(&str, Default)] = &[
     ("AF_INET6", Default::N(10.0)),
     ("DEBUG", Default::N(0.0)),

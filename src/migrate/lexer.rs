@@ -129,11 +129,11 @@ impl Lexer<'_> {
             }
             self.template_marker()?;
             let line = self.line;
-            if c == b'$' || c == b'@' || (c == b'%' && !self.after_term()) {
-                if let Some(t) = self.variable()? {
-                    self.push(t, line);
-                    continue;
-                }
+            if (c == b'$' || c == b'@' || (c == b'%' && !self.after_term()))
+                && let Some(t) = self.variable()?
+            {
+                self.push(t, line);
+                continue;
             }
             if c == b'&' && matches!(self.out.last().map(|t| &t.kind), Some(T::P("\\"))) {
                 self.i += 1;
@@ -144,7 +144,8 @@ impl Lexer<'_> {
                 self.push(T::Code(name), line);
                 continue;
             }
-            if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit() && !self.after_term())
+            if c.is_ascii_digit()
+                || (c == b'.' && self.peek(1).is_ascii_digit() && !self.after_term())
             {
                 let n = self.number()?;
                 self.push(T::Num(n), line);
@@ -306,7 +307,9 @@ impl Lexer<'_> {
                 self.i += 2;
             }
             self.ident()
-        } else if sigil == b'$' && self.peek(0).is_ascii_punctuation() && !matches!(self.peek(0), b'{' | b'$')
+        } else if sigil == b'$'
+            && self.peek(0).is_ascii_punctuation()
+            && !matches!(self.peek(0), b'{' | b'$')
         {
             // punctuation variable such as `$0` or `$!`
             self.i += 1;
@@ -326,7 +329,11 @@ impl Lexer<'_> {
     fn number(&mut self) -> Result<f64, LexError> {
         let start = self.i;
         if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X' | b'b' | b'B') {
-            let radix = if matches!(self.peek(1), b'x' | b'X') { 16 } else { 2 };
+            let radix = if matches!(self.peek(1), b'x' | b'X') {
+                16
+            } else {
+                2
+            };
             self.i += 2;
             let s = self.i;
             while self.peek(0).is_ascii_hexdigit() || self.peek(0) == b'_' {
@@ -356,15 +363,20 @@ impl Lexer<'_> {
                 self.i += 1;
             }
         }
-        let text: String = self.src[start..self.i].chars().filter(|c| *c != '_').collect();
-        let leading_zero_int = text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit());
+        let text: String = self.src[start..self.i]
+            .chars()
+            .filter(|c| *c != '_')
+            .collect();
+        let leading_zero_int =
+            text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit());
         if leading_zero_int {
             // Perl reads 0755 as octal.
             return u64::from_str_radix(&text, 8)
                 .map(|v| v as f64)
                 .or_else(|_| self.err("bad octal number"));
         }
-        text.parse().or_else(|_| self.err(format!("bad number `{text}`")))
+        text.parse()
+            .or_else(|_| self.err(format!("bad number `{text}`")))
     }
 
     /// `q qq qw qr qx m` followed by a delimiter; `None` if the word is an ordinary identifier.

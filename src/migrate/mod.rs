@@ -6,13 +6,17 @@
 //! configs use. The result is written as YAML with the `file:line` of every
 //! value; whatever is not carried over becomes one warning line.
 
+mod ast;
 mod builtins;
 mod emit;
 mod eval;
+mod expr;
 mod known;
 mod lexer;
+mod notes;
 mod parser;
 mod value;
+mod yaml;
 
 use std::path::{Path, PathBuf};
 

@@ -5,67 +5,8 @@
 //! exotic line costs one warning. Only unbalanced brackets make the whole file
 //! unreadable ([`ParseError`]), because then no statement boundary is known.
 
+pub use super::ast::{E, Node, ParseError, Stmt};
 use super::lexer::{T, Tok};
-
-/// An expression; `Str` is literal text, `IStr` raw double-quoted text.
-#[derive(Debug, Clone, PartialEq)]
-pub enum E {
-    Undef,
-    Num(f64),
-    Str(String),
-    IStr(String),
-    Qw(Vec<String>),
-    Regex(String, String, bool),
-    Qx(String),
-    Scalar(String),
-    Array(String),
-    Hash(String),
-    LastIdx(String),
-    /// `$h{k}` (base `Hash(h)`) or `EXPR->{k}`.
-    HElem(Box<E>, Box<E>),
-    /// `$a[i]` (base `Array(a)`) or `EXPR->[i]`.
-    AElem(Box<E>, Box<E>),
-    /// `@$x`, `%{$x}`, `$$x`.
-    Deref(char, Box<E>),
-    Ref(Box<E>),
-    CodeRef(String),
-    AnonArray(Vec<E>, u32),
-    AnonHash(Vec<E>),
-    AnonSub,
-    List(Vec<E>),
-    Call(String, Vec<E>),
-    Bin(&'static str, Box<E>, Box<E>),
-    Un(&'static str, Box<E>),
-    Assign(Box<E>, &'static str, Box<E>),
-    Cond(Box<E>, Box<E>, Box<E>),
-    /// `map { EXPR } LIST`
-    Map(Box<E>, Box<E>),
-}
-
-/// One statement and the lines it spans.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub stmt: Stmt,
-    pub line: u32,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stmt {
-    Expr(E),
-    /// `if`/`elsif`/`else` arms (condition `None` = else or a bare block).
-    If(Vec<(Option<E>, Vec<Node>)>),
-    /// `use strict;` and friends: nothing to carry, nothing to warn about.
-    Ignored,
-    /// Perl we do not evaluate, and why.
-    Unsupported(String),
-}
-
-/// The file cannot be split into statements (unbalanced brackets).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParseError {
-    pub line: u32,
-    pub msg: String,
-}
 
 pub fn parse(toks: &[Tok]) -> Result<Vec<Node>, ParseError> {
     let mut p = Parser { t: toks, i: 0 };
@@ -87,8 +28,23 @@ struct Parser<'a> {
 type R<X> = Result<X, String>;
 
 const NAMED_UNARY: &[&str] = &[
-    "lc", "uc", "lcfirst", "ucfirst", "defined", "chomp", "chop", "length", "scalar", "exists",
-    "ref", "int", "abs", "hex", "oct", "quotemeta", "undef",
+    "lc",
+    "uc",
+    "lcfirst",
+    "ucfirst",
+    "defined",
+    "chomp",
+    "chop",
+    "length",
+    "scalar",
+    "exists",
+    "ref",
+    "int",
+    "abs",
+    "hex",
+    "oct",
+    "quotemeta",
+    "undef",
 ];
 
 fn bin_prec(t: &T) -> Option<(&'static str, u8)> {
@@ -125,9 +81,9 @@ fn bin_prec(t: &T) -> Option<(&'static str, u8)> {
 
 fn is_assign_op(t: &T) -> Option<&'static str> {
     match t {
-        T::P(p @ ("=" | ".=" | "+=" | "-=" | "*=" | "/=" | "||=" | "//=" | "&&=" | "**=" | "x=")) => {
-            Some(p)
-        }
+        T::P(
+            p @ ("=" | ".=" | "+=" | "-=" | "*=" | "/=" | "||=" | "//=" | "&&=" | "**=" | "x="),
+        ) => Some(p),
         _ => None,
     }
 }
@@ -264,8 +220,10 @@ impl Parser<'_> {
                     };
                     self.skip_to_semicolon();
                     return Ok(
-                        if matches!(module.as_str(), "strict" | "warnings" | "utf8" | "vars" | "")
-                            || module.starts_with('5')
+                        if matches!(
+                            module.as_str(),
+                            "strict" | "warnings" | "utf8" | "vars" | ""
+                        ) || module.starts_with('5')
                         {
                             Stmt::Ignored
                         } else {
@@ -280,7 +238,9 @@ impl Parser<'_> {
                         return Ok(Stmt::Ignored);
                     }
                     let what = match w.as_str() {
-                        "sub" | "BEGIN" | "END" => "defines Perl code (custom hooks are not carried)",
+                        "sub" | "BEGIN" | "END" => {
+                            "defines Perl code (custom hooks are not carried)"
+                        }
                         "package" => "switches Perl package (custom hook code is not carried)",
                         "for" | "foreach" | "while" | "until" => "a loop",
                         _ => "Perl code",
@@ -636,8 +596,18 @@ impl Parser<'_> {
             Some(T::P(p)) => matches!(*p, "\\" | "[" | "{" | "$" | "@" | "-" | "!"),
             Some(T::Ident(w)) => !matches!(
                 w.as_str(),
-                "x" | "eq" | "ne" | "lt" | "gt" | "le" | "ge" | "cmp" | "or" | "and" | "if"
-                    | "unless" | "xor"
+                "x" | "eq"
+                    | "ne"
+                    | "lt"
+                    | "gt"
+                    | "le"
+                    | "ge"
+                    | "cmp"
+                    | "or"
+                    | "and"
+                    | "if"
+                    | "unless"
+                    | "xor"
             ),
             Some(_) => true,
         }
@@ -683,47 +653,5 @@ fn base_for(e: E, sigil: char) -> E {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::lexer::lex;
-    use super::*;
-
-    fn p(s: &str) -> Vec<Node> {
-        parse(&lex(s).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn assignment_and_call() {
-        let n = p("$spam_lovers{lc(\"postmaster\\@$mydomain\")} = 1;");
-        assert_eq!(n.len(), 1);
-        let Stmt::Expr(E::Assign(l, "=", r)) = &n[0].stmt else {
-            panic!("{n:?}")
-        };
-        assert!(matches!(**l, E::HElem(..)));
-        assert_eq!(**r, E::Num(1.0));
-    }
-
-    #[test]
-    fn unsupported_statement_recovers() {
-        let n = p("foreach my $x (1,2) { $y = $x; }\n$a = 2;\nsub foo { 1 }\n$b = 3;");
-        assert!(matches!(n[0].stmt, Stmt::Unsupported(_)), "{n:?}");
-        assert!(matches!(n[1].stmt, Stmt::Expr(_)));
-        assert!(matches!(n[2].stmt, Stmt::Unsupported(_)));
-        assert_eq!(n[3].line, 4);
-    }
-
-    #[test]
-    fn unbalanced_is_error() {
-        assert!(parse(&lex("$a = (1, 2;\n").unwrap()).is_err());
-        assert!(parse(&lex("$a = 1; }\n").unwrap()).is_err());
-    }
-
-    #[test]
-    fn list_op_without_parens() {
-        let n = p("push @mynetworks, '10.0.0.0/8', qw(a b);");
-        let Stmt::Expr(E::Call(name, args)) = &n[0].stmt else {
-            panic!("{n:?}")
-        };
-        assert_eq!(name, "push");
-        assert_eq!(args.len(), 3);
-    }
-}
+#[path = "parser_tests.rs"]
+mod tests;
