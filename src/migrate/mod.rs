@@ -15,6 +15,8 @@ mod known;
 mod lexer;
 mod notes;
 mod parser;
+mod tables;
+mod terms;
 mod value;
 mod yaml;
 

@@ -20,14 +20,14 @@ pub fn parse(toks: &[Tok]) -> Result<Vec<Node>, ParseError> {
     Ok(nodes)
 }
 
-struct Parser<'a> {
-    t: &'a [Tok],
-    i: usize,
+pub(super) struct Parser<'a> {
+    pub(super) t: &'a [Tok],
+    pub(super) i: usize,
 }
 
-type R<X> = Result<X, String>;
+pub(super) type R<X> = Result<X, String>;
 
-const NAMED_UNARY: &[&str] = &[
+pub(super) const NAMED_UNARY: &[&str] = &[
     "lc",
     "uc",
     "lcfirst",
@@ -89,40 +89,40 @@ fn is_assign_op(t: &T) -> Option<&'static str> {
 }
 
 impl Parser<'_> {
-    fn peek(&self) -> Option<&T> {
+    pub(super) fn peek(&self) -> Option<&T> {
         self.t.get(self.i).map(|t| &t.kind)
     }
-    fn peek_at(&self, k: usize) -> Option<&T> {
+    pub(super) fn peek_at(&self, k: usize) -> Option<&T> {
         self.t.get(self.i + k).map(|t| &t.kind)
     }
-    fn line(&self) -> u32 {
+    pub(super) fn line(&self) -> u32 {
         self.t
             .get(self.i)
             .or_else(|| self.t.last())
             .map(|t| t.line)
             .unwrap_or(1)
     }
-    fn is_p(&self, p: &str) -> bool {
+    pub(super) fn is_p(&self, p: &str) -> bool {
         matches!(self.peek(), Some(T::P(q)) if *q == p)
     }
-    fn is_word(&self, w: &str) -> bool {
+    pub(super) fn is_word(&self, w: &str) -> bool {
         matches!(self.peek(), Some(T::Ident(q)) if q == w)
     }
-    fn eat_p(&mut self, p: &str) -> bool {
+    pub(super) fn eat_p(&mut self, p: &str) -> bool {
         let y = self.is_p(p);
         if y {
             self.i += 1;
         }
         y
     }
-    fn expect_p(&mut self, p: &str) -> R<()> {
+    pub(super) fn expect_p(&mut self, p: &str) -> R<()> {
         if self.eat_p(p) {
             Ok(())
         } else {
             Err(format!("expected `{p}`, found {}", self.describe()))
         }
     }
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match self.peek() {
             None => "end of file".into(),
             Some(T::P(p)) => format!("`{p}`"),
@@ -132,7 +132,7 @@ impl Parser<'_> {
     }
 
     /// Statements up to a `}` (not consumed) or end of input.
-    fn block_body(&mut self) -> Result<Vec<Node>, ParseError> {
+    pub(super) fn block_body(&mut self) -> Result<Vec<Node>, ParseError> {
         let mut out = vec![];
         while self.i < self.t.len() && !self.is_p("}") {
             if self.eat_p(";") {
@@ -156,7 +156,7 @@ impl Parser<'_> {
     }
 
     /// Skip to after the next `;` at this nesting level (or before the `}` closing it).
-    fn recover(&mut self) -> Result<(), ParseError> {
+    pub(super) fn recover(&mut self) -> Result<(), ParseError> {
         let start_line = self.line();
         let mut depth = 0i32;
         while let Some(t) = self.peek() {
@@ -197,7 +197,7 @@ impl Parser<'_> {
     }
 
     /// After a `}` at depth 0: does a block statement (`sub x {...}`, `for (...) {...}`) end here?
-    fn block_ends_statement(&self) -> bool {
+    pub(super) fn block_ends_statement(&self) -> bool {
         match self.peek_at(1) {
             None => true,
             Some(T::Scalar(_) | T::Array(_) | T::Hash(_) | T::P("}")) => true,
@@ -209,7 +209,7 @@ impl Parser<'_> {
         }
     }
 
-    fn statement(&mut self) -> R<Stmt> {
+    pub(super) fn statement(&mut self) -> R<Stmt> {
         if let Some(T::Ident(w)) = self.peek() {
             let w = w.clone();
             match w.as_str() {
@@ -278,7 +278,7 @@ impl Parser<'_> {
         Ok(e)
     }
 
-    fn skip_to_semicolon(&mut self) {
+    pub(super) fn skip_to_semicolon(&mut self) {
         while let Some(t) = self.peek() {
             let semi = matches!(t, T::P(";"));
             self.i += 1;
@@ -289,13 +289,13 @@ impl Parser<'_> {
     }
 
     /// After `{`: statements and the closing `}`.
-    fn block_rest(&mut self) -> R<Vec<Node>> {
+    pub(super) fn block_rest(&mut self) -> R<Vec<Node>> {
         let body = self.block_body().map_err(|e| e.msg)?;
         self.expect_p("}")?;
         Ok(body)
     }
 
-    fn if_stmt(&mut self) -> R<Stmt> {
+    pub(super) fn if_stmt(&mut self) -> R<Stmt> {
         let mut arms = vec![];
         let mut neg = self.is_word("unless");
         self.i += 1;
@@ -320,11 +320,11 @@ impl Parser<'_> {
         }
     }
 
-    pub fn expr(&mut self) -> R<E> {
+    pub(super) fn expr(&mut self) -> R<E> {
         self.low_or()
     }
 
-    fn low_or(&mut self) -> R<E> {
+    pub(super) fn low_or(&mut self) -> R<E> {
         let mut l = self.low_and()?;
         while self.is_word("or") || self.is_word("xor") {
             let op = if self.is_word("or") { "||" } else { "xor" };
@@ -334,7 +334,7 @@ impl Parser<'_> {
         }
         Ok(l)
     }
-    fn low_and(&mut self) -> R<E> {
+    pub(super) fn low_and(&mut self) -> R<E> {
         let mut l = self.low_not()?;
         while self.is_word("and") {
             self.i += 1;
@@ -343,7 +343,7 @@ impl Parser<'_> {
         }
         Ok(l)
     }
-    fn low_not(&mut self) -> R<E> {
+    pub(super) fn low_not(&mut self) -> R<E> {
         if self.is_word("not") {
             self.i += 1;
             return Ok(E::Un("!", Box::new(self.low_not()?)));
@@ -352,7 +352,7 @@ impl Parser<'_> {
     }
 
     /// Comma list; a single element without commas is returned as itself.
-    fn comma(&mut self) -> R<E> {
+    pub(super) fn comma(&mut self) -> R<E> {
         let mut items = vec![];
         let mut had_comma = false;
         loop {
@@ -372,7 +372,7 @@ impl Parser<'_> {
         Ok(E::List(items))
     }
 
-    fn ends_list(&self) -> bool {
+    pub(super) fn ends_list(&self) -> bool {
         match self.peek() {
             None => true,
             Some(T::P(p)) => matches!(*p, ")" | "]" | "}" | ";" | ":"),
@@ -381,7 +381,7 @@ impl Parser<'_> {
         }
     }
 
-    fn assign(&mut self) -> R<E> {
+    pub(super) fn assign(&mut self) -> R<E> {
         let l = self.ternary()?;
         if let Some(op) = self.peek().and_then(is_assign_op) {
             self.i += 1;
@@ -391,7 +391,7 @@ impl Parser<'_> {
         Ok(l)
     }
 
-    fn ternary(&mut self) -> R<E> {
+    pub(super) fn ternary(&mut self) -> R<E> {
         let c = self.binary(7)?;
         if self.eat_p("?") {
             let a = self.assign()?;
@@ -402,7 +402,7 @@ impl Parser<'_> {
         Ok(c)
     }
 
-    fn binary(&mut self, min: u8) -> R<E> {
+    pub(super) fn binary(&mut self, min: u8) -> R<E> {
         let mut l = self.unary()?;
         while let Some((op, p)) = self.peek().and_then(bin_prec) {
             if p < min {
@@ -415,7 +415,7 @@ impl Parser<'_> {
         Ok(l)
     }
 
-    fn unary(&mut self) -> R<E> {
+    pub(super) fn unary(&mut self) -> R<E> {
         if let Some(T::P(p @ ("!" | "~" | "\\" | "-" | "+"))) = self.peek() {
             let p: &'static str = p;
             self.i += 1;
@@ -445,201 +445,16 @@ impl Parser<'_> {
         }
         Ok(base)
     }
-
-    fn postfix(&mut self) -> R<E> {
-        let mut e = self.term()?;
-        loop {
-            let arrow = self.is_p("->");
-            let next = if arrow { self.peek_at(1) } else { self.peek() };
-            let subscriptable = arrow
-                || matches!(
-                    e,
-                    E::Scalar(_) | E::HElem(..) | E::AElem(..) | E::Deref('$', _)
-                );
-            match next {
-                Some(T::P("{")) if subscriptable => {
-                    self.i += 1 + arrow as usize;
-                    let k = self.subscript_key()?;
-                    self.expect_p("}")?;
-                    e = E::HElem(Box::new(base_for(e, '%')), Box::new(k));
-                }
-                Some(T::P("[")) if subscriptable => {
-                    self.i += 1 + arrow as usize;
-                    let k = self.expr()?;
-                    self.expect_p("]")?;
-                    e = E::AElem(Box::new(base_for(e, '@')), Box::new(k));
-                }
-                _ if arrow => return Err("method call or code dereference".into()),
-                _ => return Ok(e),
-            }
-        }
-    }
-
-    /// A hash key: a bareword (`{PATH}`, `{-foo}`) is a string.
-    fn subscript_key(&mut self) -> R<E> {
-        if let (Some(T::Ident(w)), Some(T::P("}"))) = (self.peek(), self.peek_at(1)) {
-            let w = w.clone();
-            self.i += 1;
-            return Ok(E::Str(w));
-        }
-        self.expr()
-    }
-
-    fn term(&mut self) -> R<E> {
-        let line = self.line();
-        let Some(t) = self.peek().cloned() else {
-            return Err("unexpected end of file".into());
-        };
-        self.i += 1;
-        Ok(match t {
-            T::Num(n) => E::Num(n),
-            T::Str(s) => E::Str(s),
-            T::IStr(s) => E::IStr(s),
-            T::Qw(w) => E::Qw(w),
-            T::Regex(s, f, i) => E::Regex(s, f, i),
-            T::Qx(s) => E::Qx(s),
-            T::Scalar(n) => E::Scalar(n),
-            T::Array(n) => {
-                if self.is_p("[") || self.is_p("{") {
-                    return Err("array or hash slice".into());
-                }
-                E::Array(n)
-            }
-            T::Hash(n) => E::Hash(n),
-            T::LastIdx(n) => E::LastIdx(n),
-            T::Code(n) => E::CodeRef(n),
-            T::P("[") => {
-                let l = self.list_until("]")?;
-                E::AnonArray(l, line)
-            }
-            T::P("{") => E::AnonHash(self.list_until("}")?),
-            T::P("(") => E::List(self.list_until(")")?),
-            T::P(s @ ("$" | "@" | "%")) => {
-                let sig = s.chars().next().unwrap_or('$');
-                let inner = if self.eat_p("{") {
-                    let e = self.expr()?;
-                    self.expect_p("}")?;
-                    e
-                } else {
-                    self.term()?
-                };
-                E::Deref(sig, Box::new(inner))
-            }
-            T::Ident(w) => return self.word(w),
-            T::P(p) => return Err(format!("unexpected `{p}`")),
-        })
-    }
-
-    fn list_until(&mut self, close: &str) -> R<Vec<E>> {
-        if self.eat_p(close) {
-            return Ok(vec![]);
-        }
-        let e = self.expr()?;
-        self.expect_p(close)?;
-        Ok(match e {
-            E::List(v) => v,
-            e => vec![e],
-        })
-    }
-
-    fn word(&mut self, w: String) -> R<E> {
-        if self.is_p("=>") {
-            return Ok(E::Str(w));
-        }
-        match w.as_str() {
-            "my" | "our" => return Ok(E::Un("my", Box::new(self.term()?))),
-            "sub" => {
-                self.expect_p("{")?;
-                self.skip_block()?;
-                return Ok(E::AnonSub);
-            }
-            "undef" if !self.is_p("(") => return Ok(E::Undef),
-            "__FILE__" | "__LINE__" | "__PACKAGE__" => return Ok(E::Call(w, vec![])),
-            "map" if self.is_p("{") => {
-                self.i += 1;
-                let body = self.expr()?;
-                self.expect_p("}")?;
-                self.eat_p(",");
-                let list = self.comma()?;
-                return Ok(E::Map(Box::new(body), Box::new(list)));
-            }
-            "do" | "eval" | "map" | "grep" | "sort" | "s" | "tr" | "y" | "print" | "printf"
-            | "open" | "system" | "exec" | "exit" | "die" | "warn" => {
-                return Err(format!("`{w}` is not evaluated"));
-            }
-            _ => {}
-        }
-        if self.eat_p("(") {
-            let args = self.list_until(")")?;
-            return Ok(E::Call(w, args));
-        }
-        if NAMED_UNARY.contains(&w.as_str()) {
-            if self.starts_term() {
-                let a = self.binary(14)?;
-                return Ok(E::Call(w, vec![a]));
-            }
-            return Ok(E::Call(w, vec![]));
-        }
-        if self.starts_term() && !is_constant_name(&w) {
-            let args = match self.comma()? {
-                E::List(v) => v,
-                e => vec![e],
-            };
-            return Ok(E::Call(w, args));
-        }
-        Ok(E::Call(w, vec![]))
-    }
-
-    fn starts_term(&self) -> bool {
-        match self.peek() {
-            None => false,
-            Some(T::P(p)) => matches!(*p, "\\" | "[" | "{" | "$" | "@" | "-" | "!"),
-            Some(T::Ident(w)) => !matches!(
-                w.as_str(),
-                "x" | "eq"
-                    | "ne"
-                    | "lt"
-                    | "gt"
-                    | "le"
-                    | "ge"
-                    | "cmp"
-                    | "or"
-                    | "and"
-                    | "if"
-                    | "unless"
-                    | "xor"
-            ),
-            Some(_) => true,
-        }
-    }
-
-    fn skip_block(&mut self) -> R<()> {
-        let mut depth = 1;
-        while let Some(t) = self.peek().cloned() {
-            self.i += 1;
-            match t {
-                T::P("{") => depth += 1,
-                T::P("}") => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-        }
-        Err("unclosed `{`".into())
-    }
 }
 
 /// `D_PASS`, `CC_VIRUS`: all-caps barewords are constants, never list operators.
-fn is_constant_name(w: &str) -> bool {
+pub(super) fn is_constant_name(w: &str) -> bool {
     w.chars()
         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// `$h{k}` indexes the hash `%h`, while `$h->{k}` indexes what `$h` points to.
-fn base_for(e: E, sigil: char) -> E {
+pub(super) fn base_for(e: E, sigil: char) -> E {
     match e {
         E::Scalar(n) => {
             if sigil == '%' {
