@@ -284,7 +284,7 @@ impl State {
                 return;
             }
             self.warn_now(format!(
-                "{full} is not an amavisd 2.13 variable (misspelt?); amavisd ignores it"
+                "{full} is not an amavisd 2.13 variable (misspelt?); amavisd ignores it, or refuses to start under `use strict`"
             ));
         }
     }
