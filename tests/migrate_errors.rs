@@ -112,3 +112,35 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Any value assigned to any carried variable still gives a loadable config.
+    #[test]
+    fn any_value_for_carried_variables_loads(
+        assigns in proptest::collection::vec((
+            prop_oneof![
+                Just("$log_level"), Just("$max_servers"), Just("$inet_socket_port"), Just("$MAXLEVELS"),
+                Just("$MAXFILES"), Just("$sa_tag2_level_deflt"), Just("$final_spam_destiny"),
+                Just("$forward_method"), Just("$notify_method"), Just("$inet_socket_bind"),
+                Just("$banned_filename_re"), Just("@av_scanners"), Just("$mydomain"),
+                Just("@local_domains_acl"), Just("%spam_lovers"), Just("@bypass_spam_checks_maps"),
+                Just("$smtpd_timeout"), Just("$QUARANTINEDIR"), Just("$sa_mail_body_size_limit"),
+                Just("@viruses_that_fake_sender_maps"), Just("$policy_bank{'X'}"), Just("%interface_policy"),
+                Just("$TEMPBASE"), Just("$MYHOME"), Just("$smtpd_message_size_limit"), Just("@inet_acl"),
+            ],
+            prop_oneof![
+                Just("0"), Just("-1"), Just("1e30"), Just("9**9**9"), Just("70000"), Just("300"),
+                Just("'abc'"), Just("\"x\\ty\""), Just("undef"), Just("[1, 2]"), Just("{ a => 1 }"),
+                Just("qr'(unclosed'"), Just("new_RE(qr'x', [qr'y' => 0])"), Just("D_BOUNCE"),
+                Just("'smtp:[::1]:10025'"), Just("(1)"), Just("(\\%h, \\@a)"), Just("\\&ask_daemon"),
+                Just("[['n', \\&ask_daemon, ['{}', 'clamd:/s']]]"), Just("2.5"), Just("'0'"), Just("''"),
+            ],
+        ), 1..6)
+    ) {
+        let src: String = assigns.iter().map(|(v, x)| format!("{v} = {x};\n")).collect();
+        let out = evaluate_text(&src).unwrap();
+        prop_assert!(Config::from_yaml(&out.yaml, "p").is_ok(), "{}\n{}", src, out.yaml);
+    }
+}

@@ -142,6 +142,16 @@ const SCALARS: &[(&str, &str, K)] = &[
     ),
 ];
 
+/// Values the typed config can hold for a whole-number key.
+fn int_range(key: &str) -> (f64, f64) {
+    match key {
+        "log_level" => (0.0, 255.0),
+        "max_servers" => (1.0, 1e6),
+        "maxlevels" | "maxfiles" => (0.0, u32::MAX as f64),
+        _ => (0.0, 9e15),
+    }
+}
+
 /// amavisd's `supply_after_defaults`, for what we carry.
 fn finish(st: &mut State) {
     let banned = st.get_scalar("final_banned_destiny");
@@ -262,7 +272,8 @@ impl Emitter<'_> {
             (K::Str | K::OptStr, V::Str(_) | V::Num(_)) => J::String(v.to_str()),
             (K::Int | K::OptInt, V::Str(_) | V::Num(_)) => {
                 let n = v.to_num();
-                if n < 0.0 || n.fract() != 0.0 {
+                let (lo, hi) = int_range(key);
+                if !(lo..=hi).contains(&n) || n.fract() != 0.0 {
                     return self.warn(
                         &at,
                         0,
@@ -271,7 +282,10 @@ impl Emitter<'_> {
                 }
                 json!(n as u64)
             }
-            (K::OptNum, V::Str(_) | V::Num(_)) => num(v.to_num()),
+            (K::OptNum, V::Str(_) | V::Num(_)) if v.to_num().is_finite() => num(v.to_num()),
+            (K::OptNum, V::Str(_) | V::Num(_)) => {
+                return self.warn(&at, 0, bad("not a finite number"));
+            }
             (K::Bool, _) => J::Bool(v.truthy()),
             (K::Destiny, V::Str(_) | V::Num(_)) => match destiny_name(v.to_num()) {
                 Some(d) => J::String(d.into()),
@@ -447,13 +461,25 @@ impl Emitter<'_> {
                 if name.is_empty() {
                     continue;
                 }
-                let at = key_at
+                let Some(at) = key_at
                     .get(&name)
                     .cloned()
-                    .unwrap_or_else(|| self.st.hashes["policy_bank"].at.clone().expect("set"));
+                    .or_else(|| self.st.hashes["policy_bank"].at.clone())
+                else {
+                    continue;
+                };
+                let bank = to_json(self.st, &b, 0);
+                if !bank.is_object() {
+                    self.warn(
+                        &at,
+                        0,
+                        format!("policy bank `{name}` is not a hash of settings; not carried"),
+                    );
+                    continue;
+                }
                 self.warn(&at, 0, format!("policy bank `{name}` is carried as data, but amavisd-rs does not apply policy banks yet"));
                 first.get_or_insert(at);
-                o.insert(name, to_json(self.st, &b, 0));
+                o.insert(name, bank);
             }
             if let Some(at) = first {
                 self.put("policy_bank", &J::Object(o), &at, "");

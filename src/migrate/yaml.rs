@@ -17,7 +17,10 @@ pub fn with_flags(src: &str, flags: &str) -> String {
 }
 
 pub fn num(n: f64) -> J {
-    if n.fract() == 0.0 && n.abs() < 9e15 {
+    if !n.is_finite() {
+        // JSON has no infinity; Perl would print "Inf".
+        json!(fmt_num(n))
+    } else if n.fract() == 0.0 && n.abs() < 9e15 {
         json!(n as i64)
     } else {
         json!(n)
