@@ -70,7 +70,8 @@ pub fn describe(name: &str) -> &'static str {
         | "defang_banned"
         | "defang_spam"
         | "defang_bad_header"
-        | "defang_undecipherable" => "defanging (wrapping the original as an attachment)",
+        | "defang_undecipherable"
+        | "defang_by_ccat" => "defanging (wrapping the original as an attachment)",
         "helpers_home" | "daemon_chroot_dir" => "helper/chroot directory",
         "myproduct_name" => "product name in headers",
         _ if n.starts_with("addr_extension_") => "address extensions (user+spam@)",
