@@ -413,8 +413,16 @@ pub fn qx(st: &mut State, cmd: &str) -> R<V> {
             head(file, flag[1..].parse().unwrap_or(10))
         }
         ["cat", file] => std::fs::read_to_string(file).unwrap_or_default(),
-        ["hostname"] => format!("{}\n", hostname(false)),
-        ["hostname", "-f" | "--fqdn" | "--long"] => format!("{}\n", hostname(true)),
+        // Backticks capture stdout only, whatever the exit status (amavisd does the same).
+        ["hostname", rest @ ..]
+            if matches!(rest, [] | ["-f" | "--fqdn" | "--long" | "-s" | "--short"]) =>
+        {
+            std::process::Command::new("hostname")
+                .args(rest)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        }
         _ => return Err(format!("runs shell command `{cmd}`")),
     };
     st.warn_now(format!(
@@ -430,19 +438,8 @@ fn head(file: &str, n: usize) -> String {
         .unwrap_or_default()
 }
 
-/// This host's name; `fqdn` asks `hostname --fqdn` (which may use DNS).
-pub fn hostname(fqdn: bool) -> String {
-    if fqdn
-        && let Ok(o) = std::process::Command::new("hostname")
-            .arg("--fqdn")
-            .output()
-        && o.status.success()
-    {
-        let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        if !s.is_empty() {
-            return s;
-        }
-    }
+/// This host's name as `uname -n` gives it (amavisd's default `$myhostname`).
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())

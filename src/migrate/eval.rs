@@ -135,7 +135,7 @@ impl State {
         s.scalars.insert(
             "myhostname".into(),
             Slot {
-                v: V::Str(builtins::hostname(false)),
+                v: V::Str(builtins::hostname()),
                 at: None,
             },
         );
