@@ -18,7 +18,11 @@ fn later_assignments_override_earlier_ones() {
 #[test]
 fn every_value_names_its_line() {
     let (out, _) = run("$log_level = 1;\n\n$log_level = 4;  # verbose\n");
-    assert!(out.yaml.contains("log_level: 4  # from input:3\n"), "{}", out.yaml);
+    assert!(
+        out.yaml.contains("log_level: 4  # from input:3\n"),
+        "{}",
+        out.yaml
+    );
 }
 
 #[test]
@@ -52,7 +56,10 @@ fn new_re_keeps_order_and_allow_entries() {
     assert_eq!(
         c.banned_filename_re,
         vec![
-            BannedRule::Entry { re: r"^\.(zip|rar)$".into(), ban: false },
+            BannedRule::Entry {
+                re: r"^\.(zip|rar)$".into(),
+                ban: false
+            },
             BannedRule::Ban(r"(?i).\.(exe|scr)$".into()),
             BannedRule::Ban("^UNDECIPHERABLE$".into()),
         ]
@@ -64,7 +71,11 @@ fn regex_perl_cannot_share_is_dropped_with_a_warning() {
     let (out, c) = run("$banned_filename_re = new_RE( qr'(?<!x' , qr'ok' );\n");
     assert_eq!(c.banned_filename_re, vec![BannedRule::Ban("ok".into())]);
     assert_eq!(out.warnings.len(), 1, "{:#?}", out.warnings);
-    assert!(out.warnings[0].contains("does not compile here"), "{}", out.warnings[0]);
+    assert!(
+        out.warnings[0].contains("does not compile here"),
+        "{}",
+        out.warnings[0]
+    );
 }
 
 #[test]
@@ -74,7 +85,10 @@ fn lookup_triplet_and_push() {
          @bypass_spam_checks_maps = (\\%bypass_spam_checks, \\@bypass_spam_checks_acl, \\$bypass_spam_checks_re);\n\
          @bypass_virus_checks_maps = (\\@bypass_virus_checks_acl, 0);\n@bypass_virus_checks_acl = qw( .x.example );\n",
     );
-    assert_eq!(c.local_domains_acl, vec!["a.example", ".b.example", "c.example"]);
+    assert_eq!(
+        c.local_domains_acl,
+        vec!["a.example", ".b.example", "c.example"]
+    );
     assert_eq!(c.bypass_spam_checks_maps, None);
     // The reference sees the list as it is after every file has run.
     assert_eq!(
@@ -89,8 +103,17 @@ fn lookup_triplet_and_push() {
 #[test]
 fn regex_lookup_members_are_reported() {
     let (out, c) = run("@spam_lovers_maps = ( new_RE( qr'^postmaster@'i ), ['x@example.com'] );\n");
-    assert_eq!(c.spam_lovers_maps, Some(vec![LookupTable::Acl(vec!["x@example.com".into()])]));
-    assert!(out.warnings.iter().any(|w| w.contains("new_RE() table member is not supported")), "{:#?}", out.warnings);
+    assert_eq!(
+        c.spam_lovers_maps,
+        Some(vec![LookupTable::Acl(vec!["x@example.com".into()])])
+    );
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("new_RE() table member is not supported")),
+        "{:#?}",
+        out.warnings
+    );
 }
 
 #[test]
@@ -99,15 +122,23 @@ fn policy_banks_and_interfaces_are_carried_as_data_with_a_warning() {
         "$interface_policy{'10026'} = 'ORIGINATING';\n$policy_bank{'ORIGINATING'} = {\n  originating => 1,\n  \
          virus_admin_maps => [\"v\\@example.com\"],\n  final_spam_destiny => D_DISCARD,\n};\n",
     );
-    assert_eq!(c.interface_policy.get("10026").map(String::as_str), Some("ORIGINATING"));
+    assert_eq!(
+        c.interface_policy.get("10026").map(String::as_str),
+        Some("ORIGINATING")
+    );
     let bank = &c.policy_bank["ORIGINATING"];
     assert_eq!(bank["originating"], serde_json::json!(1));
-    assert_eq!(bank["virus_admin_maps"], serde_json::json!(["v@example.com"]));
+    assert_eq!(
+        bank["virus_admin_maps"],
+        serde_json::json!(["v@example.com"])
+    );
     assert_eq!(bank["final_spam_destiny"], serde_json::json!(0));
     assert_eq!(
         out.warnings,
-        vec!["input:2: $policy_bank{'ORIGINATING'} = { — policy bank `ORIGINATING` is carried as data, \
-              but amavisd-rs does not apply policy banks yet"]
+        vec![
+            "input:2: $policy_bank{'ORIGINATING'} = { — policy bank `ORIGINATING` is carried as data, \
+              but amavisd-rs does not apply policy banks yet"
+        ]
     );
 }
 
@@ -121,7 +152,11 @@ fn clamd_styles_become_one_scanner_kind() {
     let socks: Vec<&str> = c.av_scanners.iter().map(|s| s.socket.as_str()).collect();
     assert_eq!(socks, vec!["/run/clamd.ctl", "127.0.0.1:3310"]);
     assert_eq!(out.warnings.len(), 1, "{:#?}", out.warnings);
-    assert!(out.warnings[0].starts_with("input:4: ['Sophos SAVI'"), "{}", out.warnings[0]);
+    assert!(
+        out.warnings[0].starts_with("input:4: ['Sophos SAVI'"),
+        "{}",
+        out.warnings[0]
+    );
 }
 
 #[test]
@@ -143,7 +178,12 @@ fn derivations_after_loading() {
     assert_eq!(c.pid_file, Some("/srv/am/amavisd.pid".into()));
     // amavisd copied $forward_method into $notify_method before the config ran.
     assert_eq!(c.notify_method().spec, "smtp:[127.0.0.1]:10025");
-    assert!(out.yaml.contains("tempbase: '/srv/am'  # derived from $MYHOME at input:1"), "{}", out.yaml);
+    assert!(
+        out.yaml
+            .contains("tempbase: '/srv/am'  # derived from $MYHOME at input:1"),
+        "{}",
+        out.yaml
+    );
 }
 
 #[test]
