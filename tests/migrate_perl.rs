@@ -202,3 +202,16 @@ fn undef_and_conditionals() {
     assert_eq!(c.log_level, 3);
     assert_eq!(c.max_servers, 2);
 }
+
+#[test]
+fn sprintf_join_and_hash_after_word() {
+    let (_, c) = run(
+        "%local_domains = (a => 1, b => 1);\n$max_servers = keys %local_domains;\n\
+         $virus_admin = sprintf('%s@%s', 'virus', 'example.com');\n\
+         $spam_admin = join('', 'sp', 'am', '@x.example');\n$sa_spam_subject_tag = sprintf('[%05.1f]', 3.14159);\n",
+    );
+    assert_eq!(c.max_servers, 2);
+    assert_eq!(c.virus_admin.as_deref(), Some("virus@example.com"));
+    assert_eq!(c.spam_admin.as_deref(), Some("spam@x.example"));
+    assert_eq!(c.sa_spam_subject_tag.as_deref(), Some("[003.1]"));
+}

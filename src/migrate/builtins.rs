@@ -75,6 +75,17 @@ pub fn call(st: &mut State, name: &str, args: &[E]) -> R<V> {
                 })
                 .collect(),
         ),
+        "sprintf" => {
+            let v = args_list(st, args)?;
+            let (fmt, rest) = v.split_first().ok_or("sprintf without arguments")?;
+            V::Str(sprintf(&fmt.to_str(), rest)?)
+        }
+        "keys" | "values" => {
+            let Some(E::Hash(n)) = args.first() else {
+                return Err(format!("{name} of a non-hash"));
+            };
+            V::Num(st.get_hash(n).len() as f64)
+        }
         "join" => {
             let v = args_list(st, args)?;
             let (sep, rest) = v.split_first().ok_or("join without arguments")?;
@@ -175,6 +186,68 @@ pub fn call(st: &mut State, name: &str, args: &[E]) -> R<V> {
         "new_IP" => return Err("new_IP(): IP lookup objects are not supported".into()),
         other => return Err(format!("calls {other}()")),
     })
+}
+
+/// `sprintf` with the conversions configs use: `%s %d %i %f %.Nf %x %o %e %g %%`.
+fn sprintf(fmt: &str, args: &[V]) -> R<String> {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut it = fmt.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&n) = it.peek() {
+            if n.is_ascii_digit() || matches!(n, '.' | '-' | '+' | ' ' | '0') {
+                spec.push(n);
+                it.next();
+            } else {
+                break;
+            }
+        }
+        let conv = it.next().ok_or("sprintf: format ends in %")?;
+        if conv == '%' {
+            out.push('%');
+            continue;
+        }
+        let a = args.next().cloned().unwrap_or(V::Undef);
+        let prec = spec
+            .split_once('.')
+            .and_then(|(_, p)| p.parse::<usize>().ok());
+        let width: usize = spec
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches(['-', '+', ' ', '0'])
+            .parse()
+            .unwrap_or(0);
+        let body = match conv {
+            's' => a.to_str(),
+            'd' | 'i' => format!("{}", a.to_num().trunc() as i64),
+            'f' => format!("{:.*}", prec.unwrap_or(6), a.to_num()),
+            'e' => format!("{:.*e}", prec.unwrap_or(6), a.to_num()),
+            'g' => super::value::fmt_num(a.to_num()),
+            'x' => format!("{:x}", a.to_num() as i64),
+            'o' => format!("{:o}", a.to_num() as i64),
+            other => return Err(format!("sprintf conversion %{other}")),
+        };
+        let pad = width.saturating_sub(body.chars().count()).min(1 << 16);
+        if spec.starts_with('-') {
+            out.push_str(&body);
+            out.push_str(&" ".repeat(pad));
+        } else {
+            let fill = if spec.starts_with('0') && conv != 's' {
+                "0"
+            } else {
+                " "
+            };
+            out.push_str(&fill.repeat(pad));
+            out.push_str(&body);
+        }
+    }
+    Ok(out)
 }
 
 /// `read_hash(\%h, FILE)` / `read_array(\@a, FILE)`: read the file now, as

@@ -129,7 +129,12 @@ impl Lexer<'_> {
             }
             self.template_marker()?;
             let line = self.line;
-            if (c == b'$' || c == b'@' || (c == b'%' && !self.after_term()))
+            // `keys %h`: after a word, `%name` (no space) is a hash, not modulo.
+            let hash_sigil = c == b'%'
+                && (!self.after_term()
+                    || (matches!(self.out.last().map(|t| &t.kind), Some(T::Ident(_)))
+                        && is_word(self.peek(1))));
+            if (c == b'$' || c == b'@' || hash_sigil)
                 && let Some(t) = self.variable()?
             {
                 self.push(t, line);
