@@ -144,3 +144,34 @@ proptest! {
         prop_assert!(Config::from_yaml(&out.yaml, "p").is_ok(), "{}\n{}", src, out.yaml);
     }
 }
+
+#[test]
+fn hostile_nesting_and_growth_are_bounded() {
+    let deep = format!("$x = {}1{};\n", "(".repeat(5000), ")".repeat(5000));
+    let out = evaluate_text(&deep).unwrap();
+    assert!(
+        out.warnings[0].contains("nested too deeply"),
+        "{:?}",
+        out.warnings
+    );
+    let blocks = format!(
+        "{} $max_servers = 3; {}\n",
+        "{ ".repeat(5000),
+        "} ".repeat(5000)
+    );
+    let out = evaluate_text(&blocks).unwrap();
+    assert!(
+        out.warnings[0].contains("nested too deeply"),
+        "{:?}",
+        out.warnings
+    );
+    let bangs = format!("$x = {}1;\n", "!".repeat(5000));
+    assert!(evaluate_text(&bangs).is_ok());
+    let doubling = "$x = 'ab';\n".to_string() + &"$x .= $x;\n".repeat(40);
+    let out = evaluate_text(&doubling).unwrap();
+    assert!(
+        out.warnings.iter().any(|w| w.contains("string too large")),
+        "{:?}",
+        out.warnings
+    );
+}

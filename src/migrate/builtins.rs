@@ -353,7 +353,13 @@ pub fn binop(st: &mut State, op: &str, a: V, b: &E) -> R<V> {
             V::Num(x.rem_euclid(y) as f64)
         }
         "**" => V::Num(x.powf(y)),
-        "." => V::Str(a.to_str() + &b.to_str()),
+        "." => {
+            let (a, b) = (a.to_str(), b.to_str());
+            if a.len() + b.len() > 1 << 24 {
+                return Err("string too large".into());
+            }
+            V::Str(a + &b)
+        }
         "x" => {
             let n = y.max(0.0) as usize;
             if n.saturating_mul(a.to_str().len()) > 1 << 20 {

@@ -9,7 +9,11 @@ pub use super::ast::{E, Node, ParseError, Stmt};
 use super::lexer::{T, Tok};
 
 pub fn parse(toks: &[Tok]) -> Result<Vec<Node>, ParseError> {
-    let mut p = Parser { t: toks, i: 0 };
+    let mut p = Parser {
+        t: toks,
+        i: 0,
+        depth: 0,
+    };
     let nodes = p.block_body()?;
     if p.i < toks.len() {
         return Err(ParseError {
@@ -23,6 +27,8 @@ pub fn parse(toks: &[Tok]) -> Result<Vec<Node>, ParseError> {
 pub(super) struct Parser<'a> {
     pub(super) t: &'a [Tok],
     pub(super) i: usize,
+    /// Expression nesting, bounded so hostile input cannot overflow the stack.
+    pub(super) depth: u32,
 }
 
 pub(super) type R<X> = Result<X, String>;
@@ -290,7 +296,13 @@ impl Parser<'_> {
 
     /// After `{`: statements and the closing `}`.
     pub(super) fn block_rest(&mut self) -> R<Vec<Node>> {
-        let body = self.block_body().map_err(|e| e.msg)?;
+        if self.depth >= 100 {
+            return Err("blocks nested too deeply".into());
+        }
+        self.depth += 1;
+        let body = self.block_body().map_err(|e| e.msg);
+        self.depth -= 1;
+        let body = body?;
         self.expect_p("}")?;
         Ok(body)
     }
@@ -321,7 +333,18 @@ impl Parser<'_> {
     }
 
     pub(super) fn expr(&mut self) -> R<E> {
-        self.low_or()
+        self.nested(Self::low_or)
+    }
+
+    /// Run `f` one nesting level deeper (at most 100 levels).
+    pub(super) fn nested(&mut self, f: fn(&mut Self) -> R<E>) -> R<E> {
+        if self.depth >= 100 {
+            return Err("expression nested too deeply".into());
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
     }
 
     pub(super) fn low_or(&mut self) -> R<E> {
@@ -416,6 +439,10 @@ impl Parser<'_> {
     }
 
     pub(super) fn unary(&mut self) -> R<E> {
+        self.nested(Self::unary_inner)
+    }
+
+    fn unary_inner(&mut self) -> R<E> {
         if let Some(T::P(p @ ("!" | "~" | "\\" | "-" | "+"))) = self.peek() {
             let p: &'static str = p;
             self.i += 1;
