@@ -42,6 +42,7 @@ pub struct Node {
     pub line: u32,
 }
 
+/// What a statement does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
     Expr(E),

@@ -80,6 +80,7 @@ pub const FAMILIES: &[&str] = &[
     "blacklist_sender",
 ];
 
+/// Evaluation result; the error says why a statement cannot be evaluated.
 pub type R<X> = Result<X, String>;
 
 /// The evaluator's whole state.
@@ -456,6 +457,7 @@ impl std::default::Default for State {
     }
 }
 
+/// One subscript of an lvalue path (`{key}` or `[index]`).
 enum Key {
     H(String),
     A(i64),

@@ -65,6 +65,7 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, LexError> {
     .run()
 }
 
+/// Cursor over the source bytes plus the tokens so far.
 struct Lexer<'a> {
     s: &'a [u8],
     src: &'a str,

@@ -24,6 +24,7 @@ pub fn parse(toks: &[Tok]) -> Result<Vec<Node>, ParseError> {
     Ok(nodes)
 }
 
+/// Cursor over the token list.
 pub(super) struct Parser<'a> {
     pub(super) t: &'a [Tok],
     pub(super) i: usize,
