@@ -175,3 +175,25 @@ fn hostile_nesting_and_growth_are_bounded() {
         out.warnings
     );
 }
+
+#[test]
+fn other_config_formats_are_not_perl() {
+    // The how-to's Postfix main.cf lines, and our own YAML output.
+    let e = migrate(&[PathBuf::from(
+        "tests/fixtures/migrate/seed-howto.expected.yaml",
+    )])
+    .unwrap_err();
+    assert!(matches!(e, MigrateError::NotPerl { line: 3, .. }), "{e}");
+    let d = tempfile::tempdir().unwrap();
+    let f = write(
+        &d,
+        "main.cf",
+        "# postfix\nhome_mailbox = Maildir/\ncontent_filter = smtp-amavis:[127.0.0.1]:10024\n",
+    );
+    let e = migrate(&[f]).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    let MigrateError::NotPerl { line, text, .. } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!((*line, text.as_str()), (2, "home_mailbox = Maildir/"));
+}

@@ -13,6 +13,7 @@ pub fn parse(toks: &[Tok]) -> Result<Vec<Node>, ParseError> {
         t: toks,
         i: 0,
         depth: 0,
+        fatal: None,
     };
     let nodes = p.block_body()?;
     if p.i < toks.len() {
@@ -30,6 +31,8 @@ pub(super) struct Parser<'a> {
     pub(super) i: usize,
     /// Expression nesting, bounded so hostile input cannot overflow the stack.
     pub(super) depth: u32,
+    /// Set when a statement shows the file is not Perl at all.
+    pub(super) fatal: Option<ParseError>,
 }
 
 pub(super) type R<X> = Result<X, String>;
@@ -150,6 +153,9 @@ impl Parser<'_> {
             match self.statement() {
                 Ok(stmt) => out.push(Node { stmt, line }),
                 Err(msg) => {
+                    if let Some(f) = self.fatal.take() {
+                        return Err(f);
+                    }
                     self.i = start;
                     self.recover()?;
                     out.push(Node {
@@ -263,6 +269,7 @@ impl Parser<'_> {
             let body = self.block_rest()?;
             return Ok(Stmt::If(vec![(None, body)]));
         }
+        self.not_perl_shapes()?;
         let e = self.expr()?;
         let e = if self.is_word("if") || self.is_word("unless") {
             let neg = self.is_word("unless");
@@ -283,6 +290,28 @@ impl Parser<'_> {
             return Err(format!("expected `;`, found {}", self.describe()));
         }
         Ok(e)
+    }
+
+    /// `name = value` (Postfix main.cf, shell, INI) and `key: value` (YAML)
+    /// start statements no Perl file has: the input is some other format.
+    fn not_perl_shapes(&mut self) -> R<()> {
+        let Some(T::Ident(w)) = self.peek() else {
+            return Ok(());
+        };
+        let msg = match (self.peek_at(1), self.peek_at(2)) {
+            (Some(T::P("=")), _) => {
+                format!("`{w} = ...` assigns to a bare word; Perl variables have a sigil")
+            }
+            (Some(T::P(":")), next) if !matches!(next, Some(T::P("{")) | Some(T::Ident(_))) => {
+                format!("`{w}: ...` looks like YAML, not Perl")
+            }
+            _ => return Ok(()),
+        };
+        self.fatal = Some(ParseError {
+            line: self.line(),
+            msg: msg.clone(),
+        });
+        Err(msg)
     }
 
     pub(super) fn skip_to_semicolon(&mut self) {
