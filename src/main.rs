@@ -28,6 +28,16 @@ enum Cmd {
     },
     /// Validate a configuration file; exit 0 or print file:line:column: key: error.
     CheckConfig { file: PathBuf },
+    /// Turn an amavisd.conf (or a Debian conf.d directory) into amavis-compat.yaml.
+    /// Warnings (what is not carried over) go to stderr, one per line.
+    Migrate {
+        /// Files or conf.d directories; none = Debian's layering if present,
+        /// else /etc/amavisd.conf, /etc/amavis/amavisd.conf, /usr/local/etc/amavisd.conf.
+        inputs: Vec<PathBuf>,
+        /// Write the YAML here instead of stdout.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
     /// Run the checks on message files (no reinjection) and report per file.
     Scan {
         #[arg(short = 'c', long = "config")]
@@ -110,6 +120,27 @@ fn main() -> ExitCode {
                 .expect("tokio runtime");
             rt.block_on(scan(cfg, &format, explain, &files))
         }
+        Cmd::Migrate { inputs, output } => match amavisd_rs::migrate::migrate(&inputs) {
+            Ok(out) => {
+                for w in &out.warnings {
+                    eprintln!("{w}");
+                }
+                match output {
+                    Some(p) => {
+                        if let Err(e) = std::fs::write(&p, &out.yaml) {
+                            eprintln!("amavisd-rs: cannot write {}: {e}", p.display());
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                    None => print!("{}", out.yaml),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("amavisd-rs: {e}");
+                ExitCode::from(e.exit_code().clamp(1, 255) as u8)
+            }
+        },
         Cmd::CheckConfig { file } => match Config::load(&file) {
             Ok(cfg) => {
                 let rt = tokio::runtime::Builder::new_current_thread()

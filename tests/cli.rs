@@ -137,3 +137,36 @@ fn scan_reports_json_per_file() {
         assert!(lines[1].get(k).is_some(), "{k}");
     }
 }
+
+#[test]
+fn migrate_writes_yaml_that_check_config_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.yaml");
+    let r = bin()
+        .args(["migrate", "tests/fixtures/migrate/seed-howto.conf", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let warnings = String::from_utf8_lossy(&r.stderr);
+    assert!(warnings.contains("$SYSLOG_LEVEL was retired"), "{warnings}");
+    let cfg = amavisd_rs::config::Config::load(&out).unwrap();
+    assert_eq!(
+        cfg.final_banned_destiny,
+        amavisd_rs::config::Destiny::Reject
+    );
+    // A template that is not Perl: exit 2 naming the line.
+    let t = dir.path().join("amavisd.conf");
+    std::fs::write(
+        &t,
+        "use strict;\n$mydomain = '{{ domain }}';\n{% if x %}\n1;\n",
+    )
+    .unwrap();
+    let r = bin().arg("migrate").arg(&t).output().unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+}
