@@ -31,6 +31,8 @@ pub struct Runtime {
     /// Bad-header checks.
     pub bad_header: Option<Arc<dyn Scanner>>,
     pub spam: Option<Arc<dyn Scanner>>,
+    /// Cached connections to the next hop.
+    pub pool: Arc<crate::smtp::pool::Pool>,
 }
 
 impl Runtime {
@@ -60,6 +62,7 @@ impl Runtime {
             banned,
             bad_header: Some(Arc::new(scan::checks::BadHeaderScanner)),
             spam: Some(spam),
+            pool: Arc::new(crate::smtp::pool::Pool::default()),
             config,
         })
     }
@@ -226,7 +229,7 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
             spool: &spool,
             body_offset: head.body_offset as u64,
         };
-        let res = reinject(cfg, env, &out_env, &msg, whole).await;
+        let res = reinject(cfg, &rt.pool, env, &out_env, &msg, whole).await;
         let raw_rejects: Vec<Option<Reply>> = match &res {
             Ok(d) if !d.cancelled => d
                 .per_recipient

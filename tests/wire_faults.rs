@@ -150,3 +150,36 @@ async fn downstream_silent_greeting_times_out_with_451() {
         .await;
     assert!(r.starts_with("451 4.4.2 "), "{r}");
 }
+
+#[tokio::test]
+async fn next_hop_connection_is_reused_and_a_closed_one_is_retried() {
+    let d = Downstream::start(Mode::Accept).await;
+    let f = start_filter("", d.port).await;
+    let mut c = Client::hello(f.addr).await;
+    let r1 = c
+        .transaction("a@example.org", &["b@example.com"], &message("m1", "x\r\n"))
+        .await;
+    let r2 = c
+        .transaction("a@example.org", &["b@example.com"], &message("m2", "x\r\n"))
+        .await;
+    assert!(
+        r1.ends_with("queued as Q1") && r2.ends_with("queued as Q1"),
+        "{r1} / {r2}"
+    );
+
+    // A next hop that drops the cached connection: the message still goes
+    // through on a new one, exactly once.
+    let d = Downstream::start(Mode::OneShot).await;
+    let f = start_filter("", d.port).await;
+    let mut c = Client::hello(f.addr).await;
+    let r1 = c
+        .transaction("a@example.org", &["b@example.com"], &message("m1", "x\r\n"))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let r2 = c
+        .transaction("a@example.org", &["b@example.com"], &message("m2", "x\r\n"))
+        .await;
+    assert!(r1.ends_with("queued as Q1"), "{r1}");
+    assert!(r2.ends_with("queued as Q2"), "{r2}");
+    assert_eq!(d.completed().len(), 2);
+}

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::smtp::client::{Client, ClientError, Delivery, OutEnvelope, OutMessage};
 use crate::smtp::envelope::Envelope;
+use crate::smtp::pool::Pool;
 use crate::smtp::reply::Reply;
 use std::time::Duration;
 
@@ -12,17 +13,25 @@ use std::time::Duration;
 /// body so nobody gets the message twice when the MTA retries.
 pub async fn reinject(
     cfg: &Config,
+    pool: &Pool,
     env: &Envelope,
     out: &OutEnvelope,
     msg: &OutMessage<'_>,
     whole_or_nothing: bool,
 ) -> Result<Delivery, ClientError> {
     let wait = Duration::from_secs(cfg.smtp_client_timeout);
-    let mut client =
-        Client::connect(&cfg.forward_method, Some(env.local), "localhost", wait).await?;
-    let r = client.send(out, msg, whole_or_nothing).await;
+    let m = &cfg.forward_method;
+    let local = Some(env.local);
+    let (mut client, cached) = pool.get(m, local, "localhost", wait).await?;
+    let mut r = client.send(out, msg, whole_or_nothing).await;
+    if cached && matches!(r, Err(ClientError::Io(_))) && client.nothing_answered() {
+        // The cached connection had been closed by the next hop before it
+        // answered anything, so nothing was accepted: retry on a fresh one.
+        client = Client::connect(m, local, "localhost", wait).await?;
+        r = client.send(out, msg, whole_or_nothing).await;
+    }
     if r.is_ok() {
-        client.quit().await;
+        pool.put(m, local, client);
     }
     r
 }

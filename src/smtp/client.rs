@@ -129,6 +129,9 @@ pub struct Client {
     /// Set when the transaction was cancelled by dropping the connection
     /// mid-DATA: nothing more may be written.
     dead: bool,
+    /// Replies read in the current transaction (0 = the next hop has not
+    /// answered anything, so nothing can have been accepted).
+    replies_in_txn: usize,
 }
 
 impl Client {
@@ -178,6 +181,7 @@ impl Client {
             lmtp: method.protocol == Protocol::Lmtp,
             timeout: wait,
             dead: false,
+            replies_in_txn: 0,
         };
         let greeting = c.read_reply("greeting").await?;
         if greeting.code != 220 {
@@ -235,6 +239,7 @@ impl Client {
             let l = line.strip_suffix(b"\n").unwrap_or(&line);
             let l = l.strip_suffix(b"\r").unwrap_or(l);
             if let Some(r) = p.line(l).map_err(ClientError::Protocol)? {
+                self.replies_in_txn += 1;
                 return Ok(r);
             }
         }
@@ -244,6 +249,24 @@ impl Client {
     /// offers PIPELINING. Never sends the body unless at least one RCPT was
     /// accepted; a rejected MAIL or DATA is returned as `Rejected`.
     pub async fn send(
+        &mut self,
+        env: &OutEnvelope,
+        msg: &OutMessage<'_>,
+        whole_or_nothing: bool,
+    ) -> Result<Delivery, ClientError> {
+        self.replies_in_txn = 0;
+        let r = self.transaction(env, msg, whole_or_nothing).await;
+        if matches!(
+            r,
+            Err(ClientError::Io(_) | ClientError::Timeout(_) | ClientError::Protocol(_))
+        ) {
+            // The connection is in an unknown state: never reuse it.
+            self.dead = true;
+        }
+        r
+    }
+
+    async fn transaction(
         &mut self,
         env: &OutEnvelope,
         msg: &OutMessage<'_>,
@@ -446,6 +469,17 @@ impl Client {
         if self.write(b"RSET\r\n").await.is_ok() && self.flush().await.is_ok() {
             let _ = self.read_reply("RSET").await;
         }
+    }
+
+    /// True when the last transaction failed before the next hop answered
+    /// anything: it accepted nothing, so retrying elsewhere cannot duplicate.
+    pub fn nothing_answered(&self) -> bool {
+        self.replies_in_txn == 0
+    }
+
+    /// True when the connection is in a clean state between transactions.
+    pub fn reusable(&self) -> bool {
+        !self.dead
     }
 
     /// Cancel a transaction after 354: close without the final dot.

@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod client;
 pub mod envelope;
+pub mod pool;
 pub mod reply;
 pub mod server;
 pub mod session;

@@ -80,6 +80,17 @@ impl Server {
         let max = self.runtime.load().config.max_servers;
         let limit = Arc::new(Semaphore::new(max));
         let mut tasks = tokio::task::JoinSet::new();
+        // Close next-hop connections idle longer than pool::IDLE.
+        let live = self.runtime.clone();
+        let mut sd = self.shutdown_tx.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => live.load().pool.reap().await,
+                    _ = sd.changed() => return,
+                }
+            }
+        });
         for l in self.listeners {
             tasks.spawn(accept_loop(
                 l,

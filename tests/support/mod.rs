@@ -133,6 +133,9 @@ pub enum Mode {
     HangGreeting,
     /// Answer normally, but never answer the end of DATA.
     HangAfterData,
+    /// Accept one transaction per connection, then close it without a word
+    /// (as an smtpd hitting its idle timeout does to a cached connection).
+    OneShot,
 }
 
 /// One transaction the stand-in accepted (or saw the body of).
@@ -260,6 +263,13 @@ async fn serve(s: TcpStream, mode: Mode, seen: Arc<Mutex<Vec<Seen>>>, keep: usiz
                     cur.completed = false;
                     seen.lock().unwrap().push(std::mem::take(&mut cur));
                     tokio::time::sleep(Duration::from_secs(3600)).await;
+                    return;
+                }
+                Mode::OneShot => {
+                    seen.lock().unwrap().push(std::mem::take(&mut cur));
+                    let _ = w
+                        .write_all(format!("250 2.0.0 Ok: queued as Q{id}\r\n").as_bytes())
+                        .await;
                     return;
                 }
                 _ => {
