@@ -432,3 +432,54 @@ impl Walk {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(k: &[&str]) -> Vec<String> {
+        k.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Results checked against amavisd-new 2.13's own `lookup2` +
+    /// `Amavis::Lookup::RE` with the same rules and keys.
+    #[test]
+    fn lookup_order_is_rule_major_like_lookup_re() {
+        let r = BannedRules::new(&[
+            BannedRule::Ban(r"(?i)\.[^./]*\.(exe|vbs|pif|scr|bat|cmd|com|cpl|dll)\.?$".into()),
+            BannedRule::Entry {
+                re: r"^\.(Z|gz|bz2)$".into(),
+                ban: false,
+            },
+            BannedRule::Entry {
+                re: r"^\.(zip|rar|arc|arj|zoo)$".into(),
+                ban: false,
+            },
+            BannedRule::Ban(r"(?i).\.(exe|vbs|pif|scr|bat|cmd|com|cpl)$".into()),
+            BannedRule::Ban(r"^\.(exe-ms)$".into()),
+        ])
+        .unwrap();
+        let zip = ["multipart/mixed", "application/zip", ".zip", "invoice.zip"];
+        let mut k = keys(&zip);
+        k.extend(keys(&[".exe", ".exe-ms", "invoice.exe"]));
+        assert_eq!(r.lookup(&k), Some(false));
+        let mut k = keys(&zip);
+        k.extend(keys(&[".exe", ".exe-ms", "invoice.pdf.exe"]));
+        assert_eq!(r.lookup(&k), Some(true));
+        let k = keys(&[
+            "multipart/mixed",
+            "application/gzip",
+            ".gz",
+            "docs.tar.gz",
+            ".exe",
+            "setup.exe",
+        ]);
+        assert_eq!(r.lookup(&k), Some(false));
+        // Perl's `$` also matches before a final newline.
+        assert_eq!(
+            r.lookup(&keys(&["text/plain", ".asc", "INVOICE.EXE\n"])),
+            Some(true)
+        );
+        assert_eq!(r.lookup(&keys(&["text/plain", ".asc", "notes.txt"])), None);
+    }
+}
