@@ -235,3 +235,18 @@ fn overall_minor_is_the_highest() {
     assert_eq!(bad.iter().map(|b| b.minor).collect::<Vec<_>>(), [3, 8]);
     assert_eq!(minor(&bad), 8);
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
+        let _ = check_bad_headers(&data);
+    }
+
+    #[test]
+    fn header_like_lines_never_panic(lines in proptest::collection::vec("[ -~\t\x00\r\u{80}-\u{ff}]{0,1200}", 0..20)) {
+        let m = lines.join("\n");
+        let bad = check_bad_headers(m.as_bytes());
+        // Every entry has one of amavisd's minor codes.
+        proptest::prop_assert!(bad.iter().all(|b| (1..=8).contains(&b.minor)));
+    }
+}

@@ -496,7 +496,12 @@ fn garbage_never_panics() {
             let i = (seed as usize) % m.len();
             m[i] = (seed >> 32) as u8;
         }
-        let _ = check_banned(&m, &rules, &debian_limits());
+        let r = check_banned(&m, &rules, &debian_limits());
+        // No decoder panicked (catch_unwind would report it this way).
+        assert_ne!(
+            r.unchecked.as_deref(),
+            Some("internal error while decoding the message")
+        );
     }
     for raw in [
         &rar4(&[("x.exe", b"", false)])[..20],
@@ -509,5 +514,33 @@ fn garbage_never_panics() {
         }]);
         let r = check_banned(&msg, &rules, &debian_limits());
         assert_eq!(r.unchecked, None);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    /// Random bytes behind each archive signature: no decoder panics.
+    #[test]
+    fn random_archive_bodies_never_panic(
+        kind in 0usize..8,
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+    ) {
+        let sig: &[u8] = [
+            b"PK\x03\x04".as_slice(),
+            b"Rar!\x1a\x07\x00",
+            b"Rar!\x1a\x07\x01\x00",
+            b"7z\xbc\xaf\x27\x1c",
+            b"\x1f\x8b\x08\x00",
+            b"BZh9",
+            b"\xfd7zXZ\x00",
+            b"PK\x05\x06",
+        ][kind];
+        let data = [sig, &body].concat();
+        let msg = message(&[Att { name: "x.bin", ctype: "application/octet-stream", data: &data }]);
+        let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+        proptest::prop_assert_ne!(
+            r.unchecked.as_deref(),
+            Some("internal error while decoding the message")
+        );
     }
 }

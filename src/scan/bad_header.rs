@@ -363,7 +363,8 @@ mod mime_structure {
     }
 
     struct Parser<'a> {
-        lines: Vec<&'a [u8]>,
+        data: &'a [u8],
+        /// Offset of the next unread line.
         pos: usize,
         bounds: Vec<Vec<u8>>,
         eos: Eos,
@@ -373,7 +374,7 @@ mod mime_structure {
     /// Error texts in order, without MIME::Parser's "error: " prefix.
     pub fn mime_errors(message: &[u8]) -> Vec<String> {
         let mut p = Parser {
-            lines: message.split_inclusive(|&b| b == b'\n').collect(),
+            data: message,
             pos: 0,
             bounds: vec![],
             eos: Eos::Eof,
@@ -399,8 +400,14 @@ mod mime_structure {
         /// Read lines until a boundary (or, for a header, an empty line).
         fn read(&mut self, header: bool) -> Vec<&'a [u8]> {
             let mut out = Vec::new();
-            while let Some(&l) = self.lines.get(self.pos) {
-                self.pos += 1;
+            while self.pos < self.data.len() {
+                let rest = &self.data[self.pos..];
+                let len = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+                let l = &rest[..len];
+                self.pos += len;
                 if l.starts_with(b"--") {
                     let t = l.trim_ascii_end();
                     for (i, b) in self.bounds.iter().enumerate().rev() {
@@ -420,7 +427,10 @@ mod mime_structure {
                     self.eos = Eos::Done;
                     return out;
                 }
-                out.push(l);
+                // Only header lines are kept; bodies are just skipped.
+                if header {
+                    out.push(l);
+                }
             }
             self.eos = Eos::Eof;
             out
@@ -455,7 +465,7 @@ mod mime_structure {
                         .push("part did not end with expected boundary".into());
                 }
             } else {
-                self.pos = self.lines.len();
+                self.pos = self.data.len();
                 self.eos = Eos::Eof;
             }
             true
@@ -492,7 +502,7 @@ mod mime_structure {
             self.bounds.pop();
             // The epilogue runs to the parent's boundary or EOF.
             if self.bounds.is_empty() {
-                self.pos = self.lines.len();
+                self.pos = self.data.len();
                 self.eos = Eos::Eof;
             } else {
                 self.read(false);
