@@ -544,3 +544,29 @@ proptest::proptest! {
         );
     }
 }
+
+#[test]
+fn encoded_name_listed_decoded_then_raw_as_amavisd() {
+    let exe = pe_exe();
+    let raw = "=?UTF-8?B?aW52b2ljZS5leGU=?=";
+    let msg = message(&[Att {
+        name: raw,
+        ctype: "application/octet-stream",
+        data: &exe,
+    }]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(
+        r.banned,
+        [format!(
+            "application/octet-stream,.exe,.exe-ms,invoice.exe,{raw}"
+        )]
+    );
+    // A plain name is not repeated.
+    let msg = message(&[Att {
+        name: "a b.exe",
+        ctype: "application/octet-stream",
+        data: &exe,
+    }]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(r.banned, ["application/octet-stream,.exe,.exe-ms,a b.exe"]);
+}

@@ -16,7 +16,7 @@
 use super::archive::{self, Budget, Kind, Stop};
 use super::magic;
 use crate::config::{BannedRule, Config};
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 use pcre2::bytes::{Regex, RegexBuilder};
 use std::collections::VecDeque;
 
@@ -223,21 +223,69 @@ fn mime_type(part: &mail_parser::MessagePart) -> String {
     }
 }
 
-/// Declared names: Content-Disposition filename, then Content-Type name.
-fn declared_names(part: &mail_parser::MessagePart) -> Vec<String> {
+/// Declared names as amavisd collects them: Content-Disposition filename,
+/// then Content-Type name, each decoded and then as written (RFC 2047
+/// encoded words), without repeats.
+fn declared_names(msg: &Message, part: &mail_parser::MessagePart) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let found = [
-        part.content_disposition()
-            .and_then(|c| c.attribute("filename")),
-        part.content_type().and_then(|c| c.attribute("name")),
+        (
+            HeaderName::ContentDisposition,
+            "filename",
+            part.content_disposition()
+                .and_then(|c| c.attribute("filename")),
+        ),
+        (
+            HeaderName::ContentType,
+            "name",
+            part.content_type().and_then(|c| c.attribute("name")),
+        ),
     ];
-    for n in found.into_iter().flatten() {
-        let n = clean(n);
-        if !n.is_empty() && !out.contains(&n) {
-            out.push(n);
+    for (header, param, decoded) in found {
+        let raw = raw_param(msg, part, &header, param);
+        for n in [decoded.map(clean), raw].into_iter().flatten() {
+            if !n.is_empty() && !out.contains(&n) {
+                out.push(n);
+            }
         }
     }
     out
+}
+
+/// A parameter's value as written in the raw header, when it holds RFC
+/// 2047 encoded words (otherwise it equals the decoded value anyway).
+fn raw_param(
+    msg: &Message,
+    part: &mail_parser::MessagePart,
+    header: &HeaderName,
+    param: &str,
+) -> Option<String> {
+    let h = part.headers.iter().find(|h| &h.name == header)?;
+    let raw = msg
+        .raw_message
+        .get(h.offset_start as usize..h.offset_end as usize)?;
+    let raw = String::from_utf8_lossy(raw);
+    let mut rest = raw.as_ref();
+    // Walk `; name=value` pairs, honouring quotes.
+    while let Some(i) = rest.find(';') {
+        rest = &rest[i + 1..];
+        let t = rest.trim_start();
+        let Some(eq) = t.find('=') else { break };
+        let (k, v) = (t[..eq].trim(), t[eq + 1..].trim_start());
+        let value = if let Some(q) = v.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            rest = &q[end..];
+            &q[..end]
+        } else {
+            let end = v.find(';').unwrap_or(v.len());
+            rest = &v[end..];
+            v[..end].trim_end()
+        };
+        if k.eq_ignore_ascii_case(param) && value.contains("=?") {
+            return Some(clean(value.trim()));
+        }
+    }
+    None
 }
 
 impl Walk {
@@ -296,7 +344,7 @@ impl Walk {
                     stack.extend(ids.iter().rev().map(|&c| (m, c, i, depth + 1)));
                 }
                 PartType::Message(inner) => {
-                    let names = declared_names(part);
+                    let names = declared_names(m, part);
                     let i = self.add(
                         parent,
                         Node {
@@ -316,7 +364,7 @@ impl Walk {
                     let node = Node {
                         mime,
                         types: magic::short_types(data),
-                        names: declared_names(part),
+                        names: declared_names(m, part),
                         ..Node::default()
                     };
                     let i = self.add(parent, node);
