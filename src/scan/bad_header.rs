@@ -362,6 +362,7 @@ mod mime_structure {
         Close(usize),
     }
 
+    /// A cursor over the message with MIME::Parser's reader state.
     struct Parser<'a> {
         data: &'a [u8],
         /// Offset of the next unread line.

@@ -155,6 +155,7 @@ impl Node {
 /// A part waiting for the next tier: node index and its decoded bytes.
 type Pending = Vec<(usize, Vec<u8>)>;
 
+/// State of one message's decomposition (amavisd's parts tree + limits).
 struct Walk {
     nodes: Vec<Node>,
     budget: Budget,
@@ -491,6 +492,23 @@ mod tests {
 
     /// Results checked against amavisd-new 2.13's own `lookup2` +
     /// `Amavis::Lookup::RE` with the same rules and keys.
+    #[test]
+    fn limits_from_config_and_defaults() {
+        let mut c = Config::default();
+        let l = Limits::from_config(&c);
+        assert_eq!(
+            (l.maxlevels(), l.maxfiles()),
+            (DEFAULT_MAXLEVELS, DEFAULT_MAXFILES as u64)
+        );
+        c.maxlevels = Some(14);
+        c.maxfiles = Some(1500);
+        c.min_expansion_quota = Some(100 * 1024);
+        c.max_expansion_quota = Some(300 << 20);
+        let l = Limits::from_config(&c);
+        assert_eq!((l.maxlevels(), l.maxfiles()), (14, 1500));
+        assert_eq!(l.quota(1 << 20), 300 << 20);
+    }
+
     #[test]
     fn lookup_order_is_rule_major_like_lookup_re() {
         let r = BannedRules::new(&[

@@ -3,12 +3,14 @@
 pub const RAR4_SIG: &[u8] = b"Rar!\x1a\x07\x00";
 pub const RAR5_SIG: &[u8] = b"Rar!\x1a\x07\x01\x00";
 
+/// One member as the headers describe it.
 pub struct Entry {
     pub name: String,
     pub is_dir: bool,
     pub encrypted: bool,
 }
 
+/// Members found and why parsing stopped early, if it did.
 type Found = (Vec<Entry>, Option<String>);
 
 fn u16le(d: &[u8], at: usize) -> Option<u64> {
