@@ -444,7 +444,9 @@ mod mime_structure {
             }
             let head = self.read(true);
             match self.eos_type() {
-                "DELIM" => return false, // "bogus part": a warning only
+                // "bogus part" (a warning): an empty text/plain part, and the
+                // multipart goes on from that boundary.
+                "DELIM" => return true,
                 "DONE" => {}
                 _ => self.errors.push("unexpected end of header".into()),
             }
@@ -512,7 +514,8 @@ mod mime_structure {
         }
     }
 
-    /// Lower-cased `type/subtype` and the first `boundary` parameter.
+    /// Lower-cased `type/subtype` and the `boundary` parameter (the last one
+    /// when repeated, as MIME::Head keeps it).
     fn content_type(head: &[&[u8]]) -> (String, Option<Vec<u8>>) {
         let mut value: Option<Vec<u8>> = None;
         for l in head {
@@ -535,23 +538,117 @@ mod mime_structure {
         let Some(v) = value else {
             return ("text/plain".into(), None);
         };
-        let mut parts = v.split(|&b| b == b';');
-        let ctype = String::from_utf8_lossy(parts.next().unwrap_or_default().trim_ascii())
-            .to_ascii_lowercase();
-        let boundary = parts.find_map(|p| {
-            let p = p.trim_ascii();
-            let eq = p.iter().position(|&b| b == b'=')?;
-            if !p[..eq].trim_ascii().eq_ignore_ascii_case(b"boundary") {
-                return None;
-            }
-            let val = p[eq + 1..].trim_ascii();
-            Some(
-                match val.strip_prefix(b"\"").and_then(|x| x.strip_suffix(b"\"")) {
-                    Some(q) => q.to_vec(),
-                    None => val.to_vec(),
+        params(v.trim_ascii_end())
+    }
+
+    fn skip_spcz(v: &[u8], mut i: usize) -> usize {
+        loop {
+            match v.get(i) {
+                Some(b) if b.is_ascii_whitespace() => i += 1,
+                Some(b'(') => match v[i..].iter().position(|&b| b == b')') {
+                    Some(e) => i += e + 1,
+                    None => return i,
                 },
-            )
-        });
+                _ => return i,
+            }
+        }
+    }
+
+    fn is_token(b: u8) -> bool {
+        !(b < 0x20 || b >= 0x7f || b == b' ' || br#"()<>@,;:\/[]?=""#.contains(&b))
+    }
+
+    /// MIME::Field::ParamVal's parse: the first value up to whitespace or
+    /// `;`, then `; name = value` pairs (quoted string, encoded word, token,
+    /// or a cut-down bad token); a repeated parameter keeps the last value.
+    fn params(v: &[u8]) -> (String, Option<Vec<u8>>) {
+        let mut i = skip_spcz(v, 0);
+        let first = v[i..]
+            .iter()
+            .take_while(|&&b| !(b.is_ascii_whitespace() || b == b';' || b < 0x20 || b >= 0x80))
+            .count();
+        let ctype = String::from_utf8_lossy(&v[i..i + first]).to_ascii_lowercase();
+        i += first;
+        let mut boundary = None;
+        loop {
+            let Some(semi) = v[i..].iter().position(|&b| b == b';') else {
+                break;
+            };
+            i += semi;
+            while v.get(i) == Some(&b';') {
+                i = skip_spcz(v, i + 1);
+            }
+            let n = v[i..]
+                .iter()
+                .take_while(|&&b| !(b < 0x20 || b >= 0x80 || b == b' ' || b == b':' || b == b'='))
+                .count();
+            if n == 0 {
+                break;
+            }
+            let name = v[i..i + n].to_ascii_lowercase();
+            i += n;
+            while v.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            if v.get(i) != Some(&b'=') {
+                break;
+            }
+            i += 1;
+            while v.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            let rest = &v[i..];
+            let (val, used) = if rest.first() == Some(&b'"') {
+                let mut out = Vec::new();
+                let mut j = 1;
+                let mut closed = false;
+                while j < rest.len() {
+                    match rest[j] {
+                        b'\\' if j + 1 < rest.len() => {
+                            out.push(rest[j + 1]);
+                            j += 2;
+                        }
+                        b'"' => {
+                            closed = true;
+                            j += 1;
+                            break;
+                        }
+                        c => {
+                            out.push(c);
+                            j += 1;
+                        }
+                    }
+                }
+                if !closed {
+                    // Not a quoted string: the bad-token fallback.
+                    bad_token(rest)
+                } else {
+                    (out, j)
+                }
+            } else {
+                let t = rest.iter().take_while(|&&b| is_token(b)).count();
+                if t > 0 {
+                    (rest[..t].to_vec(), t)
+                } else {
+                    bad_token(rest)
+                }
+            };
+            if used == 0 {
+                break;
+            }
+            i += used;
+            if name == b"boundary" {
+                boundary = Some(val);
+            }
+        }
         (ctype, boundary)
+    }
+
+    /// `[^;]+`, trimmed, cut to its leading token characters.
+    fn bad_token(rest: &[u8]) -> (Vec<u8>, usize) {
+        let used = rest.iter().take_while(|&&b| b != b';').count();
+        let t = rest[..used].trim_ascii();
+        let keep = t.iter().take_while(|&&b| is_token(b)).count();
+        (t[..keep].to_vec(), used)
     }
 }
