@@ -555,7 +555,7 @@ mod mime_structure {
     }
 
     fn is_token(b: u8) -> bool {
-        !(b < 0x20 || b >= 0x7f || b == b' ' || br#"()<>@,;:\/[]?=""#.contains(&b))
+        (0x21..0x80).contains(&b) && !br#"()<>@,;:\/[]?=""#.contains(&b)
     }
 
     /// MIME::Field::ParamVal's parse: the first value up to whitespace or
@@ -565,22 +565,19 @@ mod mime_structure {
         let mut i = skip_spcz(v, 0);
         let first = v[i..]
             .iter()
-            .take_while(|&&b| !(b.is_ascii_whitespace() || b == b';' || b < 0x20 || b >= 0x80))
+            .take_while(|&&b| (0x21..0x80).contains(&b) && b != b';')
             .count();
         let ctype = String::from_utf8_lossy(&v[i..i + first]).to_ascii_lowercase();
         i += first;
         let mut boundary = None;
-        loop {
-            let Some(semi) = v[i..].iter().position(|&b| b == b';') else {
-                break;
-            };
+        while let Some(semi) = v[i..].iter().position(|&b| b == b';') {
             i += semi;
             while v.get(i) == Some(&b';') {
                 i = skip_spcz(v, i + 1);
             }
             let n = v[i..]
                 .iter()
-                .take_while(|&&b| !(b < 0x20 || b >= 0x80 || b == b' ' || b == b':' || b == b'='))
+                .take_while(|&&b| (0x21..0x80).contains(&b) && b != b':' && b != b'=')
                 .count();
             if n == 0 {
                 break;
