@@ -570,3 +570,33 @@ fn encoded_name_listed_decoded_then_raw_as_amavisd() {
     let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
     assert_eq!(r.banned, ["application/octet-stream,.exe,.exe-ms,a b.exe"]);
 }
+
+#[test]
+fn exe_inside_tar_xz() {
+    let txz = common::build::xz(&tar(&[("setup.exe", &pe_exe())]));
+    let msg = message(&[Att {
+        name: "files.tar.xz",
+        ctype: "application/x-xz",
+        data: &txz,
+    }]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(r.banned, [".exe,.exe-ms,setup.exe"]);
+    assert_eq!(r.unchecked, None);
+    // files.tar.xz -> files.tar, a tar (typed) with the exe below it
+    assert_eq!(r.parts, 5);
+}
+
+#[test]
+fn xz_bomb_is_unchecked() {
+    let bomb = common::build::xz(&vec![0u8; 64 << 20]);
+    let msg = message(&[Att {
+        name: "zeros.xz",
+        ctype: "application/x-xz",
+        data: &bomb,
+    }]);
+    for limits in [debian_limits(), Limits::default()] {
+        let r = check_banned(&msg, &rules(&debian_rules()), &limits);
+        let why = r.unchecked.unwrap();
+        assert!(why.starts_with("Exceeded storage quota"), "{why}");
+    }
+}

@@ -14,6 +14,9 @@ use std::io::{self, Cursor, Read, Write};
 /// Largest nested archive held in memory for recursion.
 pub const MAX_KEEP: usize = 64 << 20;
 
+/// Memory cap for one xz decoder, in KiB.
+const XZ_MEM_LIMIT_KB: u32 = 80 * 1024;
+
 /// The formats we open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -151,19 +154,9 @@ pub fn list(kind: Kind, data: &[u8], names: &[String], budget: &mut Budget) -> L
         }
         Kind::Xz => {
             let names = derived_names(vec![], names, &[".xz"], &[".txz"]);
-            budget.issue().and_then(|()| {
-                let mut sink = Sink::new(budget, "do_uncompress");
-                let res = lzma_rs::xz_decompress(&mut io::BufReader::new(data), &mut sink);
-                let r = sink.finish(res.map_err(|e| io::Error::other(e.to_string())));
-                push_decoded(
-                    Member {
-                        names,
-                        ..Member::default()
-                    },
-                    r,
-                    &mut out,
-                )
-            })
+            // Streaming, with the LZMA2 dictionary capped (xz -9 needs 65 MiB).
+            let mut d = lzma_rust2::XzReader::new_mem_limit(data, true, XZ_MEM_LIMIT_KB);
+            single_member(&mut d, "do_uncompress", names, budget, &mut out)
         }
         Kind::SevenZ => seven_z(data, budget, &mut out),
         Kind::Rar => rar_list(data, budget, &mut out),
