@@ -1,5 +1,3 @@
-//! Content-check building blocks (local module list; the lead replaces this
-//! file with the scanner trait on merge).
 pub mod archive;
 pub mod bad_header;
 pub mod banned;
