@@ -600,3 +600,34 @@ fn xz_bomb_is_unchecked() {
         assert!(why.starts_with("Exceeded storage quota"), "{why}");
     }
 }
+
+#[test]
+fn reason_is_first_banned_part_with_rule_comment() {
+    let exe = pe_exe();
+    let msg = message(&[
+        Att {
+            name: "invoice.pdf.exe",
+            ctype: "application/octet-stream",
+            data: &exe,
+        },
+        Att {
+            name: "b.exe",
+            ctype: "application/octet-stream",
+            data: &exe,
+        },
+    ]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("application/octet-stream,.exe,.exe-ms,invoice.pdf.exe")
+    );
+    assert_eq!(r.banned.len(), 2);
+    // amavisd prefixes the matching rule's (?#...) comments.
+    let commented = rules(&[ban(r"(?# double extension )(?i)\.[^./]*\.exe$(?#x)")]);
+    let r = check_banned(&msg, &commented, &debian_limits());
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("double extension x:application/octet-stream,.exe,.exe-ms,invoice.pdf.exe")
+    );
+    assert_eq!(r.banned.len(), 1);
+}

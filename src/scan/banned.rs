@@ -28,10 +28,32 @@ pub const DEFAULT_MAXFILES: u32 = 3000;
 /// MIME nesting cap (multipart in multipart ...).
 const MAX_MIME_DEPTH: usize = 100;
 
-/// `$banned_filename_re` compiled once: ordered (regex, bans) pairs.
+/// `$banned_filename_re` compiled once: ordered rules.
 #[derive(Debug)]
 pub struct BannedRules {
-    rules: Vec<(Regex, bool)>,
+    rules: Vec<Rule>,
+}
+
+/// One compiled entry with its `(?#...)` comments (amavisd shows them in
+/// the banning reason).
+#[derive(Debug)]
+struct Rule {
+    re: Regex,
+    bans: bool,
+    comment: Option<String>,
+}
+
+/// amavisd: `/ \( \? \# \s* (.*?) \s* \) /xgs` over the regex, joined by ' '.
+fn comments(re: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut rest = re;
+    while let Some(i) = rest.find("(?#") {
+        let body = &rest[i + 3..];
+        let Some(end) = body.find(')') else { break };
+        out.push(body[..end].trim().to_string());
+        rest = &body[end + 1..];
+    }
+    (!out.is_empty()).then(|| out.join(" "))
 }
 
 impl BannedRules {
@@ -43,7 +65,11 @@ impl BannedRules {
                 .jit_if_available(true)
                 .build(r.regex())
                 .map_err(|e| format!("banned_filename_re {:?}: {e}", r.regex()))?;
-            out.push((re, r.bans()));
+            out.push(Rule {
+                re,
+                bans: r.bans(),
+                comment: comments(r.regex()),
+            });
         }
         Ok(BannedRules { rules: out })
     }
@@ -55,11 +81,14 @@ impl BannedRules {
     /// amavisd's `lookup_re` over a key list: the first rule matching any
     /// key gives its value (true = banned, false = allowed).
     pub fn lookup(&self, keys: &[String]) -> Option<bool> {
-        self.rules.iter().find_map(|(re, bans)| {
-            // A regex runtime error (match limit) counts as no match.
+        self.matching(keys).map(|r| r.bans)
+    }
+
+    fn matching(&self, keys: &[String]) -> Option<&Rule> {
+        // A regex runtime error (match limit) counts as no match.
+        self.rules.iter().find(|r| {
             keys.iter()
-                .any(|k| re.is_match(k.as_bytes()).unwrap_or(false))
-                .then_some(*bans)
+                .any(|k| r.re.is_match(k.as_bytes()).unwrap_or(false))
         })
     }
 }
@@ -110,6 +139,10 @@ impl Limits {
 pub struct BannedReport {
     /// amavisd descr of each banned part, in amavisd's (breadth-first) order.
     pub banned: Vec<String>,
+    /// amavisd's `banning_reason_short`, the text after `BANNED: ` in
+    /// replies and in `X-Amavis-Alert`: the first banned part, prefixed
+    /// with the matching rule's `(?#...)` comments and `:` if it has any.
+    pub reason: Option<String>,
     /// Why the contents are UNCHECKED: a limit, encryption, an undecodable
     /// member, a MIME ambiguity. None when everything was examined.
     pub unchecked: Option<String>,
@@ -206,6 +239,31 @@ fn check(message: &[u8], rules: &BannedRules, limits: &Limits) -> BannedReport {
     }
     w.tiers(pending, limits.maxlevels());
     w.report(rules)
+}
+
+/// amavisd compacts runs of 6+ blanks in the reason to ` ... `.
+fn compact(s: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in s.chars() {
+        if c == ' ' || c == '\t' {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.chars().count() >= 6 {
+            " ... "
+        } else {
+            &run
+        });
+        run.clear();
+        out.push(c);
+    }
+    out.push_str(if run.chars().count() >= 6 {
+        " ... "
+    } else {
+        &run
+    });
+    out
 }
 
 /// amavisd replaces tabs and newlines in attribute values by spaces.
@@ -439,6 +497,7 @@ impl Walk {
     fn report(self, rules: &BannedRules) -> BannedReport {
         let attrs: Vec<Vec<String>> = self.nodes.iter().map(Node::attrs).collect();
         let mut banned = Vec::new();
+        let mut reason = None;
         // Breadth-first over the tree, leaves only, keys = path attributes.
         let mut todo: VecDeque<(usize, Vec<usize>)> = VecDeque::from([(0, vec![])]);
         while let Some((i, path)) = todo.pop_front() {
@@ -449,8 +508,16 @@ impl Walk {
                     .chain(std::iter::once(&i))
                     .flat_map(|&p| attrs[p].iter().cloned())
                     .collect();
-                if rules.lookup(&keys) == Some(true) {
-                    banned.push(attrs[i].join(","));
+                if let Some(rule) = rules.matching(&keys).filter(|r| r.bans) {
+                    let descr = attrs[i].join(",");
+                    if reason.is_none() {
+                        let short = compact(&descr);
+                        reason = Some(match &rule.comment {
+                            Some(c) => format!("{c}:{short}"),
+                            None => short,
+                        });
+                    }
+                    banned.push(descr);
                 }
             }
             for &c in &node.children {
@@ -474,6 +541,7 @@ impl Walk {
         };
         BannedReport {
             banned,
+            reason,
             unchecked,
             unchecked_minor: minor,
             parts: self.nodes.len() - 1,
