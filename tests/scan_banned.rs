@@ -496,7 +496,12 @@ fn garbage_never_panics() {
             let i = (seed as usize) % m.len();
             m[i] = (seed >> 32) as u8;
         }
-        let _ = check_banned(&m, &rules, &debian_limits());
+        let r = check_banned(&m, &rules, &debian_limits());
+        // No decoder panicked (catch_unwind would report it this way).
+        assert_ne!(
+            r.unchecked.as_deref(),
+            Some("internal error while decoding the message")
+        );
     }
     for raw in [
         &rar4(&[("x.exe", b"", false)])[..20],
@@ -510,4 +515,119 @@ fn garbage_never_panics() {
         let r = check_banned(&msg, &rules, &debian_limits());
         assert_eq!(r.unchecked, None);
     }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    /// Random bytes behind each archive signature: no decoder panics.
+    #[test]
+    fn random_archive_bodies_never_panic(
+        kind in 0usize..8,
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+    ) {
+        let sig: &[u8] = [
+            b"PK\x03\x04".as_slice(),
+            b"Rar!\x1a\x07\x00",
+            b"Rar!\x1a\x07\x01\x00",
+            b"7z\xbc\xaf\x27\x1c",
+            b"\x1f\x8b\x08\x00",
+            b"BZh9",
+            b"\xfd7zXZ\x00",
+            b"PK\x05\x06",
+        ][kind];
+        let data = [sig, &body].concat();
+        let msg = message(&[Att { name: "x.bin", ctype: "application/octet-stream", data: &data }]);
+        let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+        proptest::prop_assert_ne!(
+            r.unchecked.as_deref(),
+            Some("internal error while decoding the message")
+        );
+    }
+}
+
+#[test]
+fn encoded_name_listed_decoded_then_raw_as_amavisd() {
+    let exe = pe_exe();
+    let raw = "=?UTF-8?B?aW52b2ljZS5leGU=?=";
+    let msg = message(&[Att {
+        name: raw,
+        ctype: "application/octet-stream",
+        data: &exe,
+    }]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(
+        r.banned,
+        [format!(
+            "application/octet-stream,.exe,.exe-ms,invoice.exe,{raw}"
+        )]
+    );
+    // A plain name is not repeated.
+    let msg = message(&[Att {
+        name: "a b.exe",
+        ctype: "application/octet-stream",
+        data: &exe,
+    }]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(r.banned, ["application/octet-stream,.exe,.exe-ms,a b.exe"]);
+}
+
+#[test]
+fn exe_inside_tar_xz() {
+    let txz = common::build::xz(&tar(&[("setup.exe", &pe_exe())]));
+    let msg = message(&[Att {
+        name: "files.tar.xz",
+        ctype: "application/x-xz",
+        data: &txz,
+    }]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(r.banned, [".exe,.exe-ms,setup.exe"]);
+    assert_eq!(r.unchecked, None);
+    // files.tar.xz -> files.tar, a tar (typed) with the exe below it
+    assert_eq!(r.parts, 5);
+}
+
+#[test]
+fn xz_bomb_is_unchecked() {
+    let bomb = common::build::xz(&vec![0u8; 64 << 20]);
+    let msg = message(&[Att {
+        name: "zeros.xz",
+        ctype: "application/x-xz",
+        data: &bomb,
+    }]);
+    for limits in [debian_limits(), Limits::default()] {
+        let r = check_banned(&msg, &rules(&debian_rules()), &limits);
+        let why = r.unchecked.unwrap();
+        assert!(why.starts_with("Exceeded storage quota"), "{why}");
+    }
+}
+
+#[test]
+fn reason_is_first_banned_part_with_rule_comment() {
+    let exe = pe_exe();
+    let msg = message(&[
+        Att {
+            name: "invoice.pdf.exe",
+            ctype: "application/octet-stream",
+            data: &exe,
+        },
+        Att {
+            name: "b.exe",
+            ctype: "application/octet-stream",
+            data: &exe,
+        },
+    ]);
+    let r = check_banned(&msg, &rules(&debian_rules()), &debian_limits());
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("application/octet-stream,.exe,.exe-ms,invoice.pdf.exe")
+    );
+    assert_eq!(r.banned.len(), 2);
+    // amavisd prefixes the matching rule's (?#...) comments.
+    let commented = rules(&[ban(r"(?# double extension )(?i)\.[^./]*\.exe$(?#x)")]);
+    let r = check_banned(&msg, &commented, &debian_limits());
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("double extension x:application/octet-stream,.exe,.exe-ms,invoice.pdf.exe")
+    );
+    assert_eq!(r.banned.len(), 1);
 }

@@ -362,8 +362,10 @@ mod mime_structure {
         Close(usize),
     }
 
+    /// A cursor over the message with MIME::Parser's reader state.
     struct Parser<'a> {
-        lines: Vec<&'a [u8]>,
+        data: &'a [u8],
+        /// Offset of the next unread line.
         pos: usize,
         bounds: Vec<Vec<u8>>,
         eos: Eos,
@@ -373,7 +375,7 @@ mod mime_structure {
     /// Error texts in order, without MIME::Parser's "error: " prefix.
     pub fn mime_errors(message: &[u8]) -> Vec<String> {
         let mut p = Parser {
-            lines: message.split_inclusive(|&b| b == b'\n').collect(),
+            data: message,
             pos: 0,
             bounds: vec![],
             eos: Eos::Eof,
@@ -399,8 +401,14 @@ mod mime_structure {
         /// Read lines until a boundary (or, for a header, an empty line).
         fn read(&mut self, header: bool) -> Vec<&'a [u8]> {
             let mut out = Vec::new();
-            while let Some(&l) = self.lines.get(self.pos) {
-                self.pos += 1;
+            while self.pos < self.data.len() {
+                let rest = &self.data[self.pos..];
+                let len = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+                let l = &rest[..len];
+                self.pos += len;
                 if l.starts_with(b"--") {
                     let t = l.trim_ascii_end();
                     for (i, b) in self.bounds.iter().enumerate().rev() {
@@ -420,7 +428,10 @@ mod mime_structure {
                     self.eos = Eos::Done;
                     return out;
                 }
-                out.push(l);
+                // Only header lines are kept; bodies are just skipped.
+                if header {
+                    out.push(l);
+                }
             }
             self.eos = Eos::Eof;
             out
@@ -433,7 +444,9 @@ mod mime_structure {
             }
             let head = self.read(true);
             match self.eos_type() {
-                "DELIM" => return false, // "bogus part": a warning only
+                // "bogus part" (a warning): an empty text/plain part, and the
+                // multipart goes on from that boundary.
+                "DELIM" => return true,
                 "DONE" => {}
                 _ => self.errors.push("unexpected end of header".into()),
             }
@@ -455,7 +468,7 @@ mod mime_structure {
                         .push("part did not end with expected boundary".into());
                 }
             } else {
-                self.pos = self.lines.len();
+                self.pos = self.data.len();
                 self.eos = Eos::Eof;
             }
             true
@@ -492,7 +505,7 @@ mod mime_structure {
             self.bounds.pop();
             // The epilogue runs to the parent's boundary or EOF.
             if self.bounds.is_empty() {
-                self.pos = self.lines.len();
+                self.pos = self.data.len();
                 self.eos = Eos::Eof;
             } else {
                 self.read(false);
@@ -501,7 +514,8 @@ mod mime_structure {
         }
     }
 
-    /// Lower-cased `type/subtype` and the first `boundary` parameter.
+    /// Lower-cased `type/subtype` and the `boundary` parameter (the last one
+    /// when repeated, as MIME::Head keeps it).
     fn content_type(head: &[&[u8]]) -> (String, Option<Vec<u8>>) {
         let mut value: Option<Vec<u8>> = None;
         for l in head {
@@ -524,23 +538,114 @@ mod mime_structure {
         let Some(v) = value else {
             return ("text/plain".into(), None);
         };
-        let mut parts = v.split(|&b| b == b';');
-        let ctype = String::from_utf8_lossy(parts.next().unwrap_or_default().trim_ascii())
-            .to_ascii_lowercase();
-        let boundary = parts.find_map(|p| {
-            let p = p.trim_ascii();
-            let eq = p.iter().position(|&b| b == b'=')?;
-            if !p[..eq].trim_ascii().eq_ignore_ascii_case(b"boundary") {
-                return None;
-            }
-            let val = p[eq + 1..].trim_ascii();
-            Some(
-                match val.strip_prefix(b"\"").and_then(|x| x.strip_suffix(b"\"")) {
-                    Some(q) => q.to_vec(),
-                    None => val.to_vec(),
+        params(v.trim_ascii_end())
+    }
+
+    fn skip_spcz(v: &[u8], mut i: usize) -> usize {
+        loop {
+            match v.get(i) {
+                Some(b) if b.is_ascii_whitespace() => i += 1,
+                Some(b'(') => match v[i..].iter().position(|&b| b == b')') {
+                    Some(e) => i += e + 1,
+                    None => return i,
                 },
-            )
-        });
+                _ => return i,
+            }
+        }
+    }
+
+    fn is_token(b: u8) -> bool {
+        (0x21..0x80).contains(&b) && !br#"()<>@,;:\/[]?=""#.contains(&b)
+    }
+
+    /// MIME::Field::ParamVal's parse: the first value up to whitespace or
+    /// `;`, then `; name = value` pairs (quoted string, encoded word, token,
+    /// or a cut-down bad token); a repeated parameter keeps the last value.
+    fn params(v: &[u8]) -> (String, Option<Vec<u8>>) {
+        let mut i = skip_spcz(v, 0);
+        let first = v[i..]
+            .iter()
+            .take_while(|&&b| (0x21..0x80).contains(&b) && b != b';')
+            .count();
+        let ctype = String::from_utf8_lossy(&v[i..i + first]).to_ascii_lowercase();
+        i += first;
+        let mut boundary = None;
+        while let Some(semi) = v[i..].iter().position(|&b| b == b';') {
+            i += semi;
+            while v.get(i) == Some(&b';') {
+                i = skip_spcz(v, i + 1);
+            }
+            let n = v[i..]
+                .iter()
+                .take_while(|&&b| (0x21..0x80).contains(&b) && b != b':' && b != b'=')
+                .count();
+            if n == 0 {
+                break;
+            }
+            let name = v[i..i + n].to_ascii_lowercase();
+            i += n;
+            while v.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            if v.get(i) != Some(&b'=') {
+                break;
+            }
+            i += 1;
+            while v.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            let rest = &v[i..];
+            let (val, used) = if rest.first() == Some(&b'"') {
+                let mut out = Vec::new();
+                let mut j = 1;
+                let mut closed = false;
+                while j < rest.len() {
+                    match rest[j] {
+                        b'\\' if j + 1 < rest.len() => {
+                            out.push(rest[j + 1]);
+                            j += 2;
+                        }
+                        b'"' => {
+                            closed = true;
+                            j += 1;
+                            break;
+                        }
+                        c => {
+                            out.push(c);
+                            j += 1;
+                        }
+                    }
+                }
+                if !closed {
+                    // Not a quoted string: the bad-token fallback.
+                    bad_token(rest)
+                } else {
+                    (out, j)
+                }
+            } else {
+                let t = rest.iter().take_while(|&&b| is_token(b)).count();
+                if t > 0 {
+                    (rest[..t].to_vec(), t)
+                } else {
+                    bad_token(rest)
+                }
+            };
+            if used == 0 {
+                break;
+            }
+            i += used;
+            if name == b"boundary" {
+                boundary = Some(val);
+            }
+        }
         (ctype, boundary)
+    }
+
+    /// `[^;]+`, trimmed, cut to its leading token characters.
+    fn bad_token(rest: &[u8]) -> (Vec<u8>, usize) {
+        let used = rest.iter().take_while(|&&b| b != b';').count();
+        let t = rest[..used].trim_ascii();
+        let keep = t.iter().take_while(|&&b| is_token(b)).count();
+        (t[..keep].to_vec(), used)
     }
 }

