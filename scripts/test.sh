@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(postfix maildrop swaks clamav-daemon spamassassin amavisd-new libnet-server-perl)
+PACKAGES=(postfix maildrop swaks clamav-daemon spamassassin amavisd-new xz-utils)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -512,13 +512,13 @@ fn is_bulk(head: &Head, bytes: &[u8]) -> bool {
 fn category_word(cat: Category, f: &Findings) -> String {
     match cat {
         Category::Virus => format!("INFECTED ({})", f.viruses.join(",")),
-        Category::Banned => format!("BANNED ({})", f.banned.first().cloned().unwrap_or_default()),
+        Category::Banned => format!("BANNED ({})", f.banned_text()),
         Category::Unchecked => "UNCHECKED".into(),
         Category::Spam => "SPAM".into(),
         Category::Spammy => "SPAMMY".into(),
         Category::BadHeader => format!(
             "BAD-HEADER-{}",
-            f.bad_headers.first().map(|b| b.0).unwrap_or(0)
+            f.bad_headers.iter().map(|b| b.0).max().unwrap_or(0)
         ),
         Category::Oversized => "OVERSIZED".into(),
         Category::Clean => "CLEAN".into(),

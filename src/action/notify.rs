@@ -48,7 +48,7 @@ impl Facts<'_> {
             .replace("%s", &format!("<{}>", self.env.sender))
             .replace("%r", &rcpts.join(", "))
             .replace("%V", &self.findings.viruses.join(", "))
-            .replace("%F", &self.findings.banned.join(", "))
+            .replace("%F", &self.findings.banned_text())
             .replace("%c", &score)
             .replace("%i", self.am_id)
             .replace("%m", self.mail_id)
@@ -96,9 +96,9 @@ pub fn admin_notification(f: &Facts<'_>, cat: Category, admin: &str) -> Notifica
         Category::Banned => (
             format!(
                 "BANNED contents ({}) in mail FROM [{ip}] <{sender}>",
-                f.findings.banned.join(", ")
+                f.findings.banned_text()
             ),
-            format!("banned contents {}", f.findings.banned.join(", ")),
+            format!("banned contents {}", f.findings.banned_text()),
             "banned_admin",
         ),
         Category::Spam => (
@@ -220,10 +220,7 @@ pub fn bounce(f: &Facts<'_>, cat: Category, reason: &str, rcpts: &[String]) -> N
             "dsn_virus",
         ),
         Category::Banned => (
-            format!(
-                "BANNED contents from you ({})",
-                f.findings.banned.join(", ")
-            ),
+            format!("BANNED contents from you ({})", f.findings.banned_text()),
             "dsn_banned",
         ),
         Category::Spam => (

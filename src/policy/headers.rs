@@ -45,7 +45,7 @@ pub fn edits_for(
     } else if !f.banned.is_empty() {
         p.push_str(&fold_field(
             "X-Amavis-Alert",
-            &format!("BANNED, message contains {}", f.banned.join(", ")),
+            &format!("BANNED, message contains {}", f.banned_text()),
         ));
     } else if d.category == Category::BadHeader
         && let Some((_, text)) = f.bad_headers.first()

@@ -24,12 +24,14 @@ impl Scanner for BannedScanner {
                 else {
                     return Ok(Finding::Banned {
                         banned: vec![],
+                        reason: None,
                         unchecked: Some("message too large to decode".into()),
                     });
                 };
                 let r = crate::scan::banned::check_banned(&bytes, &self.rules, &self.limits);
                 Ok(Finding::Banned {
                     banned: r.banned,
+                    reason: r.reason,
                     unchecked: r.unchecked,
                 })
             })

@@ -56,6 +56,7 @@ pub enum Finding {
     },
     Banned {
         banned: Vec<String>,
+        reason: Option<String>,
         unchecked: Option<String>,
     },
     BadHeader(Vec<(u8, String)>),
@@ -127,8 +128,15 @@ fn merge(f: &mut Findings, one: Finding) {
             f.virus_checked = true;
             f.viruses.extend(names);
         }
-        Finding::Banned { banned, unchecked } => {
+        Finding::Banned {
+            banned,
+            reason,
+            unchecked,
+        } => {
             f.banned.extend(banned);
+            if f.banned_reason.is_none() {
+                f.banned_reason = reason;
+            }
             if f.unchecked.is_none() {
                 f.unchecked = unchecked;
             }

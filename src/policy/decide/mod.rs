@@ -14,6 +14,8 @@ pub struct Findings {
     pub viruses: Vec<String>,
     /// amavisd descriptions of banned parts.
     pub banned: Vec<String>,
+    /// amavisd's short banning reason (the text after `BANNED: `).
+    pub banned_reason: Option<String>,
     /// Why decoding or scanning was incomplete (UNCHECKED).
     pub unchecked: Option<String>,
     /// Bad-header minor categories and texts.
@@ -22,6 +24,16 @@ pub struct Findings {
     pub spam: Option<SpamVerdict>,
     /// Message larger than `smtpd_message_size_limit` (never here: refused earlier).
     pub oversized: bool,
+}
+
+impl Findings {
+    /// What replies, alerts and logs say about banned contents.
+    pub fn banned_text(&self) -> String {
+        self.banned_reason
+            .clone()
+            .or_else(|| self.banned.first().cloned())
+            .unwrap_or_default()
+    }
 }
 
 /// The spam check's result as the policy needs it.
@@ -203,7 +215,7 @@ pub fn decide(c: &Config, maps: &PolicyMaps, f: &Findings, sender: &str, rcpt: &
             !f.banned.is_empty(),
             c.final_banned_destiny,
             maps.banned_files_lovers.is_true(rcpt) || maps.bypass_banned.is_true(rcpt),
-            format!("BANNED: {}", f.banned.first().cloned().unwrap_or_default()),
+            format!("BANNED: {}", f.banned_text()),
         ),
         (
             f.unchecked.is_some(),
@@ -256,7 +268,7 @@ pub fn decide(c: &Config, maps: &PolicyMaps, f: &Findings, sender: &str, rcpt: &
 fn checks_reason(f: &Findings, which: usize) -> String {
     match which {
         0 => format!("INFECTED: {}", f.viruses.join(", ")),
-        _ => format!("BANNED: {}", f.banned.first().cloned().unwrap_or_default()),
+        _ => format!("BANNED: {}", f.banned_text()),
     }
 }
 
