@@ -33,6 +33,8 @@ pub struct Runtime {
     pub spam: Option<Arc<dyn Scanner>>,
     /// Cached connections to the next hop.
     pub pool: Arc<crate::smtp::pool::Pool>,
+    /// Per-message log lines (stderr, and syslog when `do_syslog`).
+    pub log: alog::Syslog,
 }
 
 impl Runtime {
@@ -63,6 +65,7 @@ impl Runtime {
             bad_header: Some(Arc::new(scan::checks::BadHeaderScanner)),
             spam: Some(spam),
             pool: Arc::new(crate::smtp::pool::Pool::default()),
+            log: alog::Syslog::new(&config),
             config,
         })
     }
@@ -384,24 +387,20 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
     } else {
         String::new()
     };
-    tracing::info!(
-        target: "amavis",
-        "{}",
-        alog::summary_line_ext(
-            &am_id,
-            verb,
-            &category_word(main_cat, &findings),
-            &actions.join(","),
-            env,
-            &extra,
-            message_id.as_deref(),
-            &mail_id,
-            findings.spam.as_ref().map(|s| s.score),
-            spool.len(),
-            &queued,
-            start.elapsed(),
-        )
-    );
+    rt.log.emit(&alog::summary_line_ext(
+        &am_id,
+        verb,
+        &category_word(main_cat, &findings),
+        &actions.join(","),
+        env,
+        &extra,
+        message_id.as_deref(),
+        &mail_id,
+        findings.spam.as_ref().map(|s| s.score),
+        spool.len(),
+        &queued,
+        start.elapsed(),
+    ));
     outcome
 }
 
@@ -540,7 +539,7 @@ fn queued_as(r: &Reply) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn log_tempfail(
-    _rt: &Runtime,
+    rt: &Runtime,
     env: &Envelope,
     am_id: &str,
     mail_id: &str,
@@ -553,11 +552,20 @@ fn log_tempfail(
         Outcome::All(r) => r.one_line(),
         Outcome::PerRecipient(v) => v.first().map(Reply::one_line).unwrap_or_default(),
     };
-    tracing::info!(
-        target: "amavis",
-        "{}",
-        alog::summary_line_ext(am_id, "Blocked", "TEMPFAIL", "TempFailedInbound", env, &why, message_id, mail_id, None, size, "", elapsed)
-    );
+    rt.log.emit(&alog::summary_line_ext(
+        am_id,
+        "Blocked",
+        "TEMPFAIL",
+        "TempFailedInbound",
+        env,
+        &why,
+        message_id,
+        mail_id,
+        None,
+        size,
+        "",
+        elapsed,
+    ));
 }
 
 /// amavisd's `Received:` line (see reference/amavisd-behaviour.md).

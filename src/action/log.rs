@@ -2,8 +2,108 @@
 //! logwatch, pflogsumm-style reports and fail2ban filters keep working:
 //! `(am_id) Passed CLEAN {RelayedInbound}, [ip] [client]:port <from> -> <to>, ...`
 
+use crate::config::Config;
 use crate::smtp::envelope::Envelope;
+use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
+
+/// Where the per-message lines go besides stderr: syslog's `/dev/log`
+/// socket when `do_syslog` is on, as `<PRI>ident[pid]: line` (RFC 3164
+/// without timestamp and host, which the local syslog daemon adds).
+/// Hand-written: a datagram per line is all amavisd's log parsers need.
+pub struct Syslog {
+    sock: Option<UnixDatagram>,
+    prefix: String,
+}
+
+impl Syslog {
+    pub fn new(c: &Config) -> Syslog {
+        let sock = if c.do_syslog {
+            let s = UnixDatagram::unbound().and_then(|s| s.connect("/dev/log").map(|_| s));
+            match s {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("do_syslog: cannot use /dev/log ({e}); logging to stderr only");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        // Priority = facility * 8 + severity (info = 6).
+        let pri = facility_code(&c.syslog_facility) * 8 + 6;
+        let ident = crate::message::edit::sanitize(&c.syslog_ident);
+        Syslog {
+            sock,
+            prefix: format!("<{pri}>{ident}[{}]: ", std::process::id()),
+        }
+    }
+
+    /// Log one line: always through tracing (target `amavis`), and to
+    /// syslog when enabled, split like amavisd into 980-byte pieces.
+    pub fn emit(&self, line: &str) {
+        tracing::info!(target: "amavis", "{line}");
+        let Some(sock) = &self.sock else { return };
+        for piece in split_line(line, 980) {
+            let _ = sock.send(format!("{}{piece}", self.prefix).as_bytes());
+        }
+    }
+}
+
+fn facility_code(name: &str) -> u32 {
+    match name.to_ascii_lowercase().as_str() {
+        "kern" => 0,
+        "user" => 1,
+        "mail" => 2,
+        "daemon" => 3,
+        "auth" => 4,
+        "syslog" => 5,
+        "news" => 7,
+        "local0" => 16,
+        "local1" => 17,
+        "local2" => 18,
+        "local3" => 19,
+        "local4" => 20,
+        "local5" => 21,
+        "local6" => 22,
+        "local7" => 23,
+        _ => 2,
+    }
+}
+
+/// amavisd's splitting of long lines: pieces end in `...`, the next piece
+/// starts with `(am_id) ...`, so logwatch can rejoin them.
+pub fn split_line(line: &str, max: usize) -> Vec<String> {
+    if line.len() <= max {
+        return vec![line.to_string()];
+    }
+    let id = line
+        .split_once(") ")
+        .filter(|(a, _)| a.starts_with('('))
+        .map(|(a, _)| format!("{a}) "))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut rest = line;
+    let mut first = true;
+    while !rest.is_empty() {
+        let lead = if first {
+            String::new()
+        } else {
+            format!("{id}...")
+        };
+        let room = max.saturating_sub(lead.len() + 3).max(1);
+        let mut cut = rest.len().min(room);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, tail) = rest.split_at(cut);
+        let more = if tail.is_empty() { "" } else { "..." };
+        out.push(format!("{lead}{piece}{more}"));
+        rest = tail;
+        first = false;
+    }
+    out
+}
 
 /// Build the summary line. `extra` is inserted before `Message-ID:` (e.g.
 /// `quarantine: ...`), `queued` after `size:` (`, queued_as: X`).
@@ -83,6 +183,54 @@ pub fn summary_line_ext(
 mod tests {
     use super::*;
     use crate::smtp::envelope::{Params, Recipient, Xforward};
+
+    #[test]
+    fn long_lines_split_like_amavisd() {
+        let line = format!(
+            "(123-01) Passed CLEAN {{RelayedInbound}}, {}",
+            "x".repeat(2500)
+        );
+        let parts = split_line(&line, 980);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.len() <= 980));
+        assert!(parts[0].ends_with("...") && parts[1].starts_with("(123-01) ..."));
+        let joined: String = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let p = p.strip_suffix("...").unwrap_or(p);
+                if i == 0 {
+                    p.to_string()
+                } else {
+                    p["(123-01) ...".len()..].to_string()
+                }
+            })
+            .collect();
+        assert_eq!(joined, line);
+    }
+
+    #[test]
+    fn syslog_datagram_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sock");
+        let server = UnixDatagram::bind(&path).unwrap();
+        let client = UnixDatagram::unbound().unwrap();
+        client.connect(&path).unwrap();
+        let c = Config::from_yaml("syslog_facility: local3\n", "t").unwrap();
+        let mut s = Syslog::new(&c);
+        s.sock = Some(client);
+        s.emit("(1-01) Passed CLEAN {RelayedInbound}, x");
+        let mut buf = [0u8; 2048];
+        let n = server.recv(&mut buf).unwrap();
+        let got = String::from_utf8_lossy(&buf[..n]);
+        assert_eq!(
+            got,
+            format!(
+                "<158>amavis[{}]: (1-01) Passed CLEAN {{RelayedInbound}}, x",
+                std::process::id()
+            )
+        );
+    }
 
     #[test]
     fn line_matches_amavisd_template_order() {

@@ -118,6 +118,11 @@ pub struct Config {
     pub log_level: u8,
     /// `$syslog_ident` (log lines are tagged with it).
     pub syslog_ident: String,
+    /// `$do_syslog` (`$DO_SYSLOG`): also send the per-message lines to syslog
+    /// (`/dev/log`) as `<ident>[pid]: ...`, where logwatch and friends read them.
+    pub do_syslog: bool,
+    /// `$syslog_facility`. Default `mail`.
+    pub syslog_facility: String,
 
     // ---- recipients and lookups ----
     /// `@mynetworks`.
@@ -294,6 +299,8 @@ impl Default for Config {
             pid_file: None,
             log_level: 0,
             syslog_ident: "amavis".into(),
+            do_syslog: false,
+            syslog_facility: "mail".into(),
             mynetworks: [
                 "127.0.0.0/8",
                 "[::1]",

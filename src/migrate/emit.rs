@@ -46,6 +46,8 @@ const SCALARS: &[(&str, &str, K)] = &[
     ("daemon_group", "daemon_group", K::OptStr),
     ("log_level", "log_level", K::Int),
     ("syslog_ident", "syslog_ident", K::Str),
+    ("do_syslog", "do_syslog", K::Bool),
+    ("syslog_facility", "syslog_facility", K::Str),
     ("sa_tag_level_deflt", "sa_tag_level_deflt", K::OptNum),
     ("sa_tag2_level_deflt", "sa_tag2_level_deflt", K::OptNum),
     ("sa_kill_level_deflt", "sa_kill_level_deflt", K::OptNum),

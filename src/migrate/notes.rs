@@ -47,9 +47,7 @@ pub fn describe(name: &str) -> &'static str {
             "BerkeleyDB cache and nanny/SNMP database"
         }
         "lock_file" => "lock file",
-        "DO_SYSLOG" | "do_syslog" | "syslog_facility" | "LOGFILE" | "logfile" => {
-            "log destination; amavisd-rs logs through its own logger"
-        }
+        "LOGFILE" | "logfile" => "log destination; amavisd-rs logs through its own logger",
         "log_recip_templ" | "log_templ" => "log line template",
         "quarantine_subdir_levels" => "quarantine directory hashing",
         "enable_dkim_verification" | "enable_dkim_signing" => "DKIM",
