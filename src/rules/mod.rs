@@ -1,1 +1,366 @@
-//! TODO
+//! SpamAssassin-compatible rule engine: runs SpamAssassin's installed rule
+//! files (parse → compile → evaluate) with local tests only, score set 0.
+//!
+//! See shared/reference/sa/sa-rules.md for the behaviour reproduced here.
+
+mod compile;
+mod ctx;
+mod evalfns;
+mod evalfns_mime;
+mod html;
+mod meta;
+mod msg;
+mod parse;
+mod received;
+mod regex;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+pub use compile::{CRule, Test};
+pub use parse::RuleKind;
+
+use compile::Compiled;
+use ctx::Ctx;
+use parse::{ConfigReader, ParsedConfig};
+
+/// Where to read rules from; empty lists mean SpamAssassin's own search order.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub rules_dirs: Vec<PathBuf>,
+    pub site_dirs: Vec<PathBuf>,
+}
+
+/// Errors loading a rule set.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("no SpamAssassin rules found in {0:?}")]
+    NoRules(Vec<PathBuf>),
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A compiled rule set, shared read-only between scanning tasks.
+#[derive(Debug)]
+pub struct RuleSet {
+    compiled: Compiled,
+    required: f64,
+    settings: std::collections::HashMap<String, Vec<String>>,
+    unknown: std::collections::BTreeMap<String, usize>,
+}
+
+/// One rule that hit, with its set-0 score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub name: String,
+    pub score: f64,
+    pub description: String,
+}
+
+/// The verdict for one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpamResult {
+    pub score: f64,
+    pub required: f64,
+    pub hits: Vec<Hit>,
+}
+
+impl SpamResult {
+    /// Is the score at or above the required score?
+    pub fn is_spam(&self) -> bool {
+        self.score >= self.required
+    }
+
+    /// The `tests=[...]` list for `X-Spam-Status` (`NAME=score,...`).
+    pub fn tests_string(&self) -> String {
+        self.hits
+            .iter()
+            .map(|h| format!("{}={}", h.name, fmt_score(h.score)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Perl's `"%0.3f"` then numeric: "2.399", "1", "-0.001".
+fn fmt_score(s: f64) -> String {
+    let t = format!("{s:.3}");
+    let t = t.trim_end_matches('0').trim_end_matches('.');
+    if t == "-0" { "0".into() } else { t.to_string() }
+}
+
+/// Round as `PerMsgStatus` does: `sprintf("%0.3f", $score) + 0`.
+fn round3(s: f64) -> f64 {
+    format!("{s:.3}").parse().unwrap_or(s)
+}
+
+/// A report like `spamassassin -t`: the score, then one line per hit.
+pub fn explain(result: &SpamResult) -> String {
+    let mut out = format!(
+        "Content analysis details:   ({} points, {} required)\n\n pts rule name              description\n---- ---------------------- --------------------------------------------------\n",
+        fmt_score(result.score),
+        fmt_score(result.required)
+    );
+    for h in &result.hits {
+        out.push_str(&format!(
+            "{:>4.1} {:<22} {}\n",
+            h.score, h.name, h.description
+        ));
+    }
+    out
+}
+
+fn sa_default_rules_dir() -> PathBuf {
+    // sa-update's directory for this version, if populated.
+    let upd = Path::new("/var/lib/spamassassin/4.000001/updates_spamassassin_org");
+    let upd_root = Path::new("/var/lib/spamassassin/4.000001");
+    if !parse::dir_files(upd, "cf").is_empty() {
+        return upd.to_path_buf();
+    }
+    if !parse::dir_files(upd_root, "cf").is_empty() {
+        return upd_root.to_path_buf();
+    }
+    PathBuf::from("/usr/share/spamassassin")
+}
+
+impl RuleSet {
+    /// Load and compile rules: site `*.pre`, rules `*.cf`, site `*.cf`.
+    pub fn load(opts: &LoadOptions) -> Result<RuleSet, RulesError> {
+        let rules_dirs = if opts.rules_dirs.is_empty() {
+            vec![sa_default_rules_dir()]
+        } else {
+            opts.rules_dirs.clone()
+        };
+        let site_dirs = if opts.site_dirs.is_empty() {
+            vec![PathBuf::from("/etc/spamassassin")]
+        } else {
+            opts.site_dirs.clone()
+        };
+        let mut r = ConfigReader::new();
+        let mut files = Vec::new();
+        for d in site_dirs.iter().chain(rules_dirs.iter()) {
+            files.extend(parse::dir_files(d, "pre"));
+        }
+        let n_pre = files.len();
+        for d in &rules_dirs {
+            files.extend(parse::dir_files(d, "cf"));
+        }
+        if files.len() == n_pre {
+            return Err(RulesError::NoRules(rules_dirs));
+        }
+        for d in &site_dirs {
+            files.extend(parse::dir_files(d, "cf"));
+        }
+        for f in &files {
+            r.read_file(f).map_err(|source| RulesError::Io {
+                path: f.clone(),
+                source,
+            })?;
+        }
+        let rs = RuleSet::from_parsed(r.cfg);
+        if !rs.unknown.is_empty() {
+            let summary: Vec<String> = rs.unknown.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            tracing::warn!(directives = %summary.join(" "), "unknown SpamAssassin config directives ignored");
+        }
+        if !rs.compiled.compile_errors.is_empty() {
+            let names: Vec<&str> = rs
+                .compiled
+                .compile_errors
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
+            tracing::warn!(count = names.len(), rules = %names.join(" "), "SpamAssassin rules that failed to compile (never hit)");
+        }
+        Ok(rs)
+    }
+
+    /// Parse and compile configuration text (for tests and custom rules).
+    pub fn from_config_text(text: &str) -> RuleSet {
+        let mut r = ConfigReader::new();
+        for p in [
+            "Mail::SpamAssassin::Plugin::HeaderEval",
+            "Mail::SpamAssassin::Plugin::MIMEEval",
+            "Mail::SpamAssassin::Plugin::HTMLEval",
+            "Mail::SpamAssassin::Plugin::BodyEval",
+            "Mail::SpamAssassin::Plugin::RelayEval",
+            "Mail::SpamAssassin::Plugin::MIMEHeader",
+            "Mail::SpamAssassin::Plugin::ReplaceTags",
+            "Mail::SpamAssassin::Plugin::FreeMail",
+        ] {
+            r.cfg.plugins.insert(p.to_ascii_lowercase());
+        }
+        r.read_text(text, Path::new("."));
+        RuleSet::from_parsed(r.cfg)
+    }
+
+    fn from_parsed(cfg: ParsedConfig) -> RuleSet {
+        let compiled = compile::compile(&cfg);
+        RuleSet {
+            required: cfg.required_score.unwrap_or(5.0),
+            settings: cfg.settings.clone(),
+            unknown: cfg.unknown.clone(),
+            compiled,
+        }
+    }
+
+    /// A tiny set of our own, used when no SpamAssassin rules are installed.
+    pub fn builtin() -> RuleSet {
+        RuleSet::from_config_text(include_str!("builtin.cf"))
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.compiled.rules.len()
+    }
+
+    pub fn required_score(&self) -> f64 {
+        self.required
+    }
+
+    /// All compiled rules (for tests and diagnostics).
+    pub fn rules(&self) -> &[CRule] {
+        &self.compiled.rules
+    }
+
+    /// Rules whose definition failed to compile, with the error.
+    pub fn compile_errors(&self) -> &[(String, String)] {
+        &self.compiled.compile_errors
+    }
+
+    /// Unknown directives seen while loading, with counts.
+    pub fn unknown_directives(&self) -> &std::collections::BTreeMap<String, usize> {
+        &self.unknown
+    }
+
+    pub(crate) fn setting(&self, key: &str) -> &[String] {
+        self.settings.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Score one message. Never panics (a panic inside is caught and logged).
+    pub fn check(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.check_inner(message, envelope_from)
+        })) {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!("rule engine panicked on a message; scoring it 0");
+                SpamResult {
+                    score: 0.0,
+                    required: self.required,
+                    hits: vec![],
+                }
+            }
+        }
+    }
+
+    fn check_inner(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
+        let ctx = Ctx::new(message, envelope_from);
+        let rules = &self.compiled.rules;
+        let mut hits = vec![0.0f64; rules.len()];
+        for &i in &self.compiled.plain {
+            let r = &rules[i];
+            if !r.enabled {
+                continue;
+            }
+            hits[i] = self.run_rule(r, &ctx) as f64;
+        }
+        for &i in &self.compiled.metas {
+            let r = &rules[i];
+            if !r.enabled {
+                continue;
+            }
+            if let Test::Meta(e) = &r.test {
+                let v = meta::eval(e, &|j| hits[j]);
+                hits[i] = if v != 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        let mut out = Vec::new();
+        let mut total = 0.0;
+        for (i, r) in rules.iter().enumerate() {
+            if hits[i] > 0.0 && r.enabled && !r.name.starts_with("__") {
+                total += r.scores[0];
+                out.push(Hit {
+                    name: r.name.clone(),
+                    score: r.scores[0],
+                    description: r.describe.clone(),
+                });
+            }
+        }
+        SpamResult {
+            score: round3(total),
+            required: self.required,
+            hits: out,
+        }
+    }
+
+    /// Hit count of one non-meta rule.
+    fn run_rule(&self, r: &CRule, ctx: &Ctx) -> usize {
+        let max = r.maxhits.max(1);
+        let lines = |re: &regex::PerlRegex, list: &[Vec<u8>]| -> usize {
+            let mut n = 0;
+            for l in list {
+                if r.multiple {
+                    n += re.count_matches(l, max - n);
+                } else if re.is_match(l) {
+                    n += 1;
+                }
+                if n >= max {
+                    break;
+                }
+            }
+            n
+        };
+        match &r.test {
+            Test::Header {
+                hdr,
+                re,
+                neg,
+                unset,
+            } => {
+                let v = ctx.get(hdr).or_else(|| unset.clone());
+                let m = v.as_deref().is_some_and(|v| re.is_match(v));
+                usize::from(m != *neg)
+            }
+            Test::Exists(h) => usize::from(ctx.exists(h)),
+            Test::Body(re) => {
+                let b = &ctx.bodies.body_lines;
+                let skip = usize::from(r.nosubject && !b.is_empty());
+                lines(re, &b[skip..])
+            }
+            Test::Rawbody(re) => lines(re, &ctx.bodies.rawbody),
+            Test::Full(re) => usize::from(re.is_match(ctx.pristine)),
+            Test::Uri(re) => {
+                let u: Vec<Vec<u8>> = ctx
+                    .bodies
+                    .uris
+                    .iter()
+                    .map(|s| s.as_bytes().to_vec())
+                    .collect();
+                lines(re, &u)
+            }
+            Test::MimeHeader { hdr, raw, re, neg } => {
+                let mut hit = false;
+                for p in &ctx.parts {
+                    for f in p
+                        .headers
+                        .iter()
+                        .filter(|f| f.name.eq_ignore_ascii_case(hdr))
+                    {
+                        let v = if *raw {
+                            msg::trim_ws(&f.raw).to_vec()
+                        } else {
+                            f.decoded.clone()
+                        };
+                        if re.is_match(&v) != *neg {
+                            hit = true;
+                        }
+                    }
+                }
+                usize::from(hit)
+            }
+            Test::Eval { func, args } => usize::from(evalfns::call(self, ctx, r.kind, func, args)),
+            Test::Meta(_) | Test::Empty => 0,
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The effective rule set we parse from the installed SpamAssassin rules,
+//! compared with SpamAssassin's own dump (tests/fixtures/sa-rules-effective.jsonl,
+//! from shared/reference/sa/dump_rules.pl). Needs the Debian `spamassassin` package.
+
+use std::collections::HashMap;
+
+use amavisd_rs::rules::{LoadOptions, RuleSet};
+
+fn installed() -> Option<RuleSet> {
+    if !std::path::Path::new("/usr/share/spamassassin/50_scores.cf").exists() {
+        eprintln!("SKIP: SpamAssassin rules not installed");
+        return None;
+    }
+    Some(RuleSet::load(&LoadOptions::default()).expect("load installed rules"))
+}
+
+#[test]
+fn effective_rule_set_matches_spamassassin() {
+    let Some(rs) = installed() else { return };
+    let text = include_str!("fixtures/sa-rules-effective.jsonl");
+    let mut want: HashMap<String, serde_json::Value> = HashMap::new();
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        want.insert(v["name"].as_str().unwrap().to_string(), v);
+    }
+    let ours: HashMap<&str, &amavisd_rs::rules::CRule> =
+        rs.rules().iter().map(|r| (r.name.as_str(), r)).collect();
+    let (mut same_kind, mut same_scores, mut same_tflags) = (0, 0, 0);
+    let mut missing = Vec::new();
+    let mut extra = Vec::new();
+    let mut diffs = Vec::new();
+    for (name, w) in &want {
+        let Some(r) = ours.get(name.as_str()) else {
+            missing.push(name.clone());
+            continue;
+        };
+        let kind = r.kind.sa_type();
+        if kind == w["type"].as_str().unwrap() {
+            same_kind += 1;
+        } else {
+            diffs.push(format!("{name}: kind {kind} vs {}", w["type"]));
+        }
+        let ws: Vec<f64> = w["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_f64().unwrap_or(0.0))
+            .collect();
+        if ws
+            .iter()
+            .zip(r.scores.iter())
+            .all(|(a, b)| (a - b).abs() < 1e-9)
+        {
+            same_scores += 1;
+        } else {
+            diffs.push(format!("{name}: scores {:?} vs {ws:?}", r.scores));
+        }
+        let wt = w["tflags"]
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let ot = r.tflags.split_whitespace().collect::<Vec<_>>().join(" ");
+        if wt == ot {
+            same_tflags += 1;
+        } else {
+            diffs.push(format!("{name}: tflags {ot:?} vs {wt:?}"));
+        }
+    }
+    for r in rs.rules() {
+        if !want.contains_key(&r.name) {
+            extra.push(r.name.clone());
+        }
+    }
+    missing.sort();
+    extra.sort();
+    diffs.sort();
+    let n = want.len();
+    println!(
+        "SA rules {n}, ours {}; names matched {}; kind {same_kind}, scores {same_scores}, tflags {same_tflags}",
+        rs.rule_count(),
+        n - missing.len()
+    );
+    println!(
+        "missing ({}): {:?}",
+        missing.len(),
+        &missing[..missing.len().min(40)]
+    );
+    println!(
+        "extra ({}): {:?}",
+        extra.len(),
+        &extra[..extra.len().min(40)]
+    );
+    for d in diffs.iter().take(60) {
+        println!("  {d}");
+    }
+    println!("compile errors: {:?}", rs.compile_errors());
+    println!("unknown directives: {:?}", rs.unknown_directives());
+    assert!(missing.is_empty() && extra.is_empty(), "rule names differ");
+    assert_eq!(same_kind, n, "rule kinds differ");
+    assert_eq!(same_scores, n, "scores differ");
+    assert_eq!(same_tflags, n, "tflags differ");
+}
+
+#[test]
+fn installed_gtube() {
+    let Some(rs) = installed() else { return };
+    let msg = include_bytes!("fixtures/messages/satdata__sample-spam.txt.eml");
+    let r = rs.check(msg, None);
+    assert!(r.hits.iter().any(|h| h.name == "GTUBE"), "{r:?}");
+    assert!(r.score >= 999.0);
+}
