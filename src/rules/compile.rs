@@ -90,10 +90,10 @@ pub fn replace_tags(re: &str, t: &ReplaceTags) -> String {
                 if let Some(post) = &post {
                     *p = format!("{p}{post}");
                 }
-            } else if p.is_empty() {
-                if let Some(inter) = &inter {
-                    *p = inter.clone();
-                }
+            } else if p.is_empty()
+                && let Some(inter) = &inter
+            {
+                *p = inter.clone();
             }
         }
         for p in pieces.iter_mut() {
@@ -129,16 +129,16 @@ fn split_tags(s: &str) -> Vec<String> {
     let mut pieces = Vec::new();
     let (mut i, mut text_start) = (0, 0);
     while i < b.len() {
-        if b[i] == b'<' {
-            if let Some(off) = b[i + 1..].iter().position(|&c| c == b'<' || c == b'>') {
-                let e = i + 1 + off;
-                if b[e] == b'>' && e > i + 1 {
-                    pieces.push(s[text_start..i].to_string());
-                    pieces.push(s[i..=e].to_string());
-                    i = e + 1;
-                    text_start = i;
-                    continue;
-                }
+        if b[i] == b'<'
+            && let Some(off) = b[i + 1..].iter().position(|&c| c == b'<' || c == b'>')
+        {
+            let e = i + 1 + off;
+            if b[e] == b'>' && e > i + 1 {
+                pieces.push(s[text_start..i].to_string());
+                pieces.push(s[i..=e].to_string());
+                i = e + 1;
+                text_start = i;
+                continue;
             }
         }
         i += 1;
@@ -180,11 +180,11 @@ fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)>
     let neg = &def[op..op + 2] == "!~";
     let mut pat = def[op + 2..].trim().to_string();
     let mut unset = None;
-    if let Some(p) = pat.rfind("[if-unset:") {
-        if pat.ends_with(']') {
-            unset = Some(pat[p + 10..pat.len() - 1].trim().to_string());
-            pat = pat[..p].trim_end().to_string();
-        }
+    if let Some(p) = pat.rfind("[if-unset:")
+        && pat.ends_with(']')
+    {
+        unset = Some(pat[p + 10..pat.len() - 1].trim().to_string());
+        pat = pat[..p].trim_end().to_string();
     }
     Some((hdr, neg, pat, unset))
 }
@@ -356,15 +356,22 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             out.plain.push(i);
         }
     }
-    // `fix_tflags`: a meta depending on a net rule is net too.
+    // `fix_tflags`: a meta depending directly on a rule flagged `net` in
+    // the config is net too. SpamAssassin makes one pass in hash order, so
+    // inheritance through a meta that itself inherited is not guaranteed;
+    // only config flags are used here (matches its dump of the installed set).
+    let net0: Vec<bool> = out
+        .rules
+        .iter()
+        .map(|r| r.tflags.split_whitespace().any(|t| t == "net"))
+        .collect();
     for k in 0..out.metas.len() {
         let i = out.metas[k];
         let mut deps = Vec::new();
         if let Test::Meta(e) = &out.rules[i].test {
             meta::vars_of(e, &mut deps);
         }
-        let is_net = |r: &CRule| r.tflags.split_whitespace().any(|t| t == "net");
-        if !is_net(&out.rules[i]) && deps.iter().any(|&d| is_net(&out.rules[d])) {
+        if !net0[i] && deps.iter().any(|&d| net0[d]) {
             let r = &mut out.rules[i];
             r.tflags = format!("{} net", r.tflags).trim().to_string();
             r.enabled = false;

@@ -244,7 +244,10 @@ fn unfold_raw(raw: &[u8]) -> Vec<u8> {
 
 /// Split an address header into (display phrase, address) pairs, like
 /// `Util::parse_header_addresses` for the usual forms.
-pub fn parse_addresses(line: &[u8]) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+/// (display phrase, address) of one mailbox.
+pub type AddrPair = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+pub fn parse_addresses(line: &[u8]) -> Vec<AddrPair> {
     let s = line;
     let mut out = Vec::new();
     let mut items: Vec<Vec<u8>> = Vec::new();
@@ -278,20 +281,19 @@ pub fn parse_addresses(line: &[u8]) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
         if let (Some(a), Some(b)) = (
             t.iter().position(|&c| c == b'<'),
             t.iter().rposition(|&c| c == b'>'),
-        ) {
-            if a < b {
-                let addr = msg::trim_ws(&t[a + 1..b]).to_vec();
-                let ph = msg::trim_ws(&t[..a]);
-                let ph = ph
-                    .strip_prefix(b"\"")
-                    .and_then(|x| x.strip_suffix(b"\""))
-                    .unwrap_or(ph);
-                out.push((
-                    (!ph.is_empty()).then(|| ph.to_vec()),
-                    (!addr.is_empty()).then_some(addr),
-                ));
-                continue;
-            }
+        ) && a < b
+        {
+            let addr = msg::trim_ws(&t[a + 1..b]).to_vec();
+            let ph = msg::trim_ws(&t[..a]);
+            let ph = ph
+                .strip_prefix(b"\"")
+                .and_then(|x| x.strip_suffix(b"\""))
+                .unwrap_or(ph);
+            out.push((
+                (!ph.is_empty()).then(|| ph.to_vec()),
+                (!addr.is_empty()).then_some(addr),
+            ));
+            continue;
         }
         // bare address with optional (comment)
         let mut addr = Vec::new();

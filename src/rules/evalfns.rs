@@ -21,7 +21,11 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
         "check_equal_from_domains" => equal_from_domains(ctx),
         "check_for_forged_yahoo_received_headers" => forged_yahoo(ctx),
         "check_for_forged_gmail_received_headers" => forged_gmail(ctx),
-        "check_no_relays" => ctx.relays.trusted.is_empty() && ctx.relays.untrusted.is_empty(),
+        "check_no_relays" => {
+            ctx.relays.trusted.is_empty()
+                && ctx.relays.untrusted.is_empty()
+                && ctx.relays.unparseable == 0
+        }
         "check_relays_unparseable" => ctx.relays.unparseable > 0,
         "check_all_trusted" => {
             !ctx.relays.trusted.is_empty()
@@ -145,11 +149,12 @@ pub fn parse_date(s: &str) -> Option<i64> {
 
 fn tz_offset(tz: &str) -> i64 {
     let tz = tz.trim_matches(|c| c == '(' || c == ')');
-    if (tz.starts_with('+') || tz.starts_with('-')) && tz.len() >= 5 {
-        if let Ok(v) = tz[1..5].parse::<i64>() {
-            let secs = (v / 100) * 3600 + (v % 100) * 60;
-            return if tz.starts_with('-') { -secs } else { secs };
-        }
+    if (tz.starts_with('+') || tz.starts_with('-'))
+        && tz.len() >= 5
+        && let Ok(v) = tz[1..5].parse::<i64>()
+    {
+        let secs = (v / 100) * 3600 + (v % 100) * 60;
+        return if tz.starts_with('-') { -secs } else { secs };
     }
     let h = match tz.to_ascii_uppercase().as_str() {
         "EDT" => -4,
@@ -488,7 +493,21 @@ fn ratware_envelope_from(ctx: &Ctx) -> bool {
     let Some((user, dom)) = to.split_once('@') else {
         return false;
     };
-    env.contains(&format!("{dom}={user}@")) || env.contains(&format!("{user}={dom}@"))
+    if env.starts_with("srs") {
+        return false;
+    }
+    // /\b\Q$dom\E.\Q$user\E@/i with $dom the registrable domain
+    let labels: Vec<&str> = dom.split('.').collect();
+    if labels.len() < 2 {
+        return false;
+    }
+    let dom = labels[labels.len() - 2..].join(".");
+    let needle_end = format!("{user}@");
+    env.match_indices(&dom).any(|(p, _)| {
+        let word_start = p == 0 || !env.as_bytes()[p - 1].is_ascii_alphanumeric();
+        let rest = &env[p + dom.len()..];
+        word_start && rest.len() > 1 && rest[1..].starts_with(&needle_end)
+    })
 }
 
 fn addr_in_list(ctx: &Ctx, rs: &RuleSet, keys: &[&str]) -> bool {

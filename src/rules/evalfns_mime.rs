@@ -80,10 +80,9 @@ fn mime_stats(ctx: &Ctx) -> MimeStats {
             if any_alt
                 && !cd.contains("attachment")
                 && (p.ctype == "text/plain" || p.ctype == "text/html")
+                && let Some(b) = part_bytes[idx].as_mut()
             {
-                if let Some(b) = part_bytes[idx].as_mut() {
-                    *b += line.len();
-                }
+                *b += line.len();
             }
             if p.cte == "quoted-printable" && !line.starts_with(b"SPAM: ") {
                 if line.len() > 79 {
@@ -122,10 +121,10 @@ fn mime_stats(ctx: &Ctx) -> MimeStats {
                 text = Some(b);
             }
         }
-        if let (Some(t), Some(h)) = (text, html) {
-            if h > 0 {
-                s.multipart_ratio = t as f64 / h as f64;
-            }
+        if let (Some(t), Some(h)) = (text, html)
+            && h > 0
+        {
+            s.multipart_ratio = t as f64 / h as f64;
         }
     }
     s.flags = f;

@@ -385,10 +385,11 @@ fn is_punct_or_space(c: u8) -> bool {
 impl State {
     fn display(&mut self, text: &[u8], whitespace: bool) {
         if whitespace {
-            if let Some((last, ws)) = self.pieces.last_mut() {
-                if !*ws && last.last() == Some(&b' ') {
-                    last.pop();
-                }
+            if let Some((last, ws)) = self.pieces.last_mut()
+                && !*ws
+                && last.last() == Some(&b' ')
+            {
+                last.pop();
             }
             self.pieces.push((text.to_vec(), true));
             return;
@@ -428,22 +429,21 @@ impl State {
 
     fn text(&mut self, raw: &[u8]) {
         let text = decode_entities(raw);
-        if self.in_anchor {
-            if let Some(a) = self.r.anchor.last_mut() {
-                a.extend_from_slice(&text);
-            }
+        if self.in_anchor
+            && let Some(a) = self.r.anchor.last_mut()
+        {
+            a.extend_from_slice(&text);
         }
-        if self.r.inside.get("title").copied().unwrap_or(0) > 0 {
-            if let Some(t) = self.r.title.last_mut() {
-                t.extend_from_slice(&text);
-            }
+        if self.r.inside.get("title").copied().unwrap_or(0) > 0
+            && let Some(t) = self.r.title.last_mut()
+        {
+            t.extend_from_slice(&text);
         }
-        if let Some((last, _)) = self.pieces.last() {
-            if text.first().is_some_and(|&c| !is_punct_or_space(c))
-                && last.last().is_some_and(|&c| !is_punct_or_space(c))
-            {
-                self.obfuscation += 1;
-            }
+        if let Some((last, _)) = self.pieces.last()
+            && text.first().is_some_and(|&c| !is_punct_or_space(c))
+            && last.last().is_some_and(|&c| !is_punct_or_space(c))
+        {
+            self.obfuscation += 1;
         }
         self.display(&text, false);
     }
@@ -504,10 +504,10 @@ impl State {
             }
             "title" => self.r.title.push(Vec::new()),
             "img" => {
-                if self.in_anchor {
-                    if let Some(a) = self.r.anchor.last_mut() {
-                        a.extend_from_slice(b"<img>\n");
-                    }
+                if self.in_anchor
+                    && let Some(a) = self.r.anchor.last_mut()
+                {
+                    a.extend_from_slice(b"<img>\n");
                 }
                 if let (Some(w), Some(h)) = (attrs.get("width"), attrs.get("height")) {
                     let dim = |v: &str, pct: f64| -> f64 {
@@ -539,10 +539,10 @@ impl State {
                 }
             }
             "font" => {
-                if let Some(face) = attrs.get("face") {
-                    if !font_face_ok(face) {
-                        self.r.nums.insert("font_face_bad", 1.0);
-                    }
+                if let Some(face) = attrs.get("face")
+                    && !font_face_ok(face)
+                {
+                    self.r.nums.insert("font_face_bad", 1.0);
                 }
                 if let Some(sz) = attrs.get("size") {
                     let sz = sz.trim();
@@ -559,13 +559,12 @@ impl State {
                     }
                 }
             }
-            "form" => {
+            "form"
                 if attrs
                     .get("action")
-                    .is_some_and(|a| a.to_ascii_lowercase().contains("mailto:"))
-                {
-                    self.r.nums.insert("form_action_mailto", 1.0);
-                }
+                    .is_some_and(|a| a.to_ascii_lowercase().contains("mailto:")) =>
+            {
+                self.r.nums.insert("form_action_mailto", 1.0);
             }
             "object" | "embed" => {
                 self.r.nums.insert("embeds", 1.0);
@@ -573,13 +572,13 @@ impl State {
             "meta" => {
                 if let (Some(he), Some(c)) = (attrs.get("http-equiv"), attrs.get("content")) {
                     let cl = c.to_ascii_lowercase();
-                    if he.eq_ignore_ascii_case("content-type") {
-                        if let Some(p) = cl.find("charset") {
-                            let cs = cl[p + 7..]
-                                .trim_start_matches([' ', '='])
-                                .trim_matches(['"', '\'']);
-                            self.r.charsets.push(cs.to_string());
-                        }
+                    if he.eq_ignore_ascii_case("content-type")
+                        && let Some(p) = cl.find("charset")
+                    {
+                        let cs = cl[p + 7..]
+                            .trim_start_matches([' ', '='])
+                            .trim_matches(['"', '\'']);
+                        self.r.charsets.push(cs.to_string());
                     }
                 }
             }

@@ -254,8 +254,23 @@ impl RuleSet {
         }
     }
 
-    fn check_inner(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
+    /// Names of every rule that hit, `__` sub-rules included (diagnostics).
+    pub fn debug_hits(&self, message: &[u8], envelope_from: Option<&str>) -> Vec<String> {
         let ctx = Ctx::new(message, envelope_from);
+        let hits = self.hit_counts(&ctx);
+        let mut v: Vec<String> = self
+            .compiled
+            .rules
+            .iter()
+            .zip(hits)
+            .filter(|(_, h)| *h > 0.0)
+            .map(|(r, _)| r.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn hit_counts(&self, ctx: &Ctx) -> Vec<f64> {
         let rules = &self.compiled.rules;
         let mut hits = vec![0.0f64; rules.len()];
         for &i in &self.compiled.plain {
@@ -263,7 +278,7 @@ impl RuleSet {
             if !r.enabled {
                 continue;
             }
-            hits[i] = self.run_rule(r, &ctx) as f64;
+            hits[i] = self.run_rule(r, ctx) as f64;
         }
         for &i in &self.compiled.metas {
             let r = &rules[i];
@@ -275,6 +290,13 @@ impl RuleSet {
                 hits[i] = if v != 0.0 { 1.0 } else { 0.0 };
             }
         }
+        hits
+    }
+
+    fn check_inner(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
+        let ctx = Ctx::new(message, envelope_from);
+        let rules = &self.compiled.rules;
+        let hits = self.hit_counts(&ctx);
         let mut out = Vec::new();
         let mut total = 0.0;
         for (i, r) in rules.iter().enumerate() {
@@ -322,7 +344,7 @@ impl RuleSet {
                 let m = v.as_deref().is_some_and(|v| re.is_match(v));
                 usize::from(m != *neg)
             }
-            Test::Exists(h) => usize::from(ctx.exists(h)),
+            Test::Exists(h) => usize::from(ctx.get(h).is_some()),
             Test::Body(re) => {
                 let b = &ctx.bodies.body_lines;
                 let skip = usize::from(r.nosubject && !b.is_empty());

@@ -145,19 +145,17 @@ pub fn decode_2047(s: &[u8]) -> Vec<u8> {
     let mut pending_ws: Option<(usize, usize)> = None;
     let mut last_was_word = false;
     while i < s.len() {
-        if s[i..].starts_with(b"=?") {
-            if let Some((word, len)) = encoded_word(&s[i..]) {
-                if !last_was_word {
-                    if let Some((a, b)) = pending_ws {
-                        out.extend_from_slice(&s[a..b]);
-                    }
-                }
-                pending_ws = None;
-                out.extend_from_slice(&word);
-                i += len;
-                last_was_word = true;
-                continue;
+        if s[i..].starts_with(b"=?")
+            && let Some((word, len)) = encoded_word(&s[i..])
+        {
+            if !last_was_word && let Some((a, b)) = pending_ws {
+                out.extend_from_slice(&s[a..b]);
             }
+            pending_ws = None;
+            out.extend_from_slice(&word);
+            i += len;
+            last_was_word = true;
+            continue;
         }
         if s[i] == b' ' || s[i] == b'\t' {
             let st = i;
@@ -368,10 +366,10 @@ fn walk(
             if let Some(last) = children.last().and_then(|c| msg.parts.get(*c as usize)) {
                 let tail_start = (last.offset_end as usize).min(bend);
                 let tail = &raw[tail_start..bend];
-                if let Some(close) = find(tail, b"--\n") {
-                    if tail[close + 3..].iter().any(|b| !b.is_ascii_whitespace()) {
-                        facts.has_epilogue = true;
-                    }
+                if let Some(close) = find(tail, b"--\n")
+                    && tail[close + 3..].iter().any(|b| !b.is_ascii_whitespace())
+                {
+                    facts.has_epilogue = true;
                 }
             }
         }
@@ -433,7 +431,7 @@ pub fn decode_cte(raw: &[u8], cte: &str) -> Vec<u8> {
                 e
             });
         let mut c = clean[..cut].to_vec();
-        while c.len() % 4 != 0 {
+        while !c.len().is_multiple_of(4) {
             c.push(b'=');
         }
         base64_decode(&c).unwrap_or_default()
@@ -457,12 +455,12 @@ fn qp_decode(raw: &[u8]) -> Vec<u8> {
                 i += 3;
                 continue;
             }
-            if let (Some(h), Some(l)) = (raw.get(i + 1), raw.get(i + 2)) {
-                if let (Some(h), Some(l)) = (hexval(*h), hexval(*l)) {
-                    out.push(h * 16 + l);
-                    i += 3;
-                    continue;
-                }
+            if let (Some(h), Some(l)) = (raw.get(i + 1), raw.get(i + 2))
+                && let (Some(h), Some(l)) = (hexval(*h), hexval(*l))
+            {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
             }
         }
         // Trailing whitespace before a line break is dropped.

@@ -222,7 +222,7 @@ impl Resolver for CondResolver<'_> {
             // can(Conf::feature_*) all exist in 4.0.1; a plugin method only
             // when its plugin is loaded.
             "can" | "has" => match arg.rsplit_once("::") {
-                Some((module, _)) if module == "Mail::SpamAssassin::Conf" => true,
+                Some(("Mail::SpamAssassin::Conf", _)) => true,
                 Some((module, _)) => self.plugins.contains(&module.to_ascii_lowercase()),
                 None => false,
             },

@@ -101,7 +101,7 @@ pub fn parse_relays(headers: &[String]) -> Relays {
             Parsed::Unparseable => out.unparseable += 1,
             Parsed::Ignored => {}
             Parsed::Relay(mut r) => {
-                if in_trusted && !(r.ip_private() || !r.auth.is_empty()) {
+                if in_trusted && !r.ip_private() && r.auth.is_empty() {
                     in_trusted = false;
                 }
                 r.trusted = in_trusted;
@@ -179,22 +179,20 @@ fn parse_line(line: &str) -> Parsed {
     {
         return Parsed::Ignored;
     }
-    if let Some(p) = low.find(" with local") {
-        if low[p + 11..].starts_with(' ') || low[p + 11..].starts_with('-') {
-            return Parsed::Ignored;
-        }
+    if let Some(p) = low.find(" with local")
+        && (low[p + 11..].starts_with(' ') || low[p + 11..].starts_with('-'))
+    {
+        return Parsed::Ignored;
     }
     // "from X by Y;" without an IP is a local handover.
     let mut ws = rest.split_whitespace();
     let first = ws.next().unwrap_or("");
-    if ws.next() == Some("by") {
-        if let Some(third) = ws.next() {
-            if third.ends_with(';') || ws.next().is_some_and(|t| t.starts_with(';')) {
-                if !(first.starts_with('[') && looks_ip(&strip_ip(first))) {
-                    return Parsed::Ignored;
-                }
-            }
-        }
+    if ws.next() == Some("by")
+        && let Some(third) = ws.next()
+        && (third.ends_with(';') || ws.next().is_some_and(|t| t.starts_with(';')))
+        && !(first.starts_with('[') && looks_ip(&strip_ip(first)))
+    {
+        return Parsed::Ignored;
     }
     let by_pos = rest.find(" by ").or_else(|| rest.find(" BY "));
     let (from_part, after) = match by_pos {
@@ -219,10 +217,11 @@ fn parse_line(line: &str) -> Parsed {
     let with = word_after(after, "with ").unwrap_or("");
     if with.eq_ignore_ascii_case("HTTP") || with.eq_ignore_ascii_case("HTTPS") {
         r.auth = with.to_ascii_uppercase();
-    } else if let Some(p) = low.find("authenticated") {
-        if low[..p].contains("(") && low.contains("esmtpa") {
-            r.auth = "ESMTPA".into();
-        }
+    } else if let Some(p) = low.find("authenticated")
+        && low[..p].contains("(")
+        && low.contains("esmtpa")
+    {
+        r.auth = "ESMTPA".into();
     }
     if low.contains(" with esmtpa") || low.contains(" with esmtpsa") {
         r.auth = with.to_string();

@@ -156,18 +156,18 @@ fn escape_high_bytes(body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 16);
     let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(&n) = chars.peek() {
-                if (n as u32) >= 0x80 {
-                    chars.next();
-                    out.push_str(&format!("\\x{{{:x}}}", n as u32 & 0xff));
-                    continue;
-                }
-                out.push(c);
-                out.push(n);
+        if c == '\\'
+            && let Some(&n) = chars.peek()
+        {
+            if (n as u32) >= 0x80 {
                 chars.next();
+                out.push_str(&format!("\\x{{{:x}}}", n as u32 & 0xff));
                 continue;
             }
+            out.push(c);
+            out.push(n);
+            chars.next();
+            continue;
         }
         if (c as u32) >= 0x80 {
             out.push_str(&format!("\\x{{{:x}}}", c as u32 & 0xff));

@@ -30,11 +30,11 @@ fn truncate_at(text: &mut Vec<u8>, size: usize, seps: &[u8]) {
         return;
     }
     for &sep in seps {
-        if let Some(idx) = text[size..].iter().position(|&b| b == sep) {
-            if idx <= 1024 {
-                text.truncate(size + idx + 1);
-                return;
-            }
+        if let Some(idx) = text[size..].iter().position(|&b| b == sep)
+            && idx <= 1024
+        {
+            text.truncate(size + idx + 1);
+            return;
         }
     }
     text.truncate(size);
@@ -269,15 +269,16 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (
                 (b[i + 1] as char).to_digit(16),
                 (b[i + 2] as char).to_digit(16),
-            ) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
