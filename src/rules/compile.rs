@@ -309,7 +309,11 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 Test::Empty
             }
         };
-        let enabled = scores[0] != 0.0 && !flag("net") && !flag("learn");
+        // Under -L SpamAssassin skips net/learn rules, but not metas that
+        // merely carry (or inherited) the net flag: KHOP_HELO_FCRDNS is
+        // `tflags net` in its dump and still hits in local mode.
+        let is_meta = raw.kind == RuleKind::Meta;
+        let enabled = scores[0] != 0.0 && (is_meta || (!flag("net") && !flag("learn")));
         out.rules.push(CRule {
             name: (*name).clone(),
             kind: raw.kind,
@@ -374,7 +378,6 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         if !net0[i] && deps.iter().any(|&d| net0[d]) {
             let r = &mut out.rules[i];
             r.tflags = format!("{} net", r.tflags).trim().to_string();
-            r.enabled = false;
         }
     }
     out

@@ -443,10 +443,8 @@ fn is_freemail(rs: &RuleSet, email: &str) -> bool {
         }
     }
     rs.setting("freemail_domains").iter().any(|d| {
-        if let Some(suffix) = d.strip_prefix('*') {
-            domain.ends_with(suffix)
-        } else if d.contains('*') {
-            false
+        if d.contains('*') || d.contains('?') {
+            glob_match(&d.to_ascii_lowercase(), domain)
         } else {
             d.eq_ignore_ascii_case(domain)
         }
@@ -557,5 +555,23 @@ mod tests {
         assert!(parse_date("garbage").is_none());
         assert!(glob_match("*@example.com", "joe@example.com"));
         assert!(!glob_match("*@example.com", "joe@example.org"));
+    }
+}
+
+#[cfg(test)]
+mod freemail_tests {
+    use super::super::RuleSet;
+
+    #[test]
+    fn freemail_from_hits() {
+        let rs = RuleSet::from_config_text(
+            "freemail_domains yahoo.com *.example\nheader FREEMAIL_FROM eval:check_freemail_from()\nheader FM_ENV eval:check_freemail_header('EnvelopeFrom', '\\d@')\n",
+        );
+        let r = rs.check(
+            b"From: Joe <joe@Yahoo.com>\nReturn-Path: <joe1@x.example>\n\nhi\n",
+            None,
+        );
+        let names: Vec<&str> = r.hits.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, vec!["FM_ENV", "FREEMAIL_FROM"]);
     }
 }
