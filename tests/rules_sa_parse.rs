@@ -26,6 +26,10 @@ fn effective_rule_set_matches_spamassassin() {
     let ours: HashMap<&str, &amavisd_rs::rules::CRule> =
         rs.rules().iter().map(|r| (r.name.as_str(), r)).collect();
     let (mut same_kind, mut same_scores, mut same_tflags) = (0, 0, 0);
+    // SpamAssassin's `fix_tflags` walks metas once in Perl hash order, so
+    // whether `net` reaches a meta through another meta varies per run.
+    let mut net_only = 0;
+    let (mut n_header, mut same_header) = (0, 0);
     let mut missing = Vec::new();
     let mut extra = Vec::new();
     let mut diffs = Vec::new();
@@ -39,6 +43,25 @@ fn effective_rule_set_matches_spamassassin() {
             same_kind += 1;
         } else {
             diffs.push(format!("{name}: kind {kind} vs {}", w["type"]));
+        }
+        // Header rules: same header (with modifiers), negation, exists.
+        if w["type"] == "header" {
+            use amavisd_rs::rules::Test;
+            let ok = match &r.test {
+                Test::Header { hdr, neg, .. } => {
+                    w["exists"] == 0
+                        && w["hdr"].as_str() == Some(hdr.as_str())
+                        && (w["neg"] == 1) == *neg
+                }
+                Test::Exists(h) => w["exists"] == 1 && w["hdr"].as_str() == Some(h.as_str()),
+                _ => false,
+            };
+            if ok {
+                same_header += 1;
+            } else {
+                diffs.push(format!("{name}: header test differs"));
+            }
+            n_header += 1;
         }
         let ws: Vec<f64> = w["scores"]
             .as_array()
@@ -62,8 +85,19 @@ fn effective_rule_set_matches_spamassassin() {
             .collect::<Vec<_>>()
             .join(" ");
         let ot = r.tflags.split_whitespace().collect::<Vec<_>>().join(" ");
+        let strip_net = |t: &str| {
+            t.split_whitespace()
+                .filter(|f| *f != "net")
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         if wt == ot {
             same_tflags += 1;
+        } else if w["type"] == "meta" && strip_net(&wt) == strip_net(&ot) {
+            net_only += 1;
+            diffs.push(format!(
+                "{name}: tflags {ot:?} vs {wt:?} (inherited net only)"
+            ));
         } else {
             diffs.push(format!("{name}: tflags {ot:?} vs {wt:?}"));
         }
@@ -78,10 +112,11 @@ fn effective_rule_set_matches_spamassassin() {
     diffs.sort();
     let n = want.len();
     println!(
-        "SA rules {n}, ours {}; names matched {}; kind {same_kind}, scores {same_scores}, tflags {same_tflags}",
+        "SA rules {n}, ours {}; names matched {}; kind {same_kind}, scores {same_scores}, tflags {same_tflags} (+{net_only} differing only by inherited net)",
         rs.rule_count(),
         n - missing.len()
     );
+    println!("header tests: {same_header}/{n_header} same header, modifiers, negation");
     println!(
         "missing ({}): {:?}",
         missing.len(),
@@ -99,8 +134,13 @@ fn effective_rule_set_matches_spamassassin() {
     println!("unknown directives: {:?}", rs.unknown_directives());
     assert!(missing.is_empty() && extra.is_empty(), "rule names differ");
     assert_eq!(same_kind, n, "rule kinds differ");
+    assert_eq!(same_header, n_header, "header tests differ");
     assert_eq!(same_scores, n, "scores differ");
-    assert_eq!(same_tflags, n, "tflags differ");
+    assert_eq!(same_tflags + net_only, n, "tflags differ");
+    assert!(
+        net_only <= 5,
+        "too many inherited-net differences: {net_only}"
+    );
 }
 
 #[test]

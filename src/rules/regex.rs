@@ -68,7 +68,11 @@ impl PerlRegex {
                     .size_limit(64 << 20)
                     .dfa_size_limit(8 << 20)
                     .build()
-                    .map_err(|e2| format!("{e}; regex crate: {e2}"))?;
+                    .map_err(|e2| {
+                        let e2 = e2.to_string();
+                        let last = e2.lines().last().unwrap_or("").to_string();
+                        format!("{e}; regex crate: {last}")
+                    })?;
                 Ok(PerlRegex {
                     re: Engine::Rust(re),
                 })
