@@ -1,0 +1,51 @@
+//! Criterion bench of the rule engine over the fixture messages: time to
+//! load and compile the installed SpamAssassin rules, and time per message
+//! (`check` on each fixture, and on all 20 in a row for a per-message mean).
+
+use std::path::Path;
+
+use amavisd_rs::rules::{LoadOptions, RuleSet};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let opts = LoadOptions::default();
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10);
+    g.bench_function("load_compile_installed", |b| {
+        b.iter(|| RuleSet::load(&opts).expect("installed rules"))
+    });
+    g.finish();
+
+    let rs = RuleSet::load(&opts).expect("installed rules");
+    let msgs = fixtures();
+    let mut g = c.benchmark_group("check");
+    g.bench_function("all_20_fixtures", |b| {
+        b.iter(|| {
+            for (_, m) in &msgs {
+                std::hint::black_box(rs.check(m, None));
+            }
+        })
+    });
+    for (name, m) in &msgs {
+        g.bench_function(name.as_str(), |b| b.iter(|| rs.check(m, None)));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
