@@ -47,7 +47,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
         "check_illegal_chars" => illegal_chars(ctx, arg(0), arg(1), arg(2)),
         "check_freemail_from" => freemail_from(rs, ctx, arg(0)),
         "check_freemail_header" => freemail_header(rs, ctx, arg(0).unwrap_or(""), arg(1)),
-        "check_freemail_replyto" => freemail_replyto(rs, ctx),
+        "check_freemail_replyto" => freemail_replyto(rs, ctx, arg(0).unwrap_or("replyto")),
         "check_ratware_envelope_from" => ratware_envelope_from(ctx),
         "check_unresolved_template" => {
             let all = ctx.get_str("ALL");
@@ -470,16 +470,66 @@ fn freemail_header(rs: &RuleSet, ctx: &Ctx, hdr: &str, re: Option<&str>) -> bool
         .any(|a| is_freemail(rs, a) && re.as_ref().is_none_or(|r| r.is_match(a.as_bytes())))
 }
 
-fn freemail_replyto(rs: &RuleSet, ctx: &Ctx) -> bool {
-    let from: Vec<String> = all_addrs(ctx, "From")
-        .into_iter()
-        .filter(|a| is_freemail(rs, a))
-        .collect();
-    let reply: Vec<String> = all_addrs(ctx, "Reply-To")
-        .into_iter()
-        .filter(|a| is_freemail(rs, a))
-        .collect();
-    !reply.is_empty() && !from.is_empty() && reply.iter().any(|r| !from.contains(r))
+fn freemail_replyto(rs: &RuleSet, ctx: &Ctx, what: &str) -> bool {
+    let from = all_addrs(ctx, "From");
+    let reply = all_addrs(ctx, "Reply-To");
+    let from_fm = from.iter().any(|a| is_freemail(rs, a));
+    let reply_fm = reply.iter().any(|a| is_freemail(rs, a));
+    let from_not_in_reply = !from.iter().any(|f| reply.contains(f));
+    if from_fm && reply_fm && from_not_in_reply {
+        return true;
+    }
+    match what {
+        "replyto" if !reply_fm => return false,
+        "reply" if (!reply.is_empty() && !reply_fm) || !from_fm => return false,
+        _ => {}
+    }
+    let body = body_freemails(rs, ctx);
+    if body.is_empty() {
+        return false;
+    }
+    let addrs = if what == "replyto" || reply_fm {
+        &reply
+    } else {
+        &from
+    };
+    body.iter().any(|b| addrs.iter().any(|a| a != b))
+}
+
+/// `FreeMail::_parse_body`: freemail addresses in the rendered body; none
+/// counted when there are more than `freemail_max_body_emails` (5).
+fn body_freemails(rs: &RuleSet, ctx: &Ctx) -> Vec<String> {
+    let t = &ctx.bodies.body_text;
+    let mut found: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < t.len() {
+        if t[i] == b'@' && i > 0 {
+            let mut s = i;
+            while s > 0 && (t[s - 1].is_ascii_alphanumeric() || b"._+-".contains(&t[s - 1])) {
+                s -= 1;
+            }
+            let mut e = i + 1;
+            while e < t.len() && (t[e].is_ascii_alphanumeric() || b".-".contains(&t[e])) {
+                e += 1;
+            }
+            while e > i + 1 && t[e - 1] == b'.' {
+                e -= 1;
+            }
+            if s < i && e > i + 1 {
+                let a = String::from_utf8_lossy(&t[s..e]).to_ascii_lowercase();
+                if !found.contains(&a) {
+                    found.push(a);
+                }
+            }
+            i = e;
+            continue;
+        }
+        i += 1;
+    }
+    if found.len() > 5 {
+        return vec![];
+    }
+    found.into_iter().filter(|a| is_freemail(rs, a)).collect()
 }
 
 fn ratware_envelope_from(ctx: &Ctx) -> bool {

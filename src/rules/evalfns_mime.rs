@@ -369,6 +369,32 @@ pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[Strin
             };
             d >= min && d < max
         }
+        "html_tag_exists" => args
+            .first()
+            .is_some_and(|t| html.iter().any(|h| h.inside.contains_key(t.as_str()))),
+        "tvd_vertical_words" => {
+            let (Some(min), Some(mut max)) = (num(args.first()), num(args.get(1))) else {
+                return false;
+            };
+            if max >= 100.0 {
+                max = 101.0;
+            }
+            let mut v: i64 = -1;
+            for l in &ctx.bodies.body_lines {
+                if l.len() <= 5 {
+                    continue;
+                }
+                let spaces = l.iter().filter(|&&b| b == b' ').count();
+                let non = l.len() - spaces;
+                let pct = if spaces > non || non == 0 {
+                    100
+                } else {
+                    (100 * spaces / non) as i64
+                };
+                v = v.max(pct);
+            }
+            (v as f64) >= min && (v as f64) < max
+        }
         "check_dkim_signed" => ctx.exists("DKIM-Signature") || ctx.exists("DomainKey-Signature"),
         "check_arc_signed" => ctx.exists("ARC-Seal") && ctx.exists("ARC-Message-Signature"),
         "check_body_length" => {

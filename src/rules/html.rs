@@ -133,6 +133,7 @@ struct State {
     in_anchor: bool,
     max_size: f64,
     min_size: f64,
+    basefont: f64,
 }
 
 /// Render `html` (decoded bytes of a text/html part).
@@ -149,6 +150,7 @@ pub fn render(html: &[u8]) -> HtmlResults {
         in_anchor: false,
         max_size: 3.0,
         min_size: 3.0,
+        basefont: 3.0,
     };
     st.r.length = html.len();
     let src = preprocess(html);
@@ -545,17 +547,37 @@ impl State {
                     self.r.nums.insert("font_face_bad", 1.0);
                 }
                 if let Some(sz) = attrs.get("size") {
-                    let sz = sz.trim();
+                    // /^\s*([+-]\d+)/ relative to basefont, /^\s*(\d+)/ absolute
+                    let sz = sz.trim_start();
+                    let digits = |t: &str| -> Option<f64> {
+                        let d: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
+                        d.parse().ok()
+                    };
                     let v = if let Some(r) = sz.strip_prefix('+') {
-                        r.parse::<f64>().ok().map(|x| 3.0 + x)
+                        digits(r).map(|x| self.basefont + x)
                     } else if let Some(r) = sz.strip_prefix('-') {
-                        r.parse::<f64>().ok().map(|x| 3.0 - x)
+                        digits(r).map(|x| self.basefont - x)
                     } else {
-                        sz.parse::<f64>().ok()
+                        digits(sz)
                     };
                     if let Some(v) = v {
-                        self.max_size = self.max_size.max(v);
-                        self.min_size = self.min_size.min(v);
+                        if v > self.max_size {
+                            self.max_size = v;
+                        } else if v < self.min_size {
+                            self.min_size = v;
+                        }
+                    }
+                }
+            }
+            "basefont" => {
+                if let Some(sz) = attrs.get("size") {
+                    let d: String = sz
+                        .trim_start()
+                        .chars()
+                        .take_while(|c| c.is_ascii_digit())
+                        .collect();
+                    if let Ok(v) = d.parse() {
+                        self.basefont = v;
                     }
                 }
             }
