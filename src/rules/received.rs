@@ -306,6 +306,11 @@ fn parse_line(line: &str) -> Parsed {
             r.ip = strip_ip(ip);
         }
     }
+    if r.ip.is_empty() && by_pos.is_some() && !from_part.contains(' ') {
+        // "from host by host ..." with no address at all: a handover
+        // SpamAssassin ignores rather than counts as unparseable.
+        return Parsed::Ignored;
+    }
     if r.ip.is_empty() || r.by.is_empty() {
         return Parsed::Unparseable;
     }
