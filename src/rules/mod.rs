@@ -96,6 +96,17 @@ fn round3(s: f64) -> f64 {
     format!("{s:.3}").parse().unwrap_or(s)
 }
 
+/// The relay strings SpamAssassin would expose as `X-Spam-Relays-Trusted`
+/// and `X-Spam-Relays-Untrusted`, and the unparseable `Received:` count.
+pub fn relay_summary(message: &[u8]) -> (String, String, usize) {
+    let ctx = Ctx::new(message, None);
+    (
+        ctx.relays.trusted_str(),
+        ctx.relays.untrusted_str(),
+        ctx.relays.unparseable,
+    )
+}
+
 /// A report like `spamassassin -t`: the score, then one line per hit.
 pub fn explain(result: &SpamResult) -> String {
     let mut out = format!(

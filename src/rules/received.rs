@@ -214,19 +214,19 @@ fn parse_line(line: &str) -> Parsed {
             .trim_matches(|c| c == '<' || c == '>')
             .to_string();
     }
-    let with = word_after(after, "with ").unwrap_or("");
-    if with.eq_ignore_ascii_case("HTTP") || with.eq_ignore_ascii_case("HTTPS") {
-        r.auth = with.to_ascii_uppercase();
-    } else if let Some(p) = low.find("authenticated")
-        && low[..p].contains("(")
-        && low.contains("esmtpa")
-    {
-        r.auth = "ESMTPA".into();
+    // / with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)/i
+    if let Some(w) = word_after(after, "with ") {
+        let w = w.trim_end_matches(';');
+        let u = w.to_ascii_uppercase();
+        let smtpa = ["ES", "L", "UTF8S", "UTF8L"].iter().any(|p| {
+            u.strip_prefix(p)
+                .is_some_and(|r| r == "MTPA" || r == "MTPSA")
+        });
+        if smtpa || matches!(u.as_str(), "ASMTP" | "HTTP" | "HTTPS" | "HTTPU") {
+            r.auth = w.to_string();
+        }
     }
-    if low.contains(" with esmtpa") || low.contains(" with esmtpsa") {
-        r.auth = with.to_string();
-    }
-
+    let exim = low.contains("(exim ");
     let mut tokens = from_part.splitn(2, ' ');
     let head = tokens.next().unwrap_or("");
     let paren = tokens.next().unwrap_or("").trim();
@@ -238,11 +238,16 @@ fn parse_line(line: &str) -> Parsed {
         .filter(|g| !g.is_empty())
         .collect();
     let head_is_ip = head.starts_with('[') && looks_ip(&strip_ip(head));
-    if head_is_ip {
+    let group_has_ip = groups.iter().any(|g| {
+        g.split_whitespace()
+            .any(|t| t.starts_with('[') && looks_ip(&strip_ip(t)))
+    });
+    if group_has_ip {
+        r.helo = head.to_string();
+    } else if head_is_ip {
         r.ip = strip_ip(head);
     } else if looks_ip(head) && !head.contains(':') {
         r.ip = head.to_string();
-        r.helo = String::new();
     } else {
         r.helo = head.to_string();
     }
@@ -272,7 +277,12 @@ fn parse_line(line: &str) -> Parsed {
                 // Exim: "rdns ([ip] helo=x)" — head is the rDNS.
                 r.rdns = head.to_string();
                 r.helo = h.to_string();
-            } else if !parts[0].starts_with('[') {
+            } else if parts[0].starts_with('[') {
+                // Exim: "host ([ip])" — host is the verified rDNS and HELO.
+                if exim {
+                    r.rdns = head.to_string();
+                }
+            } else {
                 let name = parts[0];
                 let (ident, rdns) = match name.split_once('@') {
                     Some((i, d)) => (i.trim_start_matches("IDENT:"), d),
