@@ -109,16 +109,19 @@ pub fn relay_summary(message: &[u8]) -> (String, String, usize) {
 
 /// A report like `spamassassin -t`: the score, then one line per hit.
 pub fn explain(result: &SpamResult) -> String {
+    // Formats from the `report` template and PerMsgStatus.pm: totals "%2.1f",
+    // per-rule "%4.1f" (or "%4.0f" for |score| >= 10).
     let mut out = format!(
-        "Content analysis details:   ({} points, {} required)\n\n pts rule name              description\n---- ---------------------- --------------------------------------------------\n",
-        fmt_score(result.score),
-        fmt_score(result.required)
+        "Content analysis details:   ({:.1} points, {:.1} required)\n\n pts rule name              description\n---- ---------------------- --------------------------------------------------\n",
+        result.score, result.required
     );
     for h in &result.hits {
-        out.push_str(&format!(
-            "{:>4.1} {:<22} {}\n",
-            h.score, h.name, h.description
-        ));
+        let pts = if h.score.abs() >= 10.0 {
+            format!("{:4.0}", h.score)
+        } else {
+            format!("{:4.1}", h.score)
+        };
+        out.push_str(&format!("{pts} {:<22} {}\n", h.name, h.description));
     }
     out
 }
