@@ -143,11 +143,13 @@ fn is_qp_special(a: u8, b: u8) -> bool {
     }
 }
 
-/// `BodyEval::_multipart_alternative_difference`: (max diff %, html words).
-fn ma_difference(ctx: &Ctx) -> f64 {
+/// `BodyEval::_multipart_alternative_difference`: (max diff %, html word
+/// count, text word count of the last group compared).
+fn ma_difference(ctx: &Ctx) -> (f64, usize, usize) {
     let mut groups: Vec<usize> = ctx.parts.iter().filter_map(|p| p.alt_group).collect();
     groups.dedup();
     let mut madiff: f64 = 0.0;
+    let (mut html_n, mut text_n) = (0, 0);
     let mut html_idx = 0;
     let mut html_of_part: Vec<Option<usize>> = Vec::new();
     for p in &ctx.parts {
@@ -191,6 +193,8 @@ fn ma_difference(ctx: &Ctx) -> f64 {
         if orig == 0 {
             continue;
         }
+        html_n = orig;
+        text_n = text.len();
         for (k, v) in &text {
             if html.get(k).is_some_and(|h| h - v < 1) {
                 html.remove(k);
@@ -199,7 +203,7 @@ fn ma_difference(ctx: &Ctx) -> f64 {
         let diff = html.len() as f64 / orig as f64 * 100.0;
         madiff = madiff.max(diff);
     }
-    madiff
+    (madiff, html_n, text_n)
 }
 
 fn num(a: Option<&String>) -> Option<f64> {
@@ -363,11 +367,22 @@ pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[Strin
             })
         }
         "multipart_alternative_difference" => {
-            let d = ma_difference(ctx);
-            let (Some(min), Some(max)) = (num(args.first()), num(args.get(1))) else {
+            let (d, _, _) = ma_difference(ctx);
+            let Some(min) = num(args.first()) else {
                 return false;
             };
-            d >= min && d < max
+            let max = args
+                .get(1)
+                .filter(|m| *m != "undef")
+                .and_then(|m| num(Some(m)));
+            (min == 0.0 || d > min) && max.is_none_or(|m| d <= m)
+        }
+        "multipart_alternative_difference_count" => {
+            let (_, html_n, text_n) = ma_difference(ctx);
+            let (Some(ratio), Some(minhtml)) = (num(args.first()), num(args.get(1))) else {
+                return false;
+            };
+            html_n as f64 > minhtml && (text_n as f64 / html_n as f64) > ratio
         }
         "html_tag_exists" => args
             .first()
