@@ -137,6 +137,18 @@ impl<'a> Ctx<'a> {
                         .collect()
                 }
             }
+            "all-trusted" => {
+                self.hdrs_in_rcvd_range(None, Some(self.relays.last_trusted_index + 1))
+            }
+            "all-internal" => {
+                self.hdrs_in_rcvd_range(None, Some(self.relays.last_internal_index + 1))
+            }
+            "all-untrusted" => {
+                self.hdrs_in_rcvd_range(Some(self.relays.last_trusted_index + 1), None)
+            }
+            "all-external" => {
+                self.hdrs_in_rcvd_range(Some(self.relays.last_internal_index + 1), None)
+            }
             "envelopefrom" => self.envelope_from_value().into_iter().collect(),
             "x-spam-relays-untrusted" => vec![self.relays.untrusted_str().into_bytes()],
             "x-spam-relays-trusted" => vec![self.relays.trusted_str().into_bytes()],
@@ -198,6 +210,29 @@ impl<'a> Ctx<'a> {
             return results.into_iter().next();
         }
         Some(results.concat())
+    }
+
+    /// `get_all_hdrs_in_rcvd_index_range` with both ends included, on the
+    /// decoded `Name: value` lines.
+    fn hdrs_in_rcvd_range(&self, start: Option<i64>, end: Option<i64>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut cur: i64 = -1;
+        for f in &self.fields {
+            if f.name.eq_ignore_ascii_case("received") {
+                cur += 1;
+            }
+            let mut line = f.name.as_bytes().to_vec();
+            line.extend_from_slice(b": ");
+            line.extend_from_slice(&f.decoded);
+            line.push(b'\n');
+            if start.is_none_or(|s| s <= cur) && end.is_none_or(|e| cur < e) {
+                out.push(line);
+            } else if end == Some(cur) {
+                out.push(line);
+                break;
+            }
+        }
+        out
     }
 
     /// `get_envelope_from`: the MTA's envelope sender, else a header that

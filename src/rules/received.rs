@@ -65,6 +65,10 @@ pub struct Relays {
     pub trusted: Vec<Relay>,
     pub untrusted: Vec<Relay>,
     pub unparseable: usize,
+    /// Index (among all `Received:` headers) of the last trusted one, -1 if none.
+    pub last_trusted_index: i64,
+    /// Index of the last internal one, -1 if none.
+    pub last_internal_index: i64,
 }
 
 impl Relays {
@@ -93,13 +97,24 @@ impl Relays {
 
 /// Parse the `Received:` values (top first, unfolded) into relays.
 pub fn parse_relays(headers: &[String]) -> Relays {
-    let mut out = Relays::default();
+    let mut out = Relays {
+        last_trusted_index: -1,
+        last_internal_index: -1,
+        ..Relays::default()
+    };
     let mut in_trusted = true;
     for h in headers {
         let line = h.split_whitespace().collect::<Vec<_>>().join(" ");
         match parse_line(&line) {
-            Parsed::Unparseable => out.unparseable += 1,
-            Parsed::Ignored => {}
+            p @ (Parsed::Unparseable | Parsed::Ignored) => {
+                if matches!(p, Parsed::Unparseable) {
+                    out.unparseable += 1;
+                }
+                if in_trusted {
+                    out.last_trusted_index += 1;
+                    out.last_internal_index += 1;
+                }
+            }
             Parsed::Relay(mut r) => {
                 if in_trusted && !r.ip_private() && r.auth.is_empty() {
                     in_trusted = false;
@@ -107,6 +122,8 @@ pub fn parse_relays(headers: &[String]) -> Relays {
                 r.trusted = in_trusted;
                 r.internal = in_trusted;
                 if in_trusted {
+                    out.last_trusted_index += 1;
+                    out.last_internal_index += 1;
                     out.trusted.push(r);
                 } else {
                     out.untrusted.push(r);
