@@ -152,7 +152,8 @@ pub fn render(html: &[u8]) -> HtmlResults {
         min_size: 3.0,
         basefont: 3.0,
     };
-    st.r.length = html.len();
+    // HTML.pm counts characters (the part is decoded to Unicode first).
+    st.r.length = String::from_utf8_lossy(html).chars().count();
     let src = preprocess(html);
     let b = &src[..];
     let mut i = 0;

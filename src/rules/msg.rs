@@ -226,6 +226,73 @@ pub fn to_utf8(bytes: &[u8], charset: &str) -> Vec<u8> {
     }
 }
 
+/// `Node::_normalize` with `normalize_charset 1` (SpamAssassin 4's default):
+/// text parts become UTF-8 — kept if already valid UTF-8, UTF-16 decoded
+/// with endianness detection, other charsets converted when known.
+pub fn normalize_charset(bytes: &[u8], charset: Option<&str>) -> Vec<u8> {
+    let cs = charset.unwrap_or("us-ascii").to_ascii_lowercase();
+    if cs.starts_with("utf-16") || cs.starts_with("utf16") || cs.starts_with("utf 16") {
+        return decode_utf16(bytes, &cs);
+    }
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        return bytes.to_vec();
+    }
+    match charset_decoder(cs.as_bytes()) {
+        Some(dec) => dec(bytes).into_bytes(),
+        // Unknown charset: Latin-1 keeps every byte as one character.
+        None => bytes
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+            .into_bytes(),
+    }
+}
+
+/// UTF-16 by BOM, declared endianness, or `detect_utf16`'s heuristics.
+fn decode_utf16(bytes: &[u8], cs: &str) -> Vec<u8> {
+    let (le, body) = if let Some(b) = bytes.strip_prefix(&[0xff, 0xfe]) {
+        (true, b)
+    } else if let Some(b) = bytes.strip_prefix(&[0xfe, 0xff]) {
+        (false, b)
+    } else if cs.ends_with("le") {
+        (true, bytes)
+    } else if cs.ends_with("be") {
+        (false, bytes)
+    } else {
+        let (mut le_clues, mut be_clues) = (0, 0);
+        let (mut even, mut odd) = (0u64, 0u64);
+        for pair in bytes.chunks(2) {
+            let (a, b) = (pair[0], pair.get(1).copied().unwrap_or(0));
+            even += u64::from(a >> 4) + u64::from(a & 15);
+            odd += u64::from(b >> 4) + u64::from(b & 15);
+            if a == 0x20 && b == 0 {
+                le_clues += 1;
+            }
+            if a == 0 && b == 0x20 {
+                be_clues += 1;
+            }
+        }
+        if even > odd * 4 {
+            le_clues += 1;
+        }
+        if odd * 4 > even {
+            be_clues += 1;
+        }
+        (le_clues > be_clues, bytes)
+    };
+    let units: Vec<u16> = body
+        .chunks_exact(2)
+        .map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        })
+        .collect();
+    String::from_utf16_lossy(&units).into_bytes()
+}
+
 /// A MIME leaf part with what the rules and evals need.
 #[derive(Debug, Clone, Default)]
 pub struct Part {

@@ -2,7 +2,7 @@
 //! (shared/reference/sa/sa-rules.md §5).
 
 use super::html::{self, HtmlResults};
-use super::msg::Part;
+use super::msg::{self, Part};
 
 const MAX_BODY_LINE_LENGTH: usize = 2048;
 const BODY_PART_SCAN_SIZE: usize = 50_000;
@@ -59,13 +59,14 @@ pub fn build(parts: &[Part], subject: &[u8]) -> Bodies {
             b.rendered.push(None);
             continue;
         }
+        let normalized = msg::normalize_charset(&p.decoded, p.charset.as_deref());
         let mut rnd = if p.ctype == "text/html" && !p.decoded.is_empty() {
-            let r = html::render(&p.decoded);
+            let r = html::render(&normalized);
             let t = r.text.clone();
             b.html.push(r);
             t
         } else {
-            p.decoded.clone()
+            normalized
         };
         b.rendered.push(Some(rnd.clone()));
         truncate_at(&mut rnd, BODY_PART_SCAN_SIZE, b"\n ");
