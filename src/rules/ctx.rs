@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::msg::{self, Field, MimeFacts, Part};
 use super::received::{self, Relays};
@@ -22,7 +23,7 @@ pub struct Ctx<'a> {
     pub bodies: Bodies,
     pub relays: Relays,
     pub envelope_from: Option<String>,
-    cache: RefCell<HashMap<String, Option<Vec<u8>>>>,
+    cache: RefCell<HashMap<String, Option<Rc<[u8]>>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -97,10 +98,15 @@ impl<'a> Ctx<'a> {
 
     /// `$pms->get('Name:mods')` in scalar context; `None` when unset.
     pub fn get(&self, request: &str) -> Option<Vec<u8>> {
+        self.get_ref(request).map(|v| v.to_vec())
+    }
+
+    /// Like [`Ctx::get`], sharing the cached value (the header-rule path).
+    pub fn get_ref(&self, request: &str) -> Option<Rc<[u8]>> {
         if let Some(v) = self.cache.borrow().get(request) {
             return v.clone();
         }
-        let v = self.get_uncached(request);
+        let v: Option<Rc<[u8]>> = self.get_uncached(request).map(Rc::from);
         self.cache
             .borrow_mut()
             .insert(request.to_string(), v.clone());

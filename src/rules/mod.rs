@@ -354,8 +354,10 @@ impl RuleSet {
                 neg,
                 unset,
             } => {
-                let v = ctx.get(hdr).or_else(|| unset.clone());
-                let m = v.as_deref().is_some_and(|v| re.is_match(v));
+                let m = match ctx.get_ref(hdr) {
+                    Some(v) => re.is_match(&v),
+                    None => unset.as_deref().is_some_and(|u| re.is_match(u)),
+                };
                 usize::from(m != *neg)
             }
             Test::Exists(h) => usize::from(ctx.get(h).is_some()),
@@ -366,15 +368,7 @@ impl RuleSet {
             }
             Test::Rawbody(re) => lines(re, &ctx.bodies.rawbody),
             Test::Full(re) => usize::from(re.is_match(ctx.pristine)),
-            Test::Uri(re) => {
-                let u: Vec<Vec<u8>> = ctx
-                    .bodies
-                    .uris
-                    .iter()
-                    .map(|s| s.as_bytes().to_vec())
-                    .collect();
-                lines(re, &u)
-            }
+            Test::Uri(re) => lines(re, &ctx.bodies.uri_bytes),
             Test::MimeHeader { hdr, raw, re, neg } => {
                 let mut hit = false;
                 for p in &ctx.parts {

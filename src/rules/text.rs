@@ -23,6 +23,8 @@ pub struct Bodies {
     pub rendered: Vec<Option<Vec<u8>>>,
     /// URI strings (with variants) for uri rules.
     pub uris: Vec<String>,
+    /// The same URIs as bytes (what uri rules match).
+    pub uri_bytes: Vec<Vec<u8>>,
 }
 
 fn truncate_at(text: &mut Vec<u8>, size: usize, seps: &[u8]) {
@@ -90,6 +92,7 @@ pub fn build(parts: &[Part], subject: &[u8]) -> Bodies {
         b.rawbody.extend(split_short_paragraphs(raw));
     }
     b.uris = extract_uris(&b);
+    b.uri_bytes = b.uris.iter().map(|u| u.as_bytes().to_vec()).collect();
     b
 }
 
