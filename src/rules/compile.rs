@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::meta::{self, Expr, Resolver};
 use super::parse::{ParsedConfig, ReplaceTags, RuleKind, latin1_to_utf8};
+use super::prefilter::{self, Prefilter};
 use super::regex::{PerlRegex, split_delimited};
 
 /// What a compiled rule tests.
@@ -49,6 +50,8 @@ pub struct CRule {
     pub multiple: bool,
     pub maxhits: usize,
     pub nosubject: bool,
+    /// Has prefilter literals (runs only where one occurs).
+    pub prefiltered: bool,
 }
 
 /// The compiled rules and their evaluation order.
@@ -60,6 +63,10 @@ pub struct Compiled {
     /// Meta rule indexes, dependencies first.
     pub metas: Vec<usize>,
     pub compile_errors: Vec<(String, String)>,
+    pub pf_body: Prefilter,
+    pub pf_rawbody: Prefilter,
+    pub pf_uri: Prefilter,
+    pub pf_full: Prefilter,
 }
 
 /// Apply `replace_tag`/`pre`/`inter`/`post` to a pattern, as
@@ -190,13 +197,32 @@ fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)>
 }
 
 fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, String> {
+    compile_re_lits(name, text, tags, false).map(|(re, _)| re)
+}
+
+/// Prefilter literals of one rule.
+type Literals = Vec<Vec<u8>>;
+
+/// Compile, optionally also extracting prefilter literals.
+fn compile_re_lits(
+    name: &str,
+    text: &str,
+    tags: &ReplaceTags,
+    want_lits: bool,
+) -> Result<(PerlRegex, Option<Literals>), String> {
     let (body, flags) = split_delimited(text.trim())?;
-    if tags.rules.contains(name) {
-        let b = replace_tags(body, tags);
-        PerlRegex::new(&b, flags)
+    let body = if tags.rules.contains(name) {
+        replace_tags(body, tags)
     } else {
-        PerlRegex::new(body, flags)
-    }
+        body.to_string()
+    };
+    let re = PerlRegex::new(&body, flags)?;
+    let lits = if want_lits {
+        prefilter::required_prefixes(&super::regex::escape_high_bytes(&body), flags)
+    } else {
+        None
+    };
+    Ok((re, lits))
 }
 
 fn parse_args(s: &str) -> Vec<String> {
@@ -231,6 +257,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         .map(|(i, n)| ((*n).clone(), i))
         .collect();
     let mut out = Compiled::default();
+    let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 4] = Default::default();
     for name in &names {
         let raw = &cfg.rules[*name];
         let tflags = cfg.tflags.get(*name).cloned().unwrap_or_default();
@@ -242,6 +269,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         let maxhits = tflags
             .split_whitespace()
             .find_map(|t| t.strip_prefix("maxhits=")?.parse().ok());
+        let mut lits: Option<Vec<Vec<u8>>> = None;
         let test: Result<Test, String> = match raw.kind {
             RuleKind::Header => {
                 if let Some(h) = raw.def.strip_prefix("exists:") {
@@ -260,10 +288,17 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                     }
                 }
             }
-            RuleKind::Body => compile_re(name, &raw.def, &cfg.replace).map(Test::Body),
-            RuleKind::Rawbody => compile_re(name, &raw.def, &cfg.replace).map(Test::Rawbody),
-            RuleKind::Full => compile_re(name, &raw.def, &cfg.replace).map(Test::Full),
-            RuleKind::Uri => compile_re(name, &raw.def, &cfg.replace).map(Test::Uri),
+            RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
+                compile_re_lits(name, &raw.def, &cfg.replace, true).map(|(re, l)| {
+                    lits = l;
+                    match raw.kind {
+                        RuleKind::Body => Test::Body(re),
+                        RuleKind::Rawbody => Test::Rawbody(re),
+                        RuleKind::Full => Test::Full(re),
+                        _ => Test::Uri(re),
+                    }
+                })
+            }
             RuleKind::MimeHeader => match parse_header_def(&raw.def) {
                 Some((hdr, neg, pat, _)) => {
                     let (h, rawflag) = match hdr.strip_suffix(":raw") {
@@ -328,9 +363,23 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             multiple: flag("multiple"),
             maxhits: maxhits.unwrap_or(if flag("multiple") { 1000 } else { 1 }),
             nosubject: flag("nosubject"),
+            prefiltered: lits.is_some(),
             tflags,
         });
+        if let Some(l) = lits {
+            let idx = (out.rules.len() - 1) as u32;
+            match raw.kind {
+                RuleKind::Body => pf_lits[0].push((idx, l)),
+                RuleKind::Rawbody => pf_lits[1].push((idx, l)),
+                RuleKind::Uri => pf_lits[2].push((idx, l)),
+                _ => pf_lits[3].push((idx, l)),
+            }
+        }
     }
+    out.pf_body = Prefilter::build(&pf_lits[0]);
+    out.pf_rawbody = Prefilter::build(&pf_lits[1]);
+    out.pf_uri = Prefilter::build(&pf_lits[2]);
+    out.pf_full = Prefilter::build(&pf_lits[3]);
     // Order: plain rules, then metas topologically.
     let n = out.rules.len();
     let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done

@@ -13,6 +13,8 @@ use super::text::{self, Bodies};
 pub struct Ctx<'a> {
     /// The message as given (for `full` rules).
     pub pristine: &'a [u8],
+    /// The same, owned, as one segment for the `full` prefilter.
+    pub pristine_vec: Vec<u8>,
     /// Line ends normalised to LF.
     pub data: Vec<u8>,
     pub fields: Vec<Field>,
@@ -59,6 +61,7 @@ impl<'a> Ctx<'a> {
         let relays = received::parse_relays(&rcvd);
         Ctx {
             pristine: message,
+            pristine_vec: message.to_vec(),
             data,
             fields,
             header_len,

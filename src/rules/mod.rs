@@ -11,10 +11,12 @@ mod html;
 mod meta;
 mod msg;
 mod parse;
+mod prefilter;
 mod received;
 mod regex;
 mod text;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use compile::{CRule, Test};
@@ -23,6 +25,14 @@ pub use parse::RuleKind;
 use compile::Compiled;
 use ctx::Ctx;
 use parse::{ConfigReader, ParsedConfig};
+
+/// Per-message prefilter results: rule index → candidate segments.
+struct Candidates {
+    body: HashMap<u32, Vec<u32>>,
+    rawbody: HashMap<u32, Vec<u32>>,
+    uri: HashMap<u32, Vec<u32>>,
+    full: HashMap<u32, Vec<u32>>,
+}
 
 /// Where to read rules from; empty lists mean SpamAssassin's own search order.
 #[derive(Debug, Clone, Default)]
@@ -286,13 +296,22 @@ impl RuleSet {
 
     fn hit_counts(&self, ctx: &Ctx) -> Vec<f64> {
         let rules = &self.compiled.rules;
+        let c = &self.compiled;
+        let cands = Candidates {
+            body: c.pf_body.candidates(&ctx.bodies.body_lines),
+            rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
+            uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
+            full: c
+                .pf_full
+                .candidates(std::slice::from_ref(&ctx.pristine_vec)),
+        };
         let mut hits = vec![0.0f64; rules.len()];
         for &i in &self.compiled.plain {
             let r = &rules[i];
             if !r.enabled {
                 continue;
             }
-            hits[i] = self.run_rule(r, ctx) as f64;
+            hits[i] = self.run_rule(i as u32, r, ctx, &cands) as f64;
         }
         for &i in &self.compiled.metas {
             let r = &rules[i];
@@ -331,11 +350,27 @@ impl RuleSet {
     }
 
     /// Hit count of one non-meta rule.
-    fn run_rule(&self, r: &CRule, ctx: &Ctx) -> usize {
+    fn run_rule(&self, idx: u32, r: &CRule, ctx: &Ctx, cands: &Candidates) -> usize {
         let max = r.maxhits.max(1);
-        let lines = |re: &regex::PerlRegex, list: &[Vec<u8>]| -> usize {
+        let lines = |re: &regex::PerlRegex,
+                     list: &[Vec<u8>],
+                     cand: &HashMap<u32, Vec<u32>>,
+                     skip_first: bool|
+         -> usize {
+            let picked: Vec<&Vec<u8>> = if r.prefiltered {
+                match cand.get(&idx) {
+                    Some(v) => v
+                        .iter()
+                        .filter(|&&j| !(skip_first && j == 0))
+                        .map(|&j| &list[j as usize])
+                        .collect(),
+                    None => return 0,
+                }
+            } else {
+                list.iter().skip(usize::from(skip_first)).collect()
+            };
             let mut n = 0;
-            for l in list {
+            for l in picked {
                 if r.multiple {
                     n += re.count_matches(l, max - n);
                 } else if re.is_match(l) {
@@ -361,14 +396,16 @@ impl RuleSet {
                 usize::from(m != *neg)
             }
             Test::Exists(h) => usize::from(ctx.get(h).is_some()),
-            Test::Body(re) => {
-                let b = &ctx.bodies.body_lines;
-                let skip = usize::from(r.nosubject && !b.is_empty());
-                lines(re, &b[skip..])
+            Test::Body(re) => lines(re, &ctx.bodies.body_lines, &cands.body, r.nosubject),
+            Test::Rawbody(re) => lines(re, &ctx.bodies.rawbody, &cands.rawbody, false),
+            Test::Full(re) => {
+                if r.prefiltered && !cands.full.contains_key(&idx) {
+                    0
+                } else {
+                    usize::from(re.is_match(ctx.pristine))
+                }
             }
-            Test::Rawbody(re) => lines(re, &ctx.bodies.rawbody),
-            Test::Full(re) => usize::from(re.is_match(ctx.pristine)),
-            Test::Uri(re) => lines(re, &ctx.bodies.uri_bytes),
+            Test::Uri(re) => lines(re, &ctx.bodies.uri_bytes, &cands.uri, false),
             Test::MimeHeader { hdr, raw, re, neg } => {
                 let mut hit = false;
                 for p in &ctx.parts {

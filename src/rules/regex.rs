@@ -153,7 +153,7 @@ pub fn split_delimited(text: &str) -> Result<(&str, &str), String> {
 
 /// Rule files are read as Latin-1 (one char per byte); bytes ≥ 0x80 become
 /// `\xNN` so the non-UTF PCRE2 pattern matches those exact bytes.
-fn escape_high_bytes(body: &str) -> String {
+pub fn escape_high_bytes(body: &str) -> String {
     if body.is_ascii() {
         return body.to_string();
     }
