@@ -151,3 +151,26 @@ fn installed_gtube() {
     assert!(r.hits.iter().any(|h| h.name == "GTUBE"), "{r:?}");
     assert!(r.score >= 999.0);
 }
+
+#[test]
+fn prefilter_coverage() {
+    let Some(rs) = installed() else { return };
+    use amavisd_rs::rules::RuleKind;
+    let mut stats: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    for r in rs.rules() {
+        let k = match r.kind {
+            RuleKind::Body => "body",
+            RuleKind::Rawbody => "rawbody",
+            RuleKind::Uri => "uri",
+            RuleKind::Full => "full",
+            _ => continue,
+        };
+        if !r.enabled {
+            continue;
+        }
+        let e = stats.entry(k).or_default();
+        e.0 += 1;
+        e.1 += usize::from(r.prefiltered);
+    }
+    println!("enabled rules with a literal prefilter, by kind: {stats:?}");
+}

@@ -12,6 +12,8 @@ use super::regex::{PerlRegex, split_delimited};
 #[derive(Debug)]
 pub enum Test {
     Header {
+        /// Index into `Compiled::header_keys` (per-message value slot).
+        key: u32,
         hdr: String,
         re: PerlRegex,
         neg: bool,
@@ -67,6 +69,9 @@ pub struct Compiled {
     pub pf_rawbody: Prefilter,
     pub pf_uri: Prefilter,
     pub pf_full: Prefilter,
+    pub pf_header: Prefilter,
+    /// Distinct `Name:mods` requests of header rules.
+    pub header_keys: Vec<String>,
 }
 
 /// Apply `replace_tag`/`pre`/`inter`/`post` to a pattern, as
@@ -257,7 +262,8 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         .map(|(i, n)| ((*n).clone(), i))
         .collect();
     let mut out = Compiled::default();
-    let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 4] = Default::default();
+    let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
+    let mut key_ids: HashMap<String, u32> = HashMap::new();
     for name in &names {
         let raw = &cfg.rules[*name];
         let tflags = cfg.tflags.get(*name).cloned().unwrap_or_default();
@@ -277,11 +283,19 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 } else {
                     match parse_header_def(&raw.def) {
                         Some((hdr, neg, pat, unset)) => {
-                            compile_re(name, &pat, &cfg.replace).map(|re| Test::Header {
-                                hdr,
-                                re,
-                                neg,
-                                unset: unset.map(|u| latin1_to_utf8(&u).into_bytes()),
+                            let key = *key_ids.entry(hdr.clone()).or_insert_with(|| {
+                                out.header_keys.push(hdr.clone());
+                                (out.header_keys.len() - 1) as u32
+                            });
+                            compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
+                                lits = l;
+                                Test::Header {
+                                    key,
+                                    hdr,
+                                    re,
+                                    neg,
+                                    unset: unset.map(|u| latin1_to_utf8(&u).into_bytes()),
+                                }
                             })
                         }
                         None => Err(format!("invalid header test: {}", raw.def)),
@@ -372,6 +386,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 RuleKind::Body => pf_lits[0].push((idx, l)),
                 RuleKind::Rawbody => pf_lits[1].push((idx, l)),
                 RuleKind::Uri => pf_lits[2].push((idx, l)),
+                RuleKind::Header => pf_lits[4].push((idx, l)),
                 _ => pf_lits[3].push((idx, l)),
             }
         }
@@ -380,6 +395,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     out.pf_rawbody = Prefilter::build(&pf_lits[1]);
     out.pf_uri = Prefilter::build(&pf_lits[2]);
     out.pf_full = Prefilter::build(&pf_lits[3]);
+    out.pf_header = Prefilter::build(&pf_lits[4]);
     // Order: plain rules, then metas topologically.
     let n = out.rules.len();
     let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done

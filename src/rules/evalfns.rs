@@ -433,22 +433,36 @@ fn is_freemail(rs: &RuleSet, email: &str) -> bool {
     let Some((_, domain)) = email.rsplit_once('@') else {
         return false;
     };
-    let wl = rs
-        .setting("freemail_welcomelist")
-        .iter()
-        .chain(rs.setting("freemail_whitelist"));
-    for w in wl {
-        if w.eq_ignore_ascii_case(email) || w.eq_ignore_ascii_case(domain) {
-            return false;
-        }
+    let fm = rs.freemail();
+    if fm.welcome.contains(email) || fm.welcome.contains(domain) {
+        return false;
     }
-    rs.setting("freemail_domains").iter().any(|d| {
-        if d.contains('*') || d.contains('?') {
-            glob_match(&d.to_ascii_lowercase(), domain)
-        } else {
-            d.eq_ignore_ascii_case(domain)
+    fm.exact.contains(domain) || fm.globs.iter().any(|g| glob_match(g, domain))
+}
+
+/// `freemail_domains` prepared once per rule set: exact names in a set,
+/// wildcard entries as globs; welcomelist entries lower-cased.
+#[derive(Debug, Default)]
+pub struct FreemailLists {
+    exact: std::collections::HashSet<String>,
+    globs: Vec<String>,
+    welcome: std::collections::HashSet<String>,
+}
+
+impl FreemailLists {
+    pub fn new(domains: &[String], welcome: &[String]) -> FreemailLists {
+        let mut f = FreemailLists::default();
+        for d in domains {
+            let d = d.to_ascii_lowercase();
+            if d.contains('*') || d.contains('?') {
+                f.globs.push(d);
+            } else {
+                f.exact.insert(d);
+            }
         }
-    })
+        f.welcome = welcome.iter().map(|w| w.to_ascii_lowercase()).collect();
+        f
+    }
 }
 
 fn freemail_from(rs: &RuleSet, ctx: &Ctx, re: Option<&str>) -> bool {

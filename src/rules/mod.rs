@@ -28,6 +28,8 @@ use parse::{ConfigReader, ParsedConfig};
 
 /// Per-message prefilter results: rule index → candidate segments.
 struct Candidates {
+    header: Vec<bool>,
+    hvals: Vec<Option<std::rc::Rc<[u8]>>>,
     body: HashMap<u32, Vec<u32>>,
     rawbody: HashMap<u32, Vec<u32>>,
     uri: HashMap<u32, Vec<u32>>,
@@ -59,6 +61,7 @@ pub struct RuleSet {
     compiled: Compiled,
     required: f64,
     settings: std::collections::HashMap<String, Vec<String>>,
+    freemail: evalfns::FreemailLists,
     unknown: std::collections::BTreeMap<String, usize>,
 }
 
@@ -224,6 +227,12 @@ impl RuleSet {
         RuleSet {
             required: cfg.required_score.unwrap_or(5.0),
             settings: cfg.settings.clone(),
+            freemail: {
+                let get = |k: &str| cfg.settings.get(k).cloned().unwrap_or_default();
+                let mut wl = get("freemail_welcomelist");
+                wl.extend(get("freemail_whitelist"));
+                evalfns::FreemailLists::new(&get("freemail_domains"), &wl)
+            },
             unknown: cfg.unknown.clone(),
             compiled,
         }
@@ -255,6 +264,10 @@ impl RuleSet {
     /// Unknown directives seen while loading, with counts.
     pub fn unknown_directives(&self) -> &std::collections::BTreeMap<String, usize> {
         &self.unknown
+    }
+
+    pub(crate) fn freemail(&self) -> &evalfns::FreemailLists {
+        &self.freemail
     }
 
     pub(crate) fn setting(&self, key: &str) -> &[String] {
@@ -297,7 +310,20 @@ impl RuleSet {
     fn hit_counts(&self, ctx: &Ctx) -> Vec<f64> {
         let rules = &self.compiled.rules;
         let c = &self.compiled;
+        // Header values once per distinct request, then the header prefilter.
+        let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
+            c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
+        let mut header = vec![false; rules.len()];
+        for (k, v) in hvals.iter().enumerate() {
+            if let Some(v) = v {
+                c.pf_header.mark(v, &mut header, |r| {
+                    matches!(&rules[r as usize].test, Test::Header { key, .. } if *key as usize == k)
+                });
+            }
+        }
         let cands = Candidates {
+            header,
+            hvals,
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
             uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
@@ -384,13 +410,15 @@ impl RuleSet {
         };
         match &r.test {
             Test::Header {
-                hdr,
+                key,
                 re,
                 neg,
                 unset,
+                ..
             } => {
-                let m = match ctx.get_ref(hdr) {
-                    Some(v) => re.is_match(&v),
+                let m = match &cands.hvals[*key as usize] {
+                    Some(_) if r.prefiltered && !cands.header[idx as usize] => false,
+                    Some(v) => re.is_match(v),
                     None => unset.as_deref().is_some_and(|u| re.is_match(u)),
                 };
                 usize::from(m != *neg)

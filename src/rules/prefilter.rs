@@ -112,6 +112,21 @@ impl Prefilter {
     }
 }
 
+impl Prefilter {
+    /// Mark in `out` the rules owning a literal found in `text`, if `keep`
+    /// accepts the rule (header rules: only those reading this header).
+    pub fn mark(&self, text: &[u8], out: &mut [bool], keep: impl Fn(u32) -> bool) {
+        let Some(ac) = &self.ac else { return };
+        for m in ac.find_overlapping_iter(text) {
+            for &r in &self.owners[m.pattern().as_usize()] {
+                if keep(r) {
+                    out[r as usize] = true;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
