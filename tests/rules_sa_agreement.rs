@@ -72,3 +72,18 @@ fn debug_one_fixture() {
     let msg = std::fs::read(dir.join(&file)).unwrap();
     println!("{:?}", rs.debug_hits(&msg, None));
 }
+
+/// Slowest rules on one fixture: `RULES_PROFILE=file cargo test --release`.
+#[test]
+fn profile_one_fixture() {
+    let Ok(file) = std::env::var("RULES_PROFILE") else { return };
+    let rs = RuleSet::load(&LoadOptions::default()).expect("load");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
+    let msg = std::fs::read(dir.join(&file)).unwrap();
+    let prof = rs.profile_rules(&msg);
+    let total: std::time::Duration = prof.iter().map(|p| p.1).sum();
+    println!("total in rules: {total:?}");
+    for (n, d) in prof.iter().take(25) {
+        println!("{d:>12?} {n}");
+    }
+}

@@ -26,6 +26,16 @@ pub struct Ctx<'a> {
     pub relays: Relays,
     pub envelope_from: Option<String>,
     cache: RefCell<HashMap<String, Option<Rc<[u8]>>>>,
+    /// Per-message results of eval helpers, computed on first use.
+    pub memo: Memo,
+}
+
+/// Values several eval functions share (`$pms->{mime_*}`, `date_diff`, ...).
+#[derive(Default)]
+pub struct Memo {
+    pub mime: std::cell::OnceCell<super::evalfns_mime::MimeStats>,
+    pub date_diff: std::cell::OnceCell<i64>,
+    pub madiff: std::cell::OnceCell<(f64, usize, usize)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -72,6 +82,7 @@ impl<'a> Ctx<'a> {
             relays,
             envelope_from: envelope_from.map(str::to_string),
             cache: RefCell::new(HashMap::new()),
+            memo: Memo::default(),
         }
     }
 

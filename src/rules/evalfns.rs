@@ -239,7 +239,7 @@ fn date_diff(ctx: &Ctx) -> i64 {
 }
 
 fn shifted_date(ctx: &Ctx, min: Option<&str>, max: Option<&str>) -> bool {
-    let d = date_diff(ctx) as f64;
+    let d = *ctx.memo.date_diff.get_or_init(|| date_diff(ctx)) as f64;
     let bound = |v: Option<&str>| {
         v.filter(|v| *v != "undef")
             .and_then(|v| v.parse::<f64>().ok())

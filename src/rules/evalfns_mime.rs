@@ -131,6 +131,10 @@ fn mime_stats(ctx: &Ctx) -> MimeStats {
     s
 }
 
+fn mime_stats_memo<'c>(ctx: &'c Ctx) -> &'c MimeStats {
+    ctx.memo.mime.get_or_init(|| mime_stats(ctx))
+}
+
 fn is_qp_special(a: u8, b: u8) -> bool {
     // =(?:09|3[0-9ABCEF]|[2456][0-9A-F]|7[0-9A-E])
     let hex = |c: u8| c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
@@ -330,28 +334,28 @@ pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[Strin
             })
         }
         "check_for_mime" => {
-            let s = mime_stats(ctx);
+            let s = mime_stats_memo(ctx);
             args.first()
                 .is_some_and(|k| s.flags.get(k.as_str()).is_some_and(|v| *v > 0.0))
         }
-        "check_for_mime_html" => mime_stats(ctx).flags.contains_key("mime_body_html_count"),
+        "check_for_mime_html" => mime_stats_memo(ctx).flags.contains_key("mime_body_html_count"),
         "check_for_mime_html_only" => {
-            let s = mime_stats(ctx);
+            let s = mime_stats_memo(ctx);
             s.flags.contains_key("mime_body_html_count")
                 && !s.flags.contains_key("mime_body_text_count")
         }
         "check_mime_multipart_ratio" => {
-            let s = mime_stats(ctx);
+            let s = mime_stats_memo(ctx);
             let (Some(min), Some(max)) = (num(args.first()), num(args.get(1))) else {
                 return false;
             };
             s.multipart_ratio >= min && s.multipart_ratio < max
         }
-        "check_for_ascii_text_illegal" => mime_stats(ctx)
+        "check_for_ascii_text_illegal" => mime_stats_memo(ctx)
             .flags
             .contains_key("mime_ascii_text_illegal"),
         "check_base64_length" => {
-            let s = mime_stats(ctx);
+            let s = mime_stats_memo(ctx);
             let min = num(args.first()).unwrap_or(0.0);
             let max = num(args.get(1)).unwrap_or(f64::INFINITY);
             let l = s.base64_max_line as f64;
@@ -367,7 +371,7 @@ pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[Strin
             })
         }
         "multipart_alternative_difference" => {
-            let (d, _, _) = ma_difference(ctx);
+            let (d, _, _) = *ctx.memo.madiff.get_or_init(|| ma_difference(ctx));
             let Some(min) = num(args.first()) else {
                 return false;
             };
@@ -378,7 +382,7 @@ pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[Strin
             (min == 0.0 || d > min) && max.is_none_or(|m| d <= m)
         }
         "multipart_alternative_difference_count" => {
-            let (_, html_n, text_n) = ma_difference(ctx);
+            let (_, html_n, text_n) = *ctx.memo.madiff.get_or_init(|| ma_difference(ctx));
             let (Some(ratio), Some(minhtml)) = (num(args.first()), num(args.get(1))) else {
                 return false;
             };
