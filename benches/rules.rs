@@ -33,6 +33,26 @@ fn bench(c: &mut Criterion) {
 
     let rs = RuleSet::load(&opts).expect("installed rules");
     let msgs = fixtures();
+    if std::env::var_os("RULES_PROFILE").is_some() {
+        // Slowest rules summed over the fixtures (second, warm pass).
+        let mut sum: std::collections::HashMap<String, std::time::Duration> = Default::default();
+        for pass in 0..2 {
+            for (_, m) in &msgs {
+                for (n, d) in rs.profile_rules(m) {
+                    if pass == 1 {
+                        *sum.entry(n).or_default() += d;
+                    }
+                }
+            }
+        }
+        let mut v: Vec<_> = sum.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1));
+        let total: std::time::Duration = v.iter().map(|x| x.1).sum();
+        println!("time in non-meta rules over 20 fixtures: {total:?}");
+        for (n, d) in v.iter().take(30) {
+            println!("{d:>12?} {n}");
+        }
+    }
     let mut g = c.benchmark_group("check");
     g.bench_function("all_20_fixtures", |b| {
         b.iter(|| {

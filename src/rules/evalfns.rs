@@ -358,17 +358,20 @@ fn forged_yahoo(ctx: &Ctx) -> bool {
     if rdns_yahoo(&ts) || rdns_yahoo(first_untrusted) {
         return false;
     }
-    let re = |p: &str| {
-        ::regex::Regex::new(p)
-            .map(|r| r.is_match(&rcvd))
-            .unwrap_or(false)
-    };
-    !(re(r"by web\S+\.mail\S*\.yahoo\.com via HTTP")
-        || re(r"by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP")
-        || re(r"by smtp\S+\.yahoo\.com with SMTP")
-        || re(r"from \[[\d.]+\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP")
-        || (re(r"\bmailer\d+\.bulk\.scd\.yahoo\.com\b") && from.ends_with("@reply.yahoo.com"))
-        || re(r"by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+"))
+    static RES: std::sync::OnceLock<[::regex::Regex; 6]> = std::sync::OnceLock::new();
+    let res = RES.get_or_init(|| {
+        [
+            r"by web\S+\.mail\S*\.yahoo\.com via HTTP",
+            r"by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP",
+            r"by smtp\S+\.yahoo\.com with SMTP",
+            r"from \[[\d.]+\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP",
+            r"\bmailer\d+\.bulk\.scd\.yahoo\.com\b",
+            r"by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+",
+        ]
+        .map(|p| ::regex::Regex::new(p).expect("static regex"))
+    });
+    let re = |i: usize| res[i].is_match(&rcvd);
+    !(re(0) || re(1) || re(2) || re(3) || (re(4) && from.ends_with("@reply.yahoo.com")) || re(5))
 }
 
 fn forged_gmail(ctx: &Ctx) -> bool {
@@ -471,14 +474,14 @@ fn freemail_from(rs: &RuleSet, ctx: &Ctx, re: Option<&str>) -> bool {
         addrs.extend(all_addrs(ctx, h));
     }
     addrs.extend(all_addrs(ctx, "EnvelopeFrom"));
-    let re = re.and_then(|r| super::regex::PerlRegex::new(r, "").ok());
+    let re = re.and_then(|r| rs.eval_regex(r));
     addrs
         .iter()
         .any(|a| is_freemail(rs, a) && re.as_ref().is_none_or(|r| r.is_match(a.as_bytes())))
 }
 
 fn freemail_header(rs: &RuleSet, ctx: &Ctx, hdr: &str, re: Option<&str>) -> bool {
-    let re = re.and_then(|r| super::regex::PerlRegex::new(r, "").ok());
+    let re = re.and_then(|r| rs.eval_regex(r));
     all_addrs(ctx, hdr)
         .iter()
         .any(|a| is_freemail(rs, a) && re.as_ref().is_none_or(|r| r.is_match(a.as_bytes())))

@@ -219,7 +219,7 @@ fn num(a: Option<&String>) -> Option<f64> {
 }
 
 /// Dispatch for the body-side functions.
-pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[String]) -> bool {
+pub fn call(rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[String]) -> bool {
     let html = &ctx.bodies.html;
     match func {
         "html_test" => html.iter().any(|h| {
@@ -296,7 +296,7 @@ pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[Strin
             let (Some(what), Some(re)) = (args.first(), args.get(1)) else {
                 return false;
             };
-            let Ok(re) = super::regex::PerlRegex::new(re, "") else {
+            let Some(re) = rs.eval_regex(re) else {
                 return false;
             };
             html.iter().any(|h| {
@@ -338,7 +338,9 @@ pub fn call(_rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[Strin
             args.first()
                 .is_some_and(|k| s.flags.get(k.as_str()).is_some_and(|v| *v > 0.0))
         }
-        "check_for_mime_html" => mime_stats_memo(ctx).flags.contains_key("mime_body_html_count"),
+        "check_for_mime_html" => mime_stats_memo(ctx)
+            .flags
+            .contains_key("mime_body_html_count"),
         "check_for_mime_html_only" => {
             let s = mime_stats_memo(ctx);
             s.flags.contains_key("mime_body_html_count")

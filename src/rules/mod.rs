@@ -62,6 +62,8 @@ pub struct RuleSet {
     required: f64,
     settings: std::collections::HashMap<String, Vec<String>>,
     freemail: evalfns::FreemailLists,
+    /// Regex arguments of eval rules, compiled once (by pattern text).
+    eval_regexes: HashMap<String, regex::PerlRegex>,
     unknown: std::collections::BTreeMap<String, usize>,
 }
 
@@ -224,7 +226,23 @@ impl RuleSet {
 
     fn from_parsed(cfg: ParsedConfig) -> RuleSet {
         let compiled = compile::compile(&cfg);
+        let mut eval_regexes = HashMap::new();
+        for r in &compiled.rules {
+            if let Test::Eval { func, args } = &r.test {
+                let pat = match func.as_str() {
+                    "check_freemail_from" => args.first(),
+                    "check_freemail_header" | "html_text_match" => args.get(1),
+                    _ => None,
+                };
+                if let Some(p) = pat {
+                    if let Ok(re) = regex::PerlRegex::new(p, "") {
+                        eval_regexes.insert(p.clone(), re);
+                    }
+                }
+            }
+        }
         RuleSet {
+            eval_regexes,
             required: cfg.required_score.unwrap_or(5.0),
             settings: cfg.settings.clone(),
             freemail: {
@@ -264,6 +282,10 @@ impl RuleSet {
     /// Unknown directives seen while loading, with counts.
     pub fn unknown_directives(&self) -> &std::collections::BTreeMap<String, usize> {
         &self.unknown
+    }
+
+    pub(crate) fn eval_regex(&self, pattern: &str) -> Option<&regex::PerlRegex> {
+        self.eval_regexes.get(pattern)
     }
 
     pub(crate) fn freemail(&self) -> &evalfns::FreemailLists {
@@ -321,7 +343,9 @@ impl RuleSet {
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
             uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
-            full: c.pf_full.candidates(std::slice::from_ref(&ctx.pristine_vec)),
+            full: c
+                .pf_full
+                .candidates(std::slice::from_ref(&ctx.pristine_vec)),
         };
         let mut out: Vec<(String, std::time::Duration)> = c
             .plain
