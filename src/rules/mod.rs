@@ -234,10 +234,10 @@ impl RuleSet {
                     "check_freemail_header" | "html_text_match" => args.get(1),
                     _ => None,
                 };
-                if let Some(p) = pat {
-                    if let Ok(re) = regex::PerlRegex::new(p, "") {
-                        eval_regexes.insert(p.clone(), re);
-                    }
+                if let Some(p) = pat
+                    && let Ok(re) = regex::PerlRegex::new(p, "")
+                {
+                    eval_regexes.insert(p.clone(), re);
                 }
             }
         }
@@ -357,7 +357,7 @@ impl RuleSet {
                 (rules[i].name.clone(), t.elapsed())
             })
             .collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|x| std::cmp::Reverse(x.1));
         out
     }
 
