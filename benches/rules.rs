@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
             }
         }
         let mut v: Vec<_> = sum.into_iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|x| std::cmp::Reverse(x.1));
         let total: std::time::Duration = v.iter().map(|x| x.1).sum();
         println!("time in non-meta rules over 20 fixtures: {total:?}");
         for (n, d) in v.iter().take(30) {
