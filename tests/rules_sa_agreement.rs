@@ -76,7 +76,9 @@ fn debug_one_fixture() {
 /// Slowest rules on one fixture: `RULES_PROFILE=file cargo test --release`.
 #[test]
 fn profile_one_fixture() {
-    let Ok(file) = std::env::var("RULES_PROFILE") else { return };
+    let Ok(file) = std::env::var("RULES_PROFILE") else {
+        return;
+    };
     let rs = RuleSet::load(&LoadOptions::default()).expect("load");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
     let msg = std::fs::read(dir.join(&file)).unwrap();

@@ -252,6 +252,109 @@ fn parse_args(s: &str) -> Vec<String> {
     out
 }
 
+/// Compile one rule's test (regexes, prefilter literals, meta expression).
+fn build_test(
+    name: &str,
+    raw: &super::parse::RawRule,
+    cfg: &ParsedConfig,
+    index: &HashMap<String, usize>,
+    key_ids: &HashMap<String, u32>,
+) -> (Result<Test, String>, Option<Literals>) {
+    let mut lits: Option<Vec<Vec<u8>>> = None;
+    let test: Result<Test, String> = match raw.kind {
+        RuleKind::Header => {
+            if let Some(h) = raw.def.strip_prefix("exists:") {
+                Ok(Test::Exists(h.trim().trim_end_matches(':').to_string()))
+            } else {
+                match parse_header_def(&raw.def) {
+                    Some((hdr, neg, pat, unset)) => {
+                        let key = key_ids[&hdr];
+                        compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
+                            lits = l;
+                            Test::Header {
+                                key,
+                                hdr,
+                                re,
+                                neg,
+                                unset: unset.map(|u| latin1_to_utf8(&u).into_bytes()),
+                            }
+                        })
+                    }
+                    None => Err(format!("invalid header test: {}", raw.def)),
+                }
+            }
+        }
+        RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
+            compile_re_lits(name, &raw.def, &cfg.replace, true).map(|(re, l)| {
+                lits = l;
+                match raw.kind {
+                    RuleKind::Body => Test::Body(re),
+                    RuleKind::Rawbody => Test::Rawbody(re),
+                    RuleKind::Full => Test::Full(re),
+                    _ => Test::Uri(re),
+                }
+            })
+        }
+        RuleKind::MimeHeader => match parse_header_def(&raw.def) {
+            Some((hdr, neg, pat, _)) => {
+                let (h, rawflag) = match hdr.strip_suffix(":raw") {
+                    Some(h) => (h.to_string(), true),
+                    None => (hdr.clone(), false),
+                };
+                compile_re(name, &pat, &cfg.replace).map(|re| Test::MimeHeader {
+                    hdr: h,
+                    raw: rawflag,
+                    re,
+                    neg,
+                })
+            }
+            None => Err(format!("invalid mimeheader: {}", raw.def)),
+        },
+        RuleKind::HeaderEval
+        | RuleKind::RblEval
+        | RuleKind::BodyEval
+        | RuleKind::RawbodyEval
+        | RuleKind::FullEval => {
+            let d = raw.def.trim();
+            match (d.find('('), d.rfind(')')) {
+                (Some(a), Some(b)) if a < b => Ok(Test::Eval {
+                    func: d[..a].trim().to_string(),
+                    args: parse_args(&d[a + 1..b]),
+                }),
+                _ => Err(format!("invalid eval call: {d}")),
+            }
+        }
+        RuleKind::Meta => {
+            let mut r = MetaNames {
+                index,
+                missing: vec![],
+            };
+            meta::parse(&raw.def, &mut r).map(Test::Meta)
+        }
+        RuleKind::Empty => Ok(Test::Empty),
+    };
+    (test, lits)
+}
+
+/// `f` over `items` on all cores, results in order (compiling ~1,600 JIT
+/// regexes dominates load time).
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let n = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = items.len().div_ceil(n).max(1);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| sc.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("rule compile thread"))
+            .collect()
+    })
+}
+
 /// Compile every rule of `cfg`.
 pub fn compile(cfg: &ParsedConfig) -> Compiled {
     let mut names: Vec<&String> = cfg.rules.keys().collect();
@@ -266,6 +369,21 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     let mut key_ids: HashMap<String, u32> = HashMap::new();
     for name in &names {
         let raw = &cfg.rules[*name];
+        if raw.kind == RuleKind::Header
+            && !raw.def.starts_with("exists:")
+            && let Some((hdr, ..)) = parse_header_def(&raw.def)
+            && !key_ids.contains_key(&hdr)
+        {
+            key_ids.insert(hdr.clone(), out.header_keys.len() as u32);
+            out.header_keys.push(hdr);
+        }
+    }
+    let built_v = parallel_map(&names, |name| {
+        build_test(name, &cfg.rules[*name], cfg, &index, &key_ids)
+    });
+    let mut built = built_v.into_iter();
+    for name in &names {
+        let raw = &cfg.rules[*name];
         let tflags = cfg.tflags.get(*name).cloned().unwrap_or_default();
         let flag = |f: &str| tflags.split_whitespace().any(|t| t == f);
         let scores = cfg.scores.get(*name).copied().unwrap_or({
@@ -275,82 +393,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         let maxhits = tflags
             .split_whitespace()
             .find_map(|t| t.strip_prefix("maxhits=")?.parse().ok());
-        let mut lits: Option<Vec<Vec<u8>>> = None;
-        let test: Result<Test, String> = match raw.kind {
-            RuleKind::Header => {
-                if let Some(h) = raw.def.strip_prefix("exists:") {
-                    Ok(Test::Exists(h.trim().trim_end_matches(':').to_string()))
-                } else {
-                    match parse_header_def(&raw.def) {
-                        Some((hdr, neg, pat, unset)) => {
-                            let key = *key_ids.entry(hdr.clone()).or_insert_with(|| {
-                                out.header_keys.push(hdr.clone());
-                                (out.header_keys.len() - 1) as u32
-                            });
-                            compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
-                                lits = l;
-                                Test::Header {
-                                    key,
-                                    hdr,
-                                    re,
-                                    neg,
-                                    unset: unset.map(|u| latin1_to_utf8(&u).into_bytes()),
-                                }
-                            })
-                        }
-                        None => Err(format!("invalid header test: {}", raw.def)),
-                    }
-                }
-            }
-            RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
-                compile_re_lits(name, &raw.def, &cfg.replace, true).map(|(re, l)| {
-                    lits = l;
-                    match raw.kind {
-                        RuleKind::Body => Test::Body(re),
-                        RuleKind::Rawbody => Test::Rawbody(re),
-                        RuleKind::Full => Test::Full(re),
-                        _ => Test::Uri(re),
-                    }
-                })
-            }
-            RuleKind::MimeHeader => match parse_header_def(&raw.def) {
-                Some((hdr, neg, pat, _)) => {
-                    let (h, rawflag) = match hdr.strip_suffix(":raw") {
-                        Some(h) => (h.to_string(), true),
-                        None => (hdr.clone(), false),
-                    };
-                    compile_re(name, &pat, &cfg.replace).map(|re| Test::MimeHeader {
-                        hdr: h,
-                        raw: rawflag,
-                        re,
-                        neg,
-                    })
-                }
-                None => Err(format!("invalid mimeheader: {}", raw.def)),
-            },
-            RuleKind::HeaderEval
-            | RuleKind::RblEval
-            | RuleKind::BodyEval
-            | RuleKind::RawbodyEval
-            | RuleKind::FullEval => {
-                let d = raw.def.trim();
-                match (d.find('('), d.rfind(')')) {
-                    (Some(a), Some(b)) if a < b => Ok(Test::Eval {
-                        func: d[..a].trim().to_string(),
-                        args: parse_args(&d[a + 1..b]),
-                    }),
-                    _ => Err(format!("invalid eval call: {d}")),
-                }
-            }
-            RuleKind::Meta => {
-                let mut r = MetaNames {
-                    index: &index,
-                    missing: vec![],
-                };
-                meta::parse(&raw.def, &mut r).map(Test::Meta)
-            }
-            RuleKind::Empty => Ok(Test::Empty),
-        };
+        let (test, lits) = built.next().expect("one result per rule");
         let test = match test {
             Ok(t) => t,
             Err(e) => {
