@@ -14,8 +14,8 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 /// Shortest literal worth filtering on; shorter sets mean "always run".
 const MIN_LITERAL: usize = 3;
 
-/// Literals one of which starts every match of `pattern` (Perl flags
-/// `flags`), lower-cased; `None` when no useful set exists.
+/// Literals one of which starts (or else ends) every match of `pattern`
+/// (Perl flags `flags`), lower-cased; `None` when no useful set exists.
 pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
     // Case is ignored here: the search below is ASCII case-insensitive, and
     // PCRE2 without UTF folds ASCII only, so case-sensitive literals suffice.
@@ -28,13 +28,19 @@ pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
         .build()
         .parse(pattern)
         .ok()?;
+    // Prefix literals first; if they are too weak, every match must also
+    // end with one of the suffix literals, which works just as well here.
+    literals_of(&hir, ExtractKind::Prefix).or_else(|| literals_of(&hir, ExtractKind::Suffix))
+}
+
+fn literals_of(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let mut ex = Extractor::new();
-    ex.kind(ExtractKind::Prefix)
+    ex.kind(kind)
         .limit_class(8)
         .limit_repeat(4)
         .limit_literal_len(32)
-        .limit_total(64);
-    let seq = ex.extract(&hir);
+        .limit_total(128);
+    let seq = ex.extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty() {
         return None;
@@ -137,7 +143,12 @@ mod tests {
             required_prefixes(r"\bfree (money|cash)", "i").unwrap(),
             vec![b"free money".to_vec(), b"free cash".to_vec()]
         );
-        assert!(required_prefixes(r"\d+ dollars", "").is_none());
+        // no usable prefix, but every match ends with " dollars"
+        assert_eq!(
+            required_prefixes(r"\d+ dollars", "").unwrap(),
+            vec![b" dollars".to_vec()]
+        );
+        assert!(required_prefixes(r"\d+ \w+", "").is_none());
         assert!(
             required_prefixes(r"foo(?=bar)", "").is_none(),
             "look-ahead unparsed"
