@@ -22,8 +22,30 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// Resident set size of this process in KiB (Linux), for the memory figure.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn bench(c: &mut Criterion) {
     let opts = LoadOptions::default();
+    let before = rss_kib();
+    let t = std::time::Instant::now();
+    let first = RuleSet::load(&opts).expect("installed rules");
+    println!(
+        "first load: {} rules in {:?}; RSS grew by {} KiB",
+        first.rule_count(),
+        t.elapsed(),
+        rss_kib().saturating_sub(before)
+    );
+    drop(first);
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
     g.bench_function("load_compile_installed", |b| {

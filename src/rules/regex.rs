@@ -33,6 +33,11 @@ impl PerlRegex {
     /// Compile a bare pattern with Perl flag letters (`i`, `m`, `s`, `x`).
     pub fn new(body: &str, flags: &str) -> Result<PerlRegex, String> {
         let pattern = escape_high_bytes(body);
+        if let Some(re) = rust_engine(&pattern, flags) {
+            return Ok(PerlRegex {
+                re: Engine::Rust(re),
+            });
+        }
         let mut b = RegexBuilder::new();
         b.utf(false).ucp(false).jit_if_available(true);
         b.max_jit_stack_size(Some(JIT_STACK));
@@ -120,6 +125,26 @@ impl PerlRegex {
     }
 }
 
+/// The `regex` crate (finite automata, no backtracking blow-ups) for
+/// patterns whose meaning is the same there: no `$`/`\Z` (Perl's `$` also
+/// matches before a final newline), no backreferences or look-around
+/// (those fail to parse). Everything else goes to PCRE2.
+fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
+    if pattern.contains('$') || pattern.contains("\\Z") || pattern.contains("\\G") {
+        return None;
+    }
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'))
+        .dot_matches_new_line(flags.contains('s'))
+        .ignore_whitespace(flags.contains('x'))
+        .size_limit(16 << 20)
+        .dfa_size_limit(4 << 20)
+        .build()
+        .ok()
+}
+
 /// Split `/body/flags` or `m<delim>body<delim>flags` as
 /// `Util::regexp_remove_delimiter` does.
 pub fn split_delimited(text: &str) -> Result<(&str, &str), String> {
@@ -165,7 +190,7 @@ pub fn escape_high_bytes(body: &str) -> String {
         {
             if (n as u32) >= 0x80 {
                 chars.next();
-                out.push_str(&format!("\\x{{{:x}}}", n as u32 & 0xff));
+                out.push_str(&format!("\\x{:02x}", n as u32 & 0xff));
                 continue;
             }
             out.push(c);
@@ -174,7 +199,7 @@ pub fn escape_high_bytes(body: &str) -> String {
             continue;
         }
         if (c as u32) >= 0x80 {
-            out.push_str(&format!("\\x{{{:x}}}", c as u32 & 0xff));
+            out.push_str(&format!("\\x{:02x}", c as u32 & 0xff));
         } else {
             out.push(c);
         }
