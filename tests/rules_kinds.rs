@@ -192,3 +192,19 @@ fn garbage_input_never_panics() {
         assert!(r.score.is_finite());
     }
 }
+
+#[test]
+fn ruleset_is_shareable_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RuleSet>();
+    let rs = std::sync::Arc::new(RuleSet::builtin());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let rs = rs.clone();
+            std::thread::spawn(move || rs.check(b"Subject: x\n\nhello\n", None).hits.len())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 2, "MISSING_FROM and MISSING_DATE");
+    }
+}
