@@ -6,8 +6,10 @@
 mod compile;
 mod ctx;
 mod evalfns;
+mod evalfns_freemail;
 mod evalfns_mime;
 mod html;
+mod html_text;
 mod meta;
 mod msg;
 mod parse;
@@ -61,7 +63,7 @@ pub struct RuleSet {
     compiled: Compiled,
     required: f64,
     settings: std::collections::HashMap<String, Vec<String>>,
-    freemail: evalfns::FreemailLists,
+    freemail: evalfns_freemail::FreemailLists,
     /// Regex arguments of eval rules, compiled once (by pattern text).
     eval_regexes: HashMap<String, regex::PerlRegex>,
     unknown: std::collections::BTreeMap<String, usize>,
@@ -249,7 +251,7 @@ impl RuleSet {
                 let get = |k: &str| cfg.settings.get(k).cloned().unwrap_or_default();
                 let mut wl = get("freemail_welcomelist");
                 wl.extend(get("freemail_whitelist"));
-                evalfns::FreemailLists::new(&get("freemail_domains"), &wl)
+                evalfns_freemail::FreemailLists::new(&get("freemail_domains"), &wl)
             },
             unknown: cfg.unknown.clone(),
             compiled,
@@ -288,7 +290,7 @@ impl RuleSet {
         self.eval_regexes.get(pattern)
     }
 
-    pub(crate) fn freemail(&self) -> &evalfns::FreemailLists {
+    pub(crate) fn freemail(&self) -> &evalfns_freemail::FreemailLists {
         &self.freemail
     }
 
