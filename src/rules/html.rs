@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use super::html_style::{StyleStack, is_style_tag};
 use super::html_text::{decode_entities, font_face_ok};
 
 /// Known HTML elements (`%elements` in HTML.pm).
@@ -136,6 +137,7 @@ struct State {
     max_size: f64,
     min_size: f64,
     basefont: f64,
+    style: StyleStack,
 }
 
 /// Render `html` (decoded bytes of a text/html part).
@@ -153,6 +155,7 @@ pub fn render(html: &[u8]) -> HtmlResults {
         max_size: 3.0,
         min_size: 3.0,
         basefont: 3.0,
+        style: StyleStack::default(),
     };
     // HTML.pm counts characters (the part is decoded to Unicode first).
     st.r.length = String::from_utf8_lossy(html).chars().count();
@@ -362,6 +365,12 @@ impl State {
 
     fn text(&mut self, raw: &[u8]) {
         let text = decode_entities(raw);
+        let visible = text
+            .iter()
+            .any(|&c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | 0x0b | 0xc2 | 0xa0));
+        if visible && self.style.low_contrast() {
+            self.r.nums.insert("font_low_contrast", 1.0);
+        }
         if self.in_anchor
             && let Some(a) = self.r.anchor.last_mut()
         {
@@ -426,9 +435,15 @@ impl State {
             if name == "a" {
                 self.in_anchor = false;
             }
+            if is_style_tag(&name) {
+                self.style.close(&name);
+            }
             return;
         }
         let attrs = parse_attrs(&body[name_end..]);
+        if is_style_tag(&name) {
+            self.style.open(&name, &attrs);
+        }
         self.uris(&name, &attrs);
         match name.as_str() {
             "a" => {

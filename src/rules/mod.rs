@@ -9,6 +9,7 @@ mod evalfns;
 mod evalfns_freemail;
 mod evalfns_mime;
 mod html;
+mod html_style;
 mod html_text;
 mod meta;
 mod msg;
