@@ -217,7 +217,7 @@ pub fn name_to_rgb(color: &str) -> Option<[u8; 3]> {
     if h.len() > 3 && h.len() < 6 {
         h.truncate(3);
     }
-    while h.len() % 3 != 0 || h.is_empty() {
+    while !h.len().is_multiple_of(3) || h.is_empty() {
         h.push('0');
     }
     if h.len() == 3 {
