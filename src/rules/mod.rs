@@ -1,1 +1,518 @@
-//! TODO
+//! SpamAssassin-compatible rule engine: runs SpamAssassin's installed rule
+//! files (parse → compile → evaluate) with local tests only, score set 0.
+//!
+//! See shared/reference/sa/sa-rules.md for the behaviour reproduced here.
+
+mod compile;
+mod ctx;
+mod evalfns;
+mod evalfns_freemail;
+mod evalfns_mime;
+mod html;
+mod html_style;
+mod html_text;
+mod meta;
+mod msg;
+mod parse;
+mod prefilter;
+mod received;
+mod regex;
+mod text;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use compile::{CRule, Test};
+pub use parse::RuleKind;
+
+use compile::Compiled;
+use ctx::Ctx;
+use parse::{ConfigReader, ParsedConfig};
+
+/// Per-message prefilter results: rule index → candidate segments.
+struct Candidates {
+    header: Vec<bool>,
+    hvals: Vec<Option<std::rc::Rc<[u8]>>>,
+    body: HashMap<u32, Vec<u32>>,
+    rawbody: HashMap<u32, Vec<u32>>,
+    uri: HashMap<u32, Vec<u32>>,
+    full: HashMap<u32, Vec<u32>>,
+}
+
+/// Where to read rules from; empty lists mean SpamAssassin's own search order.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub rules_dirs: Vec<PathBuf>,
+    pub site_dirs: Vec<PathBuf>,
+}
+
+/// Errors loading a rule set.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("no SpamAssassin rules found in {0:?}")]
+    NoRules(Vec<PathBuf>),
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A compiled rule set, shared read-only between scanning tasks.
+#[derive(Debug)]
+pub struct RuleSet {
+    compiled: Compiled,
+    required: f64,
+    settings: std::collections::HashMap<String, Vec<String>>,
+    freemail: evalfns_freemail::FreemailLists,
+    /// Regex arguments of eval rules, compiled once (by pattern text).
+    eval_regexes: HashMap<String, regex::PerlRegex>,
+    unknown: std::collections::BTreeMap<String, usize>,
+}
+
+/// One rule that hit, with its set-0 score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub name: String,
+    pub score: f64,
+    pub description: String,
+}
+
+/// The verdict for one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpamResult {
+    pub score: f64,
+    pub required: f64,
+    pub hits: Vec<Hit>,
+}
+
+impl SpamResult {
+    /// Is the score at or above the required score?
+    pub fn is_spam(&self) -> bool {
+        self.score >= self.required
+    }
+
+    /// The `tests=[...]` list for `X-Spam-Status` (`NAME=score,...`).
+    pub fn tests_string(&self) -> String {
+        self.hits
+            .iter()
+            .map(|h| format!("{}={}", h.name, fmt_score(h.score)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Perl's `"%0.3f"` then numeric: "2.399", "1", "-0.001".
+fn fmt_score(s: f64) -> String {
+    let t = format!("{s:.3}");
+    let t = t.trim_end_matches('0').trim_end_matches('.');
+    if t == "-0" { "0".into() } else { t.to_string() }
+}
+
+/// Round as `PerMsgStatus` does: `sprintf("%0.3f", $score) + 0`.
+fn round3(s: f64) -> f64 {
+    format!("{s:.3}").parse().unwrap_or(s)
+}
+
+/// The relay strings SpamAssassin would expose as `X-Spam-Relays-Trusted`
+/// and `X-Spam-Relays-Untrusted`, and the unparseable `Received:` count.
+pub fn relay_summary(message: &[u8]) -> (String, String, usize) {
+    let ctx = Ctx::new(message, None);
+    (
+        ctx.relays.trusted_str(),
+        ctx.relays.untrusted_str(),
+        ctx.relays.unparseable,
+    )
+}
+
+/// A report like `spamassassin -t`: the score, then one line per hit.
+pub fn explain(result: &SpamResult) -> String {
+    // Formats from the `report` template and PerMsgStatus.pm: totals "%2.1f",
+    // per-rule "%4.1f" (or "%4.0f" for |score| >= 10).
+    let mut out = format!(
+        "Content analysis details:   ({:.1} points, {:.1} required)\n\n pts rule name              description\n---- ---------------------- --------------------------------------------------\n",
+        result.score, result.required
+    );
+    for h in &result.hits {
+        let pts = if h.score.abs() >= 10.0 {
+            format!("{:4.0}", h.score)
+        } else {
+            format!("{:4.1}", h.score)
+        };
+        out.push_str(&format!("{pts} {:<22} {}\n", h.name, h.description));
+    }
+    out
+}
+
+fn sa_default_rules_dir() -> PathBuf {
+    // sa-update's directory for this version, if populated.
+    let upd = Path::new("/var/lib/spamassassin/4.000001/updates_spamassassin_org");
+    let upd_root = Path::new("/var/lib/spamassassin/4.000001");
+    if !parse::dir_files(upd, "cf").is_empty() {
+        return upd.to_path_buf();
+    }
+    if !parse::dir_files(upd_root, "cf").is_empty() {
+        return upd_root.to_path_buf();
+    }
+    PathBuf::from("/usr/share/spamassassin")
+}
+
+impl RuleSet {
+    /// Load and compile rules: site `*.pre`, rules `*.cf`, site `*.cf`.
+    pub fn load(opts: &LoadOptions) -> Result<RuleSet, RulesError> {
+        let rules_dirs = if opts.rules_dirs.is_empty() {
+            vec![sa_default_rules_dir()]
+        } else {
+            opts.rules_dirs.clone()
+        };
+        let site_dirs = if opts.site_dirs.is_empty() {
+            vec![PathBuf::from("/etc/spamassassin")]
+        } else {
+            opts.site_dirs.clone()
+        };
+        let mut r = ConfigReader::new();
+        let mut files = Vec::new();
+        for d in site_dirs.iter().chain(rules_dirs.iter()) {
+            files.extend(parse::dir_files(d, "pre"));
+        }
+        let n_pre = files.len();
+        for d in &rules_dirs {
+            files.extend(parse::dir_files(d, "cf"));
+        }
+        if files.len() == n_pre {
+            return Err(RulesError::NoRules(rules_dirs));
+        }
+        for d in &site_dirs {
+            files.extend(parse::dir_files(d, "cf"));
+        }
+        for f in &files {
+            r.read_file(f).map_err(|source| RulesError::Io {
+                path: f.clone(),
+                source,
+            })?;
+        }
+        let rs = RuleSet::from_parsed(r.cfg);
+        if !rs.unknown.is_empty() {
+            let summary: Vec<String> = rs.unknown.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            tracing::warn!(directives = %summary.join(" "), "unknown SpamAssassin config directives ignored");
+        }
+        if !rs.compiled.compile_errors.is_empty() {
+            let names: Vec<&str> = rs
+                .compiled
+                .compile_errors
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
+            tracing::warn!(count = names.len(), rules = %names.join(" "), "SpamAssassin rules that failed to compile (never hit)");
+        }
+        Ok(rs)
+    }
+
+    /// Parse and compile configuration text (for tests and custom rules).
+    pub fn from_config_text(text: &str) -> RuleSet {
+        let mut r = ConfigReader::new();
+        for p in [
+            "Mail::SpamAssassin::Plugin::HeaderEval",
+            "Mail::SpamAssassin::Plugin::MIMEEval",
+            "Mail::SpamAssassin::Plugin::HTMLEval",
+            "Mail::SpamAssassin::Plugin::BodyEval",
+            "Mail::SpamAssassin::Plugin::RelayEval",
+            "Mail::SpamAssassin::Plugin::MIMEHeader",
+            "Mail::SpamAssassin::Plugin::ReplaceTags",
+            "Mail::SpamAssassin::Plugin::FreeMail",
+        ] {
+            r.cfg.plugins.insert(p.to_ascii_lowercase());
+        }
+        r.read_text(text, Path::new("."));
+        RuleSet::from_parsed(r.cfg)
+    }
+
+    fn from_parsed(cfg: ParsedConfig) -> RuleSet {
+        let compiled = compile::compile(&cfg);
+        let mut eval_regexes = HashMap::new();
+        for r in &compiled.rules {
+            if let Test::Eval { func, args } = &r.test {
+                let pat = match func.as_str() {
+                    "check_freemail_from" => args.first(),
+                    "check_freemail_header" | "html_text_match" => args.get(1),
+                    _ => None,
+                };
+                if let Some(p) = pat
+                    && let Ok(re) = regex::PerlRegex::new(p, "")
+                {
+                    eval_regexes.insert(p.clone(), re);
+                }
+            }
+        }
+        RuleSet {
+            eval_regexes,
+            required: cfg.required_score.unwrap_or(5.0),
+            settings: cfg.settings.clone(),
+            freemail: {
+                let get = |k: &str| cfg.settings.get(k).cloned().unwrap_or_default();
+                let mut wl = get("freemail_welcomelist");
+                wl.extend(get("freemail_whitelist"));
+                evalfns_freemail::FreemailLists::new(&get("freemail_domains"), &wl)
+            },
+            unknown: cfg.unknown.clone(),
+            compiled,
+        }
+    }
+
+    /// A tiny set of our own, used when no SpamAssassin rules are installed.
+    pub fn builtin() -> RuleSet {
+        RuleSet::from_config_text(include_str!("builtin.cf"))
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.compiled.rules.len()
+    }
+
+    pub fn required_score(&self) -> f64 {
+        self.required
+    }
+
+    /// All compiled rules (for tests and diagnostics).
+    pub fn rules(&self) -> &[CRule] {
+        &self.compiled.rules
+    }
+
+    /// Rules whose definition failed to compile, with the error.
+    pub fn compile_errors(&self) -> &[(String, String)] {
+        &self.compiled.compile_errors
+    }
+
+    /// Unknown directives seen while loading, with counts.
+    pub fn unknown_directives(&self) -> &std::collections::BTreeMap<String, usize> {
+        &self.unknown
+    }
+
+    pub(crate) fn eval_regex(&self, pattern: &str) -> Option<&regex::PerlRegex> {
+        self.eval_regexes.get(pattern)
+    }
+
+    pub(crate) fn freemail(&self) -> &evalfns_freemail::FreemailLists {
+        &self.freemail
+    }
+
+    pub(crate) fn setting(&self, key: &str) -> &[String] {
+        self.settings.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Score one message. Never panics (a panic inside is caught and logged).
+    pub fn check(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.check_inner(message, envelope_from)
+        })) {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!("rule engine panicked on a message; scoring it 0");
+                SpamResult {
+                    score: 0.0,
+                    required: self.required,
+                    hits: vec![],
+                }
+            }
+        }
+    }
+
+    /// Names of every rule that hit, `__` sub-rules included (diagnostics).
+    pub fn debug_hits(&self, message: &[u8], envelope_from: Option<&str>) -> Vec<String> {
+        let ctx = Ctx::new(message, envelope_from);
+        let hits = self.hit_counts(&ctx);
+        let mut v: Vec<String> = self
+            .compiled
+            .rules
+            .iter()
+            .zip(hits)
+            .filter(|(_, h)| *h > 0.0)
+            .map(|(r, _)| r.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Time spent in each non-meta rule on one message, slowest first
+    /// (diagnostics for rule authors and for profiling).
+    pub fn profile_rules(&self, message: &[u8]) -> Vec<(String, std::time::Duration)> {
+        let ctx = Ctx::new(message, None);
+        let c = &self.compiled;
+        let rules = &c.rules;
+        let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
+            c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
+        let cands = Candidates {
+            header: vec![true; rules.len()],
+            hvals,
+            body: c.pf_body.candidates(&ctx.bodies.body_lines),
+            rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
+            uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
+            full: c
+                .pf_full
+                .candidates(std::slice::from_ref(&ctx.pristine_vec)),
+        };
+        let mut out: Vec<(String, std::time::Duration)> = c
+            .plain
+            .iter()
+            .filter(|&&i| rules[i].enabled)
+            .map(|&i| {
+                let t = std::time::Instant::now();
+                self.run_rule(i as u32, &rules[i], &ctx, &cands);
+                (rules[i].name.clone(), t.elapsed())
+            })
+            .collect();
+        out.sort_by_key(|x| std::cmp::Reverse(x.1));
+        out
+    }
+
+    fn hit_counts(&self, ctx: &Ctx) -> Vec<f64> {
+        let rules = &self.compiled.rules;
+        let c = &self.compiled;
+        // Header values once per distinct request, then the header prefilter.
+        let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
+            c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
+        let mut header = vec![false; rules.len()];
+        for (k, v) in hvals.iter().enumerate() {
+            if let Some(v) = v {
+                c.pf_header.mark(v, &mut header, |r| {
+                    matches!(&rules[r as usize].test, Test::Header { key, .. } if *key as usize == k)
+                });
+            }
+        }
+        let cands = Candidates {
+            header,
+            hvals,
+            body: c.pf_body.candidates(&ctx.bodies.body_lines),
+            rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
+            uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
+            full: c
+                .pf_full
+                .candidates(std::slice::from_ref(&ctx.pristine_vec)),
+        };
+        let mut hits = vec![0.0f64; rules.len()];
+        for &i in &self.compiled.plain {
+            let r = &rules[i];
+            if !r.enabled {
+                continue;
+            }
+            hits[i] = self.run_rule(i as u32, r, ctx, &cands) as f64;
+        }
+        for &i in &self.compiled.metas {
+            let r = &rules[i];
+            if !r.enabled {
+                continue;
+            }
+            if let Test::Meta(e) = &r.test {
+                let v = meta::eval(e, &|j| hits[j]);
+                hits[i] = if v != 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        hits
+    }
+
+    fn check_inner(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
+        let ctx = Ctx::new(message, envelope_from);
+        let rules = &self.compiled.rules;
+        let hits = self.hit_counts(&ctx);
+        let mut out = Vec::new();
+        let mut total = 0.0;
+        for (i, r) in rules.iter().enumerate() {
+            if hits[i] > 0.0 && r.enabled && !r.name.starts_with("__") {
+                total += r.scores[0];
+                out.push(Hit {
+                    name: r.name.clone(),
+                    score: r.scores[0],
+                    description: r.describe.clone(),
+                });
+            }
+        }
+        SpamResult {
+            score: round3(total),
+            required: self.required,
+            hits: out,
+        }
+    }
+
+    /// Hit count of one non-meta rule.
+    fn run_rule(&self, idx: u32, r: &CRule, ctx: &Ctx, cands: &Candidates) -> usize {
+        let max = r.maxhits.max(1);
+        let lines = |re: &regex::PerlRegex,
+                     list: &[Vec<u8>],
+                     cand: &HashMap<u32, Vec<u32>>,
+                     skip_first: bool|
+         -> usize {
+            let picked: Vec<&Vec<u8>> = if r.prefiltered {
+                match cand.get(&idx) {
+                    Some(v) => v
+                        .iter()
+                        .filter(|&&j| !(skip_first && j == 0))
+                        .map(|&j| &list[j as usize])
+                        .collect(),
+                    None => return 0,
+                }
+            } else {
+                list.iter().skip(usize::from(skip_first)).collect()
+            };
+            let mut n = 0;
+            for l in picked {
+                if r.multiple {
+                    n += re.count_matches(l, max - n);
+                } else if re.is_match(l) {
+                    n += 1;
+                }
+                if n >= max {
+                    break;
+                }
+            }
+            n
+        };
+        match &r.test {
+            Test::Header {
+                key,
+                re,
+                neg,
+                unset,
+                ..
+            } => {
+                let m = match &cands.hvals[*key as usize] {
+                    Some(_) if r.prefiltered && !cands.header[idx as usize] => false,
+                    Some(v) => re.is_match(v),
+                    None => unset.as_deref().is_some_and(|u| re.is_match(u)),
+                };
+                usize::from(m != *neg)
+            }
+            Test::Exists(h) => usize::from(ctx.get(h).is_some()),
+            Test::Body(re) => lines(re, &ctx.bodies.body_lines, &cands.body, r.nosubject),
+            Test::Rawbody(re) => lines(re, &ctx.bodies.rawbody, &cands.rawbody, false),
+            Test::Full(re) => {
+                if r.prefiltered && !cands.full.contains_key(&idx) {
+                    0
+                } else {
+                    usize::from(re.is_match(ctx.pristine))
+                }
+            }
+            Test::Uri(re) => lines(re, &ctx.bodies.uri_bytes, &cands.uri, false),
+            Test::MimeHeader { hdr, raw, re, neg } => {
+                let mut hit = false;
+                for p in &ctx.parts {
+                    for f in p
+                        .headers
+                        .iter()
+                        .filter(|f| f.name.eq_ignore_ascii_case(hdr))
+                    {
+                        let v = if *raw {
+                            msg::trim_ws(&f.raw).to_vec()
+                        } else {
+                            f.decoded.clone()
+                        };
+                        if re.is_match(&v) != *neg {
+                            hit = true;
+                        }
+                    }
+                }
+                usize::from(hit)
+            }
+            Test::Eval { func, args } => usize::from(evalfns::call(self, ctx, r.kind, func, args)),
+            Test::Meta(_) | Test::Empty => 0,
+        }
+    }
+}

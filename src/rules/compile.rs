@@ -1,0 +1,519 @@
+//! From parsed configuration to the compiled rule table: ReplaceTags,
+//! regex compilation, meta expressions in dependency order, set-0 scores.
+
+use std::collections::HashMap;
+
+use super::meta::{self, Expr, Resolver};
+use super::parse::{ParsedConfig, ReplaceTags, RuleKind, latin1_to_utf8};
+use super::prefilter::{self, Prefilter};
+use super::regex::{PerlRegex, split_delimited};
+
+/// What a compiled rule tests.
+#[derive(Debug)]
+pub enum Test {
+    Header {
+        /// Index into `Compiled::header_keys` (per-message value slot).
+        key: u32,
+        hdr: String,
+        re: PerlRegex,
+        neg: bool,
+        unset: Option<Vec<u8>>,
+    },
+    Exists(String),
+    Body(PerlRegex),
+    Rawbody(PerlRegex),
+    Full(PerlRegex),
+    Uri(PerlRegex),
+    MimeHeader {
+        hdr: String,
+        raw: bool,
+        re: PerlRegex,
+        neg: bool,
+    },
+    Eval {
+        func: String,
+        args: Vec<String>,
+    },
+    Meta(Expr),
+    Empty,
+}
+
+/// One rule ready to run.
+#[derive(Debug)]
+pub struct CRule {
+    pub name: String,
+    pub kind: RuleKind,
+    pub test: Test,
+    pub scores: [f64; 4],
+    pub tflags: String,
+    pub describe: String,
+    /// Run at all (score set 0, not net/learn)?
+    pub enabled: bool,
+    pub multiple: bool,
+    pub maxhits: usize,
+    pub nosubject: bool,
+    /// Has prefilter literals (runs only where one occurs).
+    pub prefiltered: bool,
+}
+
+/// The compiled rules and their evaluation order.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub rules: Vec<CRule>,
+    /// Non-meta rule indexes.
+    pub plain: Vec<usize>,
+    /// Meta rule indexes, dependencies first.
+    pub metas: Vec<usize>,
+    pub compile_errors: Vec<(String, String)>,
+    pub pf_body: Prefilter,
+    pub pf_rawbody: Prefilter,
+    pub pf_uri: Prefilter,
+    pub pf_full: Prefilter,
+    pub pf_header: Prefilter,
+    /// Distinct `Name:mods` requests of header rules.
+    pub header_keys: Vec<String>,
+}
+
+/// Apply `replace_tag`/`pre`/`inter`/`post` to a pattern, as
+/// `Plugin/ReplaceTags.pm::finish_parsing_end` does.
+pub fn replace_tags(re: &str, t: &ReplaceTags) -> String {
+    let mut re = re.to_string();
+    for _pass in 0..=5 {
+        let take = |re: &mut String, kind: &str| -> Option<String> {
+            let key = format!("<{kind} ");
+            let p = re.find(&key)?;
+            let e = re[p..].find('>')? + p;
+            let name = re[p + key.len()..e].to_string();
+            re.replace_range(p..=e, "");
+            Some(name)
+        };
+        let pre = take(&mut re, "pre").and_then(|n| t.pre.get(&n).cloned());
+        let post = take(&mut re, "post").and_then(|n| t.post.get(&n).cloned());
+        let inter = take(&mut re, "inter").and_then(|n| t.inter.get(&n).cloned());
+        let pieces_v = split_tags(&re);
+        let mut pieces = pieces_v;
+        let is_tag = |p: &str| p.starts_with('<') && p.ends_with('>') && p.len() > 2;
+        let mut again = false;
+        for p in pieces.iter_mut() {
+            if is_tag(p) {
+                if let Some(pre) = &pre {
+                    *p = format!("{pre}{p}");
+                }
+                if let Some(post) = &post {
+                    *p = format!("{p}{post}");
+                }
+            } else if p.is_empty()
+                && let Some(inter) = &inter
+            {
+                *p = inter.clone();
+            }
+        }
+        for p in pieces.iter_mut() {
+            let Some(s) = p.find('<') else {
+                continue;
+            };
+            let Some(e) = p[s..].find('>').map(|e| e + s) else {
+                continue;
+            };
+            if e <= s + 1 {
+                continue;
+            }
+            let name = p[s + 1..e].to_string();
+            if let Some(rep) = t.tags.get(&name) {
+                *p = p.replace(&format!("<{name}>"), rep);
+                if rep.find('<').is_some_and(|a| rep[a + 1..].contains('>')) {
+                    again = true;
+                }
+            }
+        }
+        re = pieces.concat();
+        if !again {
+            break;
+        }
+    }
+    re
+}
+
+/// Perl's `split(/(<[^<>]+>)/, $re)`: text and tag pieces, trailing empty
+/// fields dropped.
+fn split_tags(s: &str) -> Vec<String> {
+    let b = s.as_bytes();
+    let mut pieces = Vec::new();
+    let (mut i, mut text_start) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'<'
+            && let Some(off) = b[i + 1..].iter().position(|&c| c == b'<' || c == b'>')
+        {
+            let e = i + 1 + off;
+            if b[e] == b'>' && e > i + 1 {
+                pieces.push(s[text_start..i].to_string());
+                pieces.push(s[i..=e].to_string());
+                i = e + 1;
+                text_start = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    pieces.push(s[text_start..].to_string());
+    while pieces.last().is_some_and(|p| p.is_empty()) {
+        pieces.pop();
+    }
+    pieces
+}
+
+struct MetaNames<'a> {
+    index: &'a HashMap<String, usize>,
+    missing: Vec<String>,
+}
+
+impl Resolver for MetaNames<'_> {
+    fn name(&mut self, name: &str) -> Expr {
+        match self.index.get(name) {
+            Some(i) => Expr::Var(*i),
+            None => {
+                self.missing.push(name.to_string());
+                Expr::Num(0.0)
+            }
+        }
+    }
+    fn call(&mut self, _f: &str, _a: &str) -> Expr {
+        Expr::Num(0.0)
+    }
+}
+
+fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)> {
+    // ^([\w.-]+(?:\:|(?:\:[a-z]+){1,2})?)\s*([=!]~)\s*(.+)$
+    let op = def.find("=~").or_else(|| def.find("!~"))?;
+    let hdr = def[..op].trim().trim_end_matches(':').to_string();
+    if hdr.is_empty() || hdr.contains(char::is_whitespace) {
+        return None;
+    }
+    let neg = &def[op..op + 2] == "!~";
+    let mut pat = def[op + 2..].trim().to_string();
+    let mut unset = None;
+    if let Some(p) = pat.rfind("[if-unset:")
+        && pat.ends_with(']')
+    {
+        unset = Some(pat[p + 10..pat.len() - 1].trim().to_string());
+        pat = pat[..p].trim_end().to_string();
+    }
+    Some((hdr, neg, pat, unset))
+}
+
+fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, String> {
+    compile_re_lits(name, text, tags, false).map(|(re, _)| re)
+}
+
+/// Prefilter literals of one rule.
+type Literals = Vec<Vec<u8>>;
+
+/// Compile, optionally also extracting prefilter literals.
+fn compile_re_lits(
+    name: &str,
+    text: &str,
+    tags: &ReplaceTags,
+    want_lits: bool,
+) -> Result<(PerlRegex, Option<Literals>), String> {
+    let (body, flags) = split_delimited(text.trim())?;
+    let body = if tags.rules.contains(name) {
+        replace_tags(body, tags)
+    } else {
+        body.to_string()
+    };
+    let re = PerlRegex::new(&body, flags)?;
+    let lits = if want_lits {
+        prefilter::required_prefixes(&super::regex::escape_high_bytes(&body), flags)
+    } else {
+        None
+    };
+    Ok((re, lits))
+}
+
+fn parse_args(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut q: Option<char> = None;
+    for c in s.chars() {
+        match q {
+            Some(qc) if c == qc => q = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => q = Some(c),
+            None if c == ',' => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+            }
+            None => cur.push(c),
+        }
+    }
+    if !cur.trim().is_empty() || !out.is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// Compile one rule's test (regexes, prefilter literals, meta expression).
+fn build_test(
+    name: &str,
+    raw: &super::parse::RawRule,
+    cfg: &ParsedConfig,
+    index: &HashMap<String, usize>,
+    key_ids: &HashMap<String, u32>,
+) -> (Result<Test, String>, Option<Literals>) {
+    let mut lits: Option<Vec<Vec<u8>>> = None;
+    let test: Result<Test, String> = match raw.kind {
+        RuleKind::Header => {
+            if let Some(h) = raw.def.strip_prefix("exists:") {
+                Ok(Test::Exists(h.trim().trim_end_matches(':').to_string()))
+            } else {
+                match parse_header_def(&raw.def) {
+                    Some((hdr, neg, pat, unset)) => {
+                        let key = key_ids[&hdr];
+                        compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
+                            lits = l;
+                            Test::Header {
+                                key,
+                                hdr,
+                                re,
+                                neg,
+                                unset: unset.map(|u| latin1_to_utf8(&u).into_bytes()),
+                            }
+                        })
+                    }
+                    None => Err(format!("invalid header test: {}", raw.def)),
+                }
+            }
+        }
+        RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
+            compile_re_lits(name, &raw.def, &cfg.replace, true).map(|(re, l)| {
+                lits = l;
+                match raw.kind {
+                    RuleKind::Body => Test::Body(re),
+                    RuleKind::Rawbody => Test::Rawbody(re),
+                    RuleKind::Full => Test::Full(re),
+                    _ => Test::Uri(re),
+                }
+            })
+        }
+        RuleKind::MimeHeader => match parse_header_def(&raw.def) {
+            Some((hdr, neg, pat, _)) => {
+                let (h, rawflag) = match hdr.strip_suffix(":raw") {
+                    Some(h) => (h.to_string(), true),
+                    None => (hdr.clone(), false),
+                };
+                compile_re(name, &pat, &cfg.replace).map(|re| Test::MimeHeader {
+                    hdr: h,
+                    raw: rawflag,
+                    re,
+                    neg,
+                })
+            }
+            None => Err(format!("invalid mimeheader: {}", raw.def)),
+        },
+        RuleKind::HeaderEval
+        | RuleKind::RblEval
+        | RuleKind::BodyEval
+        | RuleKind::RawbodyEval
+        | RuleKind::FullEval => {
+            let d = raw.def.trim();
+            match (d.find('('), d.rfind(')')) {
+                (Some(a), Some(b)) if a < b => Ok(Test::Eval {
+                    func: d[..a].trim().to_string(),
+                    args: parse_args(&d[a + 1..b]),
+                }),
+                _ => Err(format!("invalid eval call: {d}")),
+            }
+        }
+        RuleKind::Meta => {
+            let mut r = MetaNames {
+                index,
+                missing: vec![],
+            };
+            meta::parse(&raw.def, &mut r).map(Test::Meta)
+        }
+        RuleKind::Empty => Ok(Test::Empty),
+    };
+    (test, lits)
+}
+
+/// `f` over `items` on all cores, results in order (compiling ~1,600 JIT
+/// regexes dominates load time).
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let n = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = items.len().div_ceil(n).max(1);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| sc.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("rule compile thread"))
+            .collect()
+    })
+}
+
+/// Compile every rule of `cfg`.
+pub fn compile(cfg: &ParsedConfig) -> Compiled {
+    let mut names: Vec<&String> = cfg.rules.keys().collect();
+    names.sort();
+    let index: HashMap<String, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ((*n).clone(), i))
+        .collect();
+    let mut out = Compiled::default();
+    let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
+    let mut key_ids: HashMap<String, u32> = HashMap::new();
+    for name in &names {
+        let raw = &cfg.rules[*name];
+        if raw.kind == RuleKind::Header
+            && !raw.def.starts_with("exists:")
+            && let Some((hdr, ..)) = parse_header_def(&raw.def)
+            && !key_ids.contains_key(&hdr)
+        {
+            key_ids.insert(hdr.clone(), out.header_keys.len() as u32);
+            out.header_keys.push(hdr);
+        }
+    }
+    let built_v = parallel_map(&names, |name| {
+        build_test(name, &cfg.rules[*name], cfg, &index, &key_ids)
+    });
+    let mut built = built_v.into_iter();
+    for name in &names {
+        let raw = &cfg.rules[*name];
+        let tflags = cfg.tflags.get(*name).cloned().unwrap_or_default();
+        let flag = |f: &str| tflags.split_whitespace().any(|t| t == f);
+        let scores = cfg.scores.get(*name).copied().unwrap_or({
+            let s = if name.starts_with("T_") { 0.01 } else { 1.0 };
+            [if flag("nice") { -s } else { s }; 4]
+        });
+        let maxhits = tflags
+            .split_whitespace()
+            .find_map(|t| t.strip_prefix("maxhits=")?.parse().ok());
+        let (test, lits) = built.next().expect("one result per rule");
+        let test = match test {
+            Ok(t) => t,
+            Err(e) => {
+                out.compile_errors.push(((*name).clone(), e));
+                Test::Empty
+            }
+        };
+        // Under -L SpamAssassin skips net/learn rules, but not metas that
+        // merely carry (or inherited) the net flag: KHOP_HELO_FCRDNS is
+        // `tflags net` in its dump and still hits in local mode.
+        let is_meta = raw.kind == RuleKind::Meta;
+        let enabled = scores[0] != 0.0 && (is_meta || (!flag("net") && !flag("learn")));
+        out.rules.push(CRule {
+            name: (*name).clone(),
+            kind: raw.kind,
+            test,
+            scores,
+            describe: cfg
+                .describe
+                .get(*name)
+                .map(|d| latin1_to_utf8(d))
+                .unwrap_or_default(),
+            enabled,
+            multiple: flag("multiple"),
+            maxhits: maxhits.unwrap_or(if flag("multiple") { 1000 } else { 1 }),
+            nosubject: flag("nosubject"),
+            prefiltered: lits.is_some(),
+            tflags,
+        });
+        if let Some(l) = lits {
+            let idx = (out.rules.len() - 1) as u32;
+            match raw.kind {
+                RuleKind::Body => pf_lits[0].push((idx, l)),
+                RuleKind::Rawbody => pf_lits[1].push((idx, l)),
+                RuleKind::Uri => pf_lits[2].push((idx, l)),
+                RuleKind::Header => pf_lits[4].push((idx, l)),
+                _ => pf_lits[3].push((idx, l)),
+            }
+        }
+    }
+    out.pf_body = Prefilter::build(&pf_lits[0]);
+    out.pf_rawbody = Prefilter::build(&pf_lits[1]);
+    out.pf_uri = Prefilter::build(&pf_lits[2]);
+    out.pf_full = Prefilter::build(&pf_lits[3]);
+    out.pf_header = Prefilter::build(&pf_lits[4]);
+    // Order: plain rules, then metas topologically.
+    let n = out.rules.len();
+    let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done
+    fn visit(i: usize, rules: &[CRule], state: &mut [u8], order: &mut Vec<usize>) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        if let Test::Meta(e) = &rules[i].test {
+            let mut deps = Vec::new();
+            meta::vars_of(e, &mut deps);
+            for d in deps {
+                if matches!(rules[d].test, Test::Meta(_)) {
+                    visit(d, rules, state, order);
+                }
+            }
+            order.push(i);
+        }
+        state[i] = 2;
+    }
+    for i in 0..n {
+        if matches!(out.rules[i].test, Test::Meta(_)) {
+            let mut order = Vec::new();
+            visit(i, &out.rules, &mut state, &mut order);
+            out.metas.extend(order);
+        } else {
+            out.plain.push(i);
+        }
+    }
+    // `fix_tflags`: a meta depending directly on a rule flagged `net` in
+    // the config is net too. SpamAssassin makes one pass in hash order, so
+    // inheritance through a meta that itself inherited is not guaranteed;
+    // only config flags are used here (matches its dump of the installed set).
+    let net0: Vec<bool> = out
+        .rules
+        .iter()
+        .map(|r| r.tflags.split_whitespace().any(|t| t == "net"))
+        .collect();
+    for k in 0..out.metas.len() {
+        let i = out.metas[k];
+        let mut deps = Vec::new();
+        if let Test::Meta(e) = &out.rules[i].test {
+            meta::vars_of(e, &mut deps);
+        }
+        if !net0[i] && deps.iter().any(|&d| net0[d]) {
+            let r = &mut out.rules[i];
+            r.tflags = format!("{} net", r.tflags).trim().to_string();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_tags_like_sa() {
+        let mut t = ReplaceTags::default();
+        t.tags.insert("A".into(), "[aA4]".into());
+        t.tags.insert("B".into(), "[bB]".into());
+        t.inter.insert("W1".into(), "\\W?".into());
+        t.post.insert("P2".into(), "{1,2}".into());
+        assert_eq!(replace_tags("x<A><B>y", &t), "x[aA4][bB]y");
+        assert_eq!(
+            replace_tags("<inter W1><post P2>x<A><B>", &t),
+            "x[aA4]{1,2}\\W?[bB]{1,2}"
+        );
+    }
+
+    #[test]
+    fn header_def() {
+        let (h, neg, pat, unset) = parse_header_def("From:addr !~ /x/i [if-unset: a@b]").unwrap();
+        assert_eq!((h.as_str(), neg, pat.as_str()), ("From:addr", true, "/x/i"));
+        assert_eq!(unset.as_deref(), Some("a@b"));
+        assert_eq!(parse_args("'a', 'b c',3"), vec!["a", "b c", "3"]);
+    }
+}

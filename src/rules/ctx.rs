@@ -1,0 +1,391 @@
+//! Per-message state for one `check`: header lookups with SpamAssassin's
+//! modifiers (`PerMsgStatus::_get`), texts, relays; computed once and cached.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::msg::{self, Field, MimeFacts, Part};
+use super::received::{self, Relays};
+use super::text::{self, Bodies};
+
+/// Everything the rules and eval functions look at for one message.
+pub struct Ctx<'a> {
+    /// The message as given (for `full` rules).
+    pub pristine: &'a [u8],
+    /// The same, owned, as one segment for the `full` prefilter.
+    pub pristine_vec: Vec<u8>,
+    /// Line ends normalised to LF.
+    pub data: Vec<u8>,
+    pub fields: Vec<Field>,
+    pub header_len: usize,
+    pub has_separator: bool,
+    pub parts: Vec<Part>,
+    pub facts: MimeFacts,
+    pub bodies: Bodies,
+    pub relays: Relays,
+    pub envelope_from: Option<String>,
+    cache: RefCell<HashMap<String, Option<Rc<[u8]>>>>,
+    /// Per-message results of eval helpers, computed on first use.
+    pub memo: Memo,
+}
+
+/// Values several eval functions share (`$pms->{mime_*}`, `date_diff`, ...).
+#[derive(Default)]
+pub struct Memo {
+    pub mime: std::cell::OnceCell<super::evalfns_mime::MimeStats>,
+    pub date_diff: std::cell::OnceCell<i64>,
+    pub madiff: std::cell::OnceCell<(f64, usize, usize)>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(message: &'a [u8], envelope_from: Option<&str>) -> Ctx<'a> {
+        let data = if message.windows(2).any(|w| w == b"\r\n") {
+            let mut v = Vec::with_capacity(message.len());
+            let mut i = 0;
+            while i < message.len() {
+                if message[i] == b'\r' && message.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                    continue;
+                }
+                v.push(message[i]);
+                i += 1;
+            }
+            v
+        } else {
+            message.to_vec()
+        };
+        let (fields, header_len, has_separator) = msg::parse_header_block(&data);
+        let (parts, facts) = msg::leaf_parts(&data);
+        let subject = fields
+            .iter()
+            .rfind(|f| f.name.eq_ignore_ascii_case("subject"))
+            .map(|f| f.decoded.clone())
+            .unwrap_or_default();
+        let bodies = text::build(&parts, &subject);
+        let rcvd: Vec<String> = fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case("received"))
+            .map(|f| String::from_utf8_lossy(&f.decoded).into_owned())
+            .collect();
+        let relays = received::parse_relays(&rcvd);
+        Ctx {
+            pristine: message,
+            pristine_vec: message.to_vec(),
+            data,
+            fields,
+            header_len,
+            has_separator,
+            parts,
+            facts,
+            bodies,
+            relays,
+            envelope_from: envelope_from.map(str::to_string),
+            cache: RefCell::new(HashMap::new()),
+            memo: Memo::default(),
+        }
+    }
+
+    /// All values of a header (decoded or raw), in order.
+    pub fn values(&self, name: &str, raw: bool) -> Vec<Vec<u8>> {
+        self.fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| {
+                if raw {
+                    unfold_raw(&f.raw)
+                } else {
+                    let mut v = f.decoded.clone();
+                    v.push(b'\n');
+                    v
+                }
+            })
+            .collect()
+    }
+
+    /// Is a header present?
+    pub fn exists(&self, name: &str) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// `$pms->get('Name:mods')` in scalar context; `None` when unset.
+    pub fn get(&self, request: &str) -> Option<Vec<u8>> {
+        self.get_ref(request).map(|v| v.to_vec())
+    }
+
+    /// Like [`Ctx::get`], sharing the cached value (the header-rule path).
+    pub fn get_ref(&self, request: &str) -> Option<Rc<[u8]>> {
+        if let Some(v) = self.cache.borrow().get(request) {
+            return v.clone();
+        }
+        let v: Option<Rc<[u8]>> = self.get_uncached(request).map(Rc::from);
+        self.cache
+            .borrow_mut()
+            .insert(request.to_string(), v.clone());
+        v
+    }
+
+    /// Decoded value of a header as a string ("" when absent).
+    pub fn get_str(&self, request: &str) -> String {
+        String::from_utf8_lossy(&self.get(request).unwrap_or_default()).into_owned()
+    }
+
+    fn get_uncached(&self, request: &str) -> Option<Vec<u8>> {
+        let mut it = request.split(':');
+        let name = it.next().unwrap_or("");
+        let mods: Vec<&str> = it.collect();
+        let has = |m: &str| mods.contains(&m);
+        let (raw, addr, dname) = (has("raw"), has("addr"), has("name"));
+        let needraw = raw || addr || dname;
+        let lname = name.to_ascii_lowercase();
+        let mut results: Vec<Vec<u8>> = match lname.as_str() {
+            "all" => {
+                if raw {
+                    vec![self.data[..self.header_len].to_vec()]
+                } else {
+                    self.fields
+                        .iter()
+                        .map(|f| {
+                            let mut v = f.name.as_bytes().to_vec();
+                            v.extend_from_slice(b": ");
+                            v.extend_from_slice(&f.decoded);
+                            v.push(b'\n');
+                            v
+                        })
+                        .collect()
+                }
+            }
+            "all-trusted" => {
+                self.hdrs_in_rcvd_range(None, Some(self.relays.last_trusted_index + 1))
+            }
+            "all-internal" => {
+                self.hdrs_in_rcvd_range(None, Some(self.relays.last_internal_index + 1))
+            }
+            "all-untrusted" => {
+                self.hdrs_in_rcvd_range(Some(self.relays.last_trusted_index + 1), None)
+            }
+            "all-external" => {
+                self.hdrs_in_rcvd_range(Some(self.relays.last_internal_index + 1), None)
+            }
+            "envelopefrom" => self.envelope_from_value().into_iter().collect(),
+            "x-spam-relays-untrusted" => vec![self.relays.untrusted_str().into_bytes()],
+            "x-spam-relays-trusted" => vec![self.relays.trusted_str().into_bytes()],
+            "x-spam-relays-external" => vec![self.relays.external_str().into_bytes()],
+            "x-spam-relays-internal" => vec![self.relays.internal_str().into_bytes()],
+            "tocc" => {
+                let mut v = self.values("To", raw);
+                v.extend(self.values("Cc", raw));
+                v
+            }
+            _ if name == "MESSAGEID" => {
+                let mut v = Vec::new();
+                for h in [
+                    "X-Message-Id",
+                    "Resent-Message-Id",
+                    "X-Original-Message-ID",
+                    "Message-Id",
+                ] {
+                    v.extend(self.values(h, raw).into_iter().filter(|x| !x.is_empty()));
+                }
+                v
+            }
+            _ => self.values(name, needraw),
+        };
+        if results.is_empty() {
+            return None;
+        }
+        if has("first") {
+            results.truncate(1);
+        } else if has("last") {
+            let l = results.pop();
+            results = l.into_iter().collect();
+        }
+        if addr || dname {
+            let mut out = Vec::new();
+            for line in &results {
+                for (phrase, address) in parse_addresses(line) {
+                    if addr {
+                        if let Some(a) = address {
+                            out.push(a);
+                        }
+                    } else if let Some(p) = phrase {
+                        let d = if raw { p } else { msg::decode_2047(&p) };
+                        let s = String::from_utf8_lossy(&d);
+                        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let s = s
+                            .strip_prefix('\'')
+                            .and_then(|x| x.strip_suffix('\''))
+                            .unwrap_or(&s)
+                            .to_string();
+                        out.push(s.into_bytes());
+                    }
+                }
+            }
+            // Scalar context returns the first one only.
+            return out.into_iter().next();
+        }
+        if lname == "envelopefrom" {
+            return results.into_iter().next();
+        }
+        Some(results.concat())
+    }
+
+    /// `get_all_hdrs_in_rcvd_index_range` with both ends included, on the
+    /// decoded `Name: value` lines.
+    fn hdrs_in_rcvd_range(&self, start: Option<i64>, end: Option<i64>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut cur: i64 = -1;
+        for f in &self.fields {
+            if f.name.eq_ignore_ascii_case("received") {
+                cur += 1;
+            }
+            let mut line = f.name.as_bytes().to_vec();
+            line.extend_from_slice(b": ");
+            line.extend_from_slice(&f.decoded);
+            line.push(b'\n');
+            if start.is_none_or(|s| s <= cur) && end.is_none_or(|e| cur < e) {
+                out.push(line);
+            } else if end == Some(cur) {
+                out.push(line);
+                break;
+            }
+        }
+        out
+    }
+
+    /// `get_envelope_from`: the MTA's envelope sender, else a header that
+    /// records it.
+    fn envelope_from_value(&self) -> Option<Vec<u8>> {
+        if let Some(e) = &self.envelope_from {
+            return Some(e.clone().into_bytes());
+        }
+        for h in ["X-Envelope-From", "Envelope-Sender", "Return-Path"] {
+            if let Some(v) = self.values(h, true).into_iter().next() {
+                let s = String::from_utf8_lossy(&v).into_owned();
+                let s = s
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
+                if !s.is_empty() {
+                    return Some(s.into_bytes());
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `s/\r?\n\s+/ /g` on a raw value (leading space after the colon kept).
+fn unfold_raw(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\n' && i + 1 < raw.len() && raw[i + 1].is_ascii_whitespace() {
+            i += 1;
+            while i < raw.len() && raw[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            out.push(b' ');
+            continue;
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Split an address header into (display phrase, address) pairs, like
+/// `Util::parse_header_addresses` for the usual forms.
+/// (display phrase, address) of one mailbox.
+pub type AddrPair = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+pub fn parse_addresses(line: &[u8]) -> Vec<AddrPair> {
+    let s = line;
+    let mut out = Vec::new();
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let (mut cur, mut q, mut angle, mut paren) = (Vec::new(), false, false, 0i32);
+    for &c in s {
+        match c {
+            b'"' if paren == 0 => q = !q,
+            b'<' if !q && paren == 0 => angle = true,
+            b'>' if !q && paren == 0 => angle = false,
+            b'(' if !q => paren += 1,
+            b')' if !q && paren > 0 => paren -= 1,
+            b',' | b';' if !q && !angle && paren == 0 => {
+                items.push(std::mem::take(&mut cur));
+                continue;
+            }
+            b':' if !q && !angle && paren == 0 && !cur.contains(&b'@') => {
+                // group name: drop it
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    items.push(cur);
+    for it in items {
+        let t = msg::trim_ws(&it);
+        if t.is_empty() {
+            continue;
+        }
+        if let (Some(a), Some(b)) = (
+            t.iter().position(|&c| c == b'<'),
+            t.iter().rposition(|&c| c == b'>'),
+        ) && a < b
+        {
+            let addr = msg::trim_ws(&t[a + 1..b]).to_vec();
+            let ph = msg::trim_ws(&t[..a]);
+            let ph = ph
+                .strip_prefix(b"\"")
+                .and_then(|x| x.strip_suffix(b"\""))
+                .unwrap_or(ph);
+            out.push((
+                (!ph.is_empty()).then(|| ph.to_vec()),
+                (!addr.is_empty()).then_some(addr),
+            ));
+            continue;
+        }
+        // bare address with optional (comment)
+        let mut addr = Vec::new();
+        let mut comment = Vec::new();
+        let mut depth = 0;
+        for &c in t {
+            match c {
+                b'(' => depth += 1,
+                b')' if depth > 0 => depth -= 1,
+                _ if depth > 0 => comment.push(c),
+                _ => addr.push(c),
+            }
+        }
+        let a = msg::trim_ws(&addr).to_vec();
+        let cm = msg::trim_ws(&comment).to_vec();
+        out.push(((!cm.is_empty()).then_some(cm), (!a.is_empty()).then_some(a)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_with_modifiers() {
+        let m = b"From: \"Joe X\" <joe@example.com>\nTo: a@b.example, C <c@d.example>\nX-A: 1\nX-A: 2\nSubject: =?utf-8?q?hi?=\n\nbody\n";
+        let c = Ctx::new(m, None);
+        assert_eq!(c.get("From:addr").unwrap(), b"joe@example.com");
+        assert_eq!(c.get("From:name").unwrap(), b"Joe X");
+        assert_eq!(c.get("X-A").unwrap(), b"1\n2\n");
+        assert_eq!(c.get("Subject").unwrap(), b"hi\n");
+        assert_eq!(c.get("Subject:raw").unwrap(), b" =?utf-8?q?hi?=\n");
+        assert_eq!(c.get("ToCc:addr").unwrap(), b"a@b.example");
+        assert!(c.get("Cc").is_none());
+        let all = c.get("ALL").unwrap();
+        assert!(all.starts_with(b"From: \"Joe X\" <joe@example.com>\nTo: "));
+        assert!(all.ends_with(b"X-A: 2\nSubject: hi\n"));
+    }
+}

@@ -1,0 +1,574 @@
+//! The message as SpamAssassin's rules see it: header fields split the way
+//! `Message.pm` splits them, MIME leaf parts found with mail-parser and
+//! decoded to bytes (no charset conversion, `normalize_charset` off).
+
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{MessageParser, PartType};
+
+/// One header field: name as written, raw value (after the colon, folds and
+/// trailing newline kept) and the unfolded, RFC 2047-decoded value.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub raw: Vec<u8>,
+    pub decoded: Vec<u8>,
+}
+
+/// Parse a header block as `Message.pm::new` does. Returns fields and the
+/// offset where the body starts, and whether a blank separator line was seen.
+pub fn parse_header_block(data: &[u8]) -> (Vec<Field>, usize, bool) {
+    let mut fields = Vec::new();
+    let mut cur: Option<Vec<u8>> = None;
+    let mut pos = 0;
+    let mut separator = false;
+    while pos < data.len() {
+        let end = data[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |i| pos + i + 1);
+        let line = &data[pos..end];
+        if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+            cur.get_or_insert_with(Vec::new).extend_from_slice(line);
+            pos = end;
+            continue;
+        }
+        if let Some(h) = cur.take() {
+            push_field(&mut fields, &h);
+        }
+        if line == b"\n" || line == b"\r\n" {
+            pos = end;
+            separator = true;
+            break;
+        }
+        if line.starts_with(b"--") {
+            break;
+        }
+        cur = Some(line.to_vec());
+        pos = end;
+    }
+    if let Some(h) = cur.take() {
+        push_field(&mut fields, &h);
+    }
+    (fields, pos, separator)
+}
+
+fn push_field(fields: &mut Vec<Field>, h: &[u8]) {
+    let Some(colon) = h.iter().position(|&b| b == b':') else {
+        return;
+    };
+    let name = String::from_utf8_lossy(&h[..colon])
+        .trim_end_matches([' ', '\t'])
+        .to_string();
+    let raw: Vec<u8> = h[colon + 1..]
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r')
+        .collect();
+    let decoded = decode_value(&raw, &name);
+    fields.push(Field { name, raw, decoded });
+}
+
+/// `Node::header` + `_decode_header`: unfold, trim, decode encoded-words
+/// (not in Received/Message-ID/Date/References/... as SpamAssassin skips those).
+pub fn decode_value(raw: &[u8], name: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\n' && i + 1 < raw.len() && (raw[i + 1] == b' ' || raw[i + 1] == b'\t') {
+            v.push(b' ');
+            i += 1;
+            while i < raw.len() && (raw[i] == b' ' || raw[i] == b'\t') {
+                i += 1;
+            }
+            continue;
+        }
+        v.push(raw[i]);
+        i += 1;
+    }
+    let s = trim_ws(&v);
+    let s: Vec<u8> = s
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\n' && b != b'\r')
+        .collect();
+    let lname = name.to_ascii_lowercase();
+    let skip = matches!(
+        lname.as_str(),
+        "received"
+            | "message-id"
+            | "resent-message-id"
+            | "date"
+            | "resent-date"
+            | "mime-version"
+            | "references"
+            | "in-reply-to"
+    ) || lname.starts_with("list-");
+    if skip || !contains(&s, b"=?") {
+        return s;
+    }
+    decode_2047(&s)
+}
+
+/// Trim ASCII whitespace at both ends.
+pub fn trim_ws(s: &[u8]) -> &[u8] {
+    let st = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let en = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(st, |i| i + 1);
+    &s[st..en]
+}
+
+/// Substring search on bytes.
+pub fn contains(h: &[u8], n: &[u8]) -> bool {
+    find(h, n).is_some()
+}
+
+/// Position of `n` in `h`.
+pub fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    if n.is_empty() {
+        return Some(0);
+    }
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// Decode RFC 2047 encoded words to UTF-8 bytes; whitespace between
+/// adjacent encoded words is dropped.
+pub fn decode_2047(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    let mut pending_ws: Option<(usize, usize)> = None;
+    let mut last_was_word = false;
+    while i < s.len() {
+        if s[i..].starts_with(b"=?")
+            && let Some((word, len)) = encoded_word(&s[i..])
+        {
+            if !last_was_word && let Some((a, b)) = pending_ws {
+                out.extend_from_slice(&s[a..b]);
+            }
+            pending_ws = None;
+            out.extend_from_slice(&word);
+            i += len;
+            last_was_word = true;
+            continue;
+        }
+        if s[i] == b' ' || s[i] == b'\t' {
+            let st = i;
+            while i < s.len() && (s[i] == b' ' || s[i] == b'\t') {
+                i += 1;
+            }
+            if last_was_word && s[i..].starts_with(b"=?") && encoded_word(&s[i..]).is_some() {
+                pending_ws = Some((st, i));
+                continue;
+            }
+            out.extend_from_slice(&s[st..i]);
+            last_was_word = false;
+            continue;
+        }
+        out.push(s[i]);
+        last_was_word = false;
+        i += 1;
+    }
+    out
+}
+
+fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
+    // =?charset?E?text?=
+    let rest = &s[2..];
+    let q1 = rest.iter().position(|&b| b == b'?')?;
+    let charset = &rest[..q1];
+    if charset.is_empty()
+        || !charset
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"*_-".contains(&b))
+    {
+        return None;
+    }
+    let enc = *rest.get(q1 + 1)?;
+    if rest.get(q1 + 2) != Some(&b'?') {
+        return None;
+    }
+    let text_start = q1 + 3;
+    let tlen = rest[text_start..].iter().position(|&b| b == b'?')?;
+    if rest.get(text_start + tlen + 1) != Some(&b'=') {
+        return None;
+    }
+    let text = &rest[text_start..text_start + tlen];
+    let bytes = match enc.to_ascii_lowercase() {
+        b'b' => base64_decode(text).unwrap_or_default(),
+        b'q' => {
+            let t: Vec<u8> = text
+                .iter()
+                .map(|&b| if b == b'_' { b' ' } else { b })
+                .collect();
+            quoted_printable_decode(&t).unwrap_or(t)
+        }
+        _ => return None,
+    };
+    let cs = String::from_utf8_lossy(charset).to_ascii_lowercase();
+    let cs = cs.split('*').next().unwrap_or("").to_string();
+    Some((to_utf8(&bytes, &cs), 2 + text_start + tlen + 2))
+}
+
+/// Convert bytes in `charset` to UTF-8 (unknown charsets: bytes kept).
+pub fn to_utf8(bytes: &[u8], charset: &str) -> Vec<u8> {
+    if matches!(charset, "utf-8" | "utf8" | "us-ascii" | "ascii") || bytes.is_ascii() {
+        return bytes.to_vec();
+    }
+    match charset_decoder(charset.as_bytes()) {
+        Some(dec) => dec(bytes).into_bytes(),
+        None => bytes.to_vec(),
+    }
+}
+
+/// `Node::_normalize` with `normalize_charset 1` (SpamAssassin 4's default):
+/// text parts become UTF-8 — kept if already valid UTF-8, UTF-16 decoded
+/// with endianness detection, other charsets converted when known.
+pub fn normalize_charset(bytes: &[u8], charset: Option<&str>) -> Vec<u8> {
+    let cs = charset.unwrap_or("us-ascii").to_ascii_lowercase();
+    if cs.starts_with("utf-16") || cs.starts_with("utf16") || cs.starts_with("utf 16") {
+        return decode_utf16(bytes, &cs);
+    }
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        return bytes.to_vec();
+    }
+    match charset_decoder(cs.as_bytes()) {
+        Some(dec) => dec(bytes).into_bytes(),
+        // Unknown charset: Latin-1 keeps every byte as one character.
+        None => bytes
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+            .into_bytes(),
+    }
+}
+
+/// UTF-16 by BOM, declared endianness, or `detect_utf16`'s heuristics.
+fn decode_utf16(bytes: &[u8], cs: &str) -> Vec<u8> {
+    let (le, body) = if let Some(b) = bytes.strip_prefix(&[0xff, 0xfe]) {
+        (true, b)
+    } else if let Some(b) = bytes.strip_prefix(&[0xfe, 0xff]) {
+        (false, b)
+    } else if cs.ends_with("le") {
+        (true, bytes)
+    } else if cs.ends_with("be") {
+        (false, bytes)
+    } else {
+        let (mut le_clues, mut be_clues) = (0, 0);
+        let (mut even, mut odd) = (0u64, 0u64);
+        for pair in bytes.chunks(2) {
+            let (a, b) = (pair[0], pair.get(1).copied().unwrap_or(0));
+            even += u64::from(a >> 4) + u64::from(a & 15);
+            odd += u64::from(b >> 4) + u64::from(b & 15);
+            if a == 0x20 && b == 0 {
+                le_clues += 1;
+            }
+            if a == 0 && b == 0x20 {
+                be_clues += 1;
+            }
+        }
+        if even > odd * 4 {
+            le_clues += 1;
+        }
+        if odd * 4 > even {
+            be_clues += 1;
+        }
+        (le_clues > be_clues, bytes)
+    };
+    let units: Vec<u16> = body
+        .chunks_exact(2)
+        .map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        })
+        .collect();
+    String::from_utf16_lossy(&units).into_bytes()
+}
+
+/// A MIME leaf part with what the rules and evals need.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    /// Lower-case `type/subtype` (`text/plain` when absent).
+    pub ctype: String,
+    pub charset: Option<String>,
+    pub cte: String,
+    pub headers: Vec<Field>,
+    /// Body bytes as in the message (still transfer-encoded).
+    pub raw_body: Vec<u8>,
+    /// Transfer-decoded body bytes.
+    pub decoded: Vec<u8>,
+    /// Inside a multipart/alternative.
+    pub in_alternative: bool,
+    /// Id of the alternative group (for multipart_alternative_difference).
+    pub alt_group: Option<usize>,
+}
+
+impl Part {
+    /// First value of a part header, decoded.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| f.decoded.as_slice())
+    }
+}
+
+/// Split a Content-Type value into lower-case type and its parameters.
+pub fn parse_ctype(v: &[u8]) -> (String, Vec<(String, String)>) {
+    let s = String::from_utf8_lossy(v);
+    let mut it = s.split(';');
+    let t = it
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"')
+        .to_ascii_lowercase();
+    let params = it
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            ))
+        })
+        .collect();
+    (t, params)
+}
+
+/// Walk the MIME tree of `data` (LF line ends) and return the leaf parts.
+pub fn leaf_parts(data: &[u8]) -> (Vec<Part>, MimeFacts) {
+    let mut parts = Vec::new();
+    let mut facts = MimeFacts::default();
+    let Some(msg) = MessageParser::default().parse(data) else {
+        return (parts, facts);
+    };
+    let mut alt_counter = 0;
+    walk(
+        &msg,
+        0,
+        false,
+        None,
+        &mut parts,
+        &mut facts,
+        &mut alt_counter,
+        0,
+    );
+    (parts, facts)
+}
+
+/// Structural facts for the MIME evals (`check_msg_parse_flags`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct MimeFacts {
+    pub part_count: usize,
+    pub has_epilogue: bool,
+    pub missing_part_headers: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    msg: &mail_parser::Message<'_>,
+    id: u32,
+    in_alt: bool,
+    alt_group: Option<usize>,
+    out: &mut Vec<Part>,
+    facts: &mut MimeFacts,
+    alt_counter: &mut usize,
+    depth: usize,
+) {
+    let Some(part) = msg.parts.get(id as usize) else {
+        return;
+    };
+    if depth > 20 {
+        return;
+    }
+    facts.part_count += 1;
+    let raw = msg.raw_message.as_ref();
+    let hstart = part.offset_header as usize;
+    let bstart = (part.offset_body as usize).min(raw.len());
+    let bend = (part.offset_end as usize).clamp(bstart, raw.len());
+    let (headers, _, _) = parse_header_block(&raw[hstart.min(bstart)..bstart]);
+    let ct = headers
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case("content-type"))
+        .map(|f| parse_ctype(&f.decoded));
+    let (ctype, params) = ct.unwrap_or_else(|| ("text/plain".into(), vec![]));
+    let ctype = if ctype.contains('/') {
+        ctype
+    } else {
+        "text/plain".into()
+    };
+    match &part.body {
+        PartType::Multipart(children) => {
+            if id != 0 && headers.is_empty() {
+                facts.missing_part_headers = true;
+            }
+            let is_alt = ctype == "multipart/alternative";
+            let group = if is_alt {
+                *alt_counter += 1;
+                Some(*alt_counter)
+            } else {
+                alt_group
+            };
+            for c in children {
+                walk(
+                    msg,
+                    *c,
+                    in_alt || is_alt,
+                    group,
+                    out,
+                    facts,
+                    alt_counter,
+                    depth + 1,
+                );
+            }
+            // Epilogue: non-blank text after the closing boundary.
+            if let Some(last) = children.last().and_then(|c| msg.parts.get(*c as usize)) {
+                let tail_start = (last.offset_end as usize).min(bend);
+                let tail = &raw[tail_start..bend];
+                if let Some(close) = find(tail, b"--\n")
+                    && tail[close + 3..].iter().any(|b| !b.is_ascii_whitespace())
+                {
+                    facts.has_epilogue = true;
+                }
+            }
+        }
+        PartType::Message(inner) => {
+            walk(inner, 0, false, None, out, facts, alt_counter, depth + 1);
+        }
+        _ => {
+            if id != 0 && headers.is_empty() {
+                facts.missing_part_headers = true;
+            }
+            let raw_body = raw[bstart..bend].to_vec();
+            let cte = headers
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case("content-transfer-encoding"))
+                .map(|f| {
+                    String::from_utf8_lossy(&f.decoded)
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .unwrap_or_default();
+            let decoded = decode_cte(&raw_body, &cte);
+            let charset = params
+                .iter()
+                .find(|(k, _)| k == "charset")
+                .map(|(_, v)| v.to_ascii_lowercase());
+            out.push(Part {
+                ctype,
+                charset,
+                cte,
+                headers,
+                raw_body,
+                decoded,
+                in_alternative: in_alt,
+                alt_group,
+            });
+        }
+    }
+}
+
+/// Undo the transfer encoding (`Node::decode`).
+pub fn decode_cte(raw: &[u8], cte: &str) -> Vec<u8> {
+    if cte.contains("quoted-printable") {
+        qp_decode(raw)
+    } else if cte.contains("base64") {
+        let clean: Vec<u8> = raw
+            .iter()
+            .copied()
+            .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/' || *b == b'=')
+            .collect();
+        // Drop anything after padding, as Perl's decoder ignores it.
+        let cut = clean
+            .iter()
+            .position(|&b| b == b'=')
+            .map_or(clean.len(), |p| {
+                let mut e = p;
+                while e < clean.len() && clean[e] == b'=' {
+                    e += 1;
+                }
+                e
+            });
+        let mut c = clean[..cut].to_vec();
+        while !c.len().is_multiple_of(4) {
+            c.push(b'=');
+        }
+        base64_decode(&c).unwrap_or_default()
+    } else {
+        raw.to_vec()
+    }
+}
+
+/// Lenient quoted-printable decoding like `Util::qp_decode`.
+fn qp_decode(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'=' {
+            if raw.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            if raw.get(i + 1) == Some(&b'\r') && raw.get(i + 2) == Some(&b'\n') {
+                i += 3;
+                continue;
+            }
+            if let (Some(h), Some(l)) = (raw.get(i + 1), raw.get(i + 2))
+                && let (Some(h), Some(l)) = (hexval(*h), hexval(*l))
+            {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        // Trailing whitespace before a line break is dropped.
+        if b == b' ' || b == b'\t' {
+            let mut j = i;
+            while j < raw.len() && (raw[j] == b' ' || raw[j] == b'\t') {
+                j += 1;
+            }
+            if j >= raw.len() || raw[j] == b'\n' {
+                i = j;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+fn hexval(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_and_2047() {
+        let m = b"Subject: =?utf-8?Q?caf=C3=A9?= =?utf-8?B?IQ==?=\nX-A: one\n two\n\nbody";
+        let (f, body, sep) = parse_header_block(m);
+        assert!(sep);
+        assert_eq!(&f[0].decoded, "caf\u{e9}!".as_bytes());
+        assert_eq!(f[1].raw, b" one\n two\n");
+        assert_eq!(f[1].decoded, b"one two");
+        assert_eq!(&m[body..], b"body");
+    }
+
+    #[test]
+    fn qp_and_base64() {
+        assert_eq!(decode_cte(b"a=3Db=\nc  \n", "quoted-printable"), b"a=bc\n");
+        assert_eq!(decode_cte(b"aGVs\nbG8=\n", "base64"), b"hello");
+    }
+}

@@ -1,0 +1,161 @@
+//! Literal prefilter, as `sa-compile` and rspamd do: for each body-like
+//! rule, a set of literals one of which must start any match (from
+//! `regex-syntax`'s prefix extractor). One Aho-Corasick pass per text finds
+//! which rules can match on which lines; the others are never run.
+//! Patterns regex-syntax cannot parse (look-around, backreferences, ...)
+//! get no prefilter and always run.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_syntax::ParserBuilder;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+/// Shortest literal worth filtering on; shorter sets mean "always run".
+const MIN_LITERAL: usize = 3;
+
+/// Literals one of which starts (or else ends) every match of `pattern`
+/// (Perl flags `flags`), lower-cased; `None` when no useful set exists.
+pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
+    // Case is ignored here: the search below is ASCII case-insensitive, and
+    // PCRE2 without UTF folds ASCII only, so case-sensitive literals suffice.
+    let hir = ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(flags.contains('m'))
+        .dot_matches_new_line(flags.contains('s'))
+        .ignore_whitespace(flags.contains('x'))
+        .build()
+        .parse(pattern)
+        .ok()?;
+    // Prefix literals first; if they are too weak, every match must also
+    // end with one of the suffix literals, which works just as well here.
+    literals_of(&hir, ExtractKind::Prefix).or_else(|| literals_of(&hir, ExtractKind::Suffix))
+}
+
+fn literals_of(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
+    let mut ex = Extractor::new();
+    ex.kind(kind)
+        .limit_class(8)
+        .limit_repeat(4)
+        .limit_literal_len(32)
+        .limit_total(128);
+    let seq = ex.extract(hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() {
+        return None;
+    }
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
+    for l in lits {
+        let b = l.as_bytes();
+        if b.len() < MIN_LITERAL {
+            return None;
+        }
+        let lower = b.to_ascii_lowercase();
+        if !out.contains(&lower) {
+            out.push(lower);
+        }
+    }
+    Some(out)
+}
+
+/// One automaton over the literals of all rules of one text kind.
+#[derive(Debug, Default)]
+pub struct Prefilter {
+    ac: Option<AhoCorasick>,
+    /// Pattern id → rule indexes that own the literal.
+    owners: Vec<Vec<u32>>,
+}
+
+impl Prefilter {
+    /// Build from `(rule index, literals)` pairs.
+    pub fn build(rules: &[(u32, Vec<Vec<u8>>)]) -> Prefilter {
+        let mut index: HashMap<&[u8], usize> = HashMap::new();
+        let mut pats: Vec<&[u8]> = Vec::new();
+        let mut owners: Vec<Vec<u32>> = Vec::new();
+        for (rule, lits) in rules {
+            for l in lits {
+                let id = *index.entry(l.as_slice()).or_insert_with(|| {
+                    pats.push(l.as_slice());
+                    owners.push(Vec::new());
+                    pats.len() - 1
+                });
+                if owners[id].last() != Some(rule) {
+                    owners[id].push(*rule);
+                }
+            }
+        }
+        if pats.is_empty() {
+            return Prefilter::default();
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&pats)
+            .ok();
+        Prefilter { ac, owners }
+    }
+
+    /// For each rule with literals, the segments (lines, chunks, URIs) in
+    /// which one of its literals occurs, in order.
+    pub fn candidates(&self, segments: &[Vec<u8>]) -> HashMap<u32, Vec<u32>> {
+        let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+        let Some(ac) = &self.ac else {
+            return out;
+        };
+        for (i, seg) in segments.iter().enumerate() {
+            let i = i as u32;
+            for m in ac.find_overlapping_iter(seg.as_slice()) {
+                for &r in &self.owners[m.pattern().as_usize()] {
+                    let v = out.entry(r).or_default();
+                    if v.last() != Some(&i) {
+                        v.push(i);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Prefilter {
+    /// Mark in `out` the rules owning a literal found in `text`, if `keep`
+    /// accepts the rule (header rules: only those reading this header).
+    pub fn mark(&self, text: &[u8], out: &mut [bool], keep: impl Fn(u32) -> bool) {
+        let Some(ac) = &self.ac else { return };
+        for m in ac.find_overlapping_iter(text) {
+            for &r in &self.owners[m.pattern().as_usize()] {
+                if keep(r) {
+                    out[r as usize] = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(
+            required_prefixes(r"\bfree (money|cash)", "i").unwrap(),
+            vec![b"free money".to_vec(), b"free cash".to_vec()]
+        );
+        // no usable prefix, but every match ends with " dollars"
+        assert_eq!(
+            required_prefixes(r"\d+ dollars", "").unwrap(),
+            vec![b" dollars".to_vec()]
+        );
+        assert!(required_prefixes(r"\d+ \w+", "").is_none());
+        assert!(
+            required_prefixes(r"foo(?=bar)", "").is_none(),
+            "look-ahead unparsed"
+        );
+        assert!(required_prefixes(r"ab", "").is_none(), "too short");
+        let pf = Prefilter::build(&[(7, vec![b"cash".to_vec()])]);
+        let c = pf.candidates(&[b"no".to_vec(), b"CASH now".to_vec()]);
+        assert_eq!(c.get(&7), Some(&vec![1]));
+    }
+}

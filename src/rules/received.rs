@@ -1,0 +1,415 @@
+//! Relay facts from `Received:` headers, a reduced version of
+//! `Message/Metadata/Received.pm`: the common Sendmail/Postfix/Exim/qmail
+//! forms, trust inferred as SpamAssassin does without `trusted_networks`
+//! (private IPs and authenticated hops are trusted until the first public
+//! one), and the `X-Spam-Relays-*` pseudo-header strings built from them.
+
+use std::net::IpAddr;
+
+/// One parsed relay (a hop that handed the message over TCP/IP).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Relay {
+    pub ip: String,
+    pub rdns: String,
+    pub helo: String,
+    pub by: String,
+    pub ident: String,
+    pub envfrom: String,
+    pub id: String,
+    pub auth: String,
+    pub internal: bool,
+    pub trusted: bool,
+}
+
+impl Relay {
+    /// `make_relay_as_string`.
+    pub fn as_string(&self) -> String {
+        format!(
+            "[ ip={} rdns={} helo={} by={} ident={} envfrom={} intl={} id={} auth={} msa=0 ]",
+            self.ip,
+            self.rdns,
+            self.helo,
+            self.by,
+            self.ident,
+            self.envfrom,
+            u8::from(self.internal),
+            self.id,
+            self.auth
+        )
+    }
+
+    /// Is the relay's IP in private/loopback space (`IP_PRIVATE`)?
+    pub fn ip_private(&self) -> bool {
+        is_private(&self.ip)
+    }
+}
+
+/// Private, loopback and link-local addresses.
+pub fn is_private(ip: &str) -> bool {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => {
+            let o = a.octets();
+            a.is_private() || a.is_loopback() || a.is_link_local() || o[0] == 0
+        }
+        Ok(IpAddr::V6(a)) => {
+            let s = a.segments();
+            a.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
+/// All relays of a message, split by trust.
+#[derive(Debug, Clone, Default)]
+pub struct Relays {
+    pub trusted: Vec<Relay>,
+    pub untrusted: Vec<Relay>,
+    pub unparseable: usize,
+    /// Index (among all `Received:` headers) of the last trusted one, -1 if none.
+    pub last_trusted_index: i64,
+    /// Index of the last internal one, -1 if none.
+    pub last_internal_index: i64,
+}
+
+impl Relays {
+    fn join(v: &[&Relay]) -> String {
+        v.iter()
+            .map(|r| r.as_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    pub fn trusted_str(&self) -> String {
+        Self::join(&self.trusted.iter().collect::<Vec<_>>())
+    }
+    pub fn untrusted_str(&self) -> String {
+        Self::join(&self.untrusted.iter().collect::<Vec<_>>())
+    }
+    pub fn all(&self) -> impl Iterator<Item = &Relay> {
+        self.trusted.iter().chain(self.untrusted.iter())
+    }
+    pub fn internal_str(&self) -> String {
+        Self::join(&self.all().filter(|r| r.internal).collect::<Vec<_>>())
+    }
+    pub fn external_str(&self) -> String {
+        Self::join(&self.all().filter(|r| !r.internal).collect::<Vec<_>>())
+    }
+}
+
+/// Parse the `Received:` values (top first, unfolded) into relays.
+pub fn parse_relays(headers: &[String]) -> Relays {
+    let mut out = Relays {
+        last_trusted_index: -1,
+        last_internal_index: -1,
+        ..Relays::default()
+    };
+    let mut in_trusted = true;
+    for h in headers {
+        let line = h.split_whitespace().collect::<Vec<_>>().join(" ");
+        match parse_line(&line) {
+            p @ (Parsed::Unparseable | Parsed::Ignored) => {
+                if matches!(p, Parsed::Unparseable) {
+                    out.unparseable += 1;
+                }
+                if in_trusted {
+                    out.last_trusted_index += 1;
+                    out.last_internal_index += 1;
+                }
+            }
+            Parsed::Relay(mut r) => {
+                if in_trusted && !r.ip_private() && r.auth.is_empty() {
+                    in_trusted = false;
+                }
+                r.trusted = in_trusted;
+                r.internal = in_trusted;
+                if in_trusted {
+                    out.last_trusted_index += 1;
+                    out.last_internal_index += 1;
+                    out.trusted.push(r);
+                } else {
+                    out.untrusted.push(r);
+                }
+            }
+        }
+    }
+    out
+}
+
+enum Parsed {
+    Relay(Relay),
+    Ignored,
+    Unparseable,
+}
+
+fn word_after<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    let p = s.find(key)?;
+    s[p + key.len()..].split_whitespace().next()
+}
+
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_whitespace() || "\0#[]()<>|".contains(c) {
+                '!'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn looks_ip(s: &str) -> bool {
+    let s = s.trim_start_matches("IPv6:").trim_start_matches("ipv6:");
+    s.parse::<IpAddr>().is_ok()
+}
+
+fn strip_ip(s: &str) -> String {
+    let s = s.trim_matches(|c| c == '[' || c == ']');
+    let s = s
+        .strip_prefix("IPv6:")
+        .or_else(|| s.strip_prefix("ipv6:"))
+        .unwrap_or(s);
+    let s = s
+        .strip_prefix("::ffff:")
+        .filter(|v| v.contains('.'))
+        .unwrap_or(s);
+    s.to_string()
+}
+
+fn parse_line(line: &str) -> Parsed {
+    let low = line.to_ascii_lowercase();
+    if low.starts_with("(from ") && (low.contains("@localhost) by ") || low.contains("jqueuemail"))
+    {
+        return Parsed::Ignored;
+    }
+    let Some(rest) = line
+        .strip_prefix("from ")
+        .or_else(|| line.strip_prefix("FROM "))
+    else {
+        return Parsed::Ignored;
+    };
+    if low.contains(" with local for ")
+        || low.contains("qmail-scanner")
+        || low.contains(" with pop3")
+        || low.contains(" with imap")
+        || low.contains(" with bsmtp")
+        || low.starts_with("from mail pickup service by ")
+    {
+        return Parsed::Ignored;
+    }
+    if let Some(p) = low.find(" with local")
+        && (low[p + 11..].starts_with(' ') || low[p + 11..].starts_with('-'))
+    {
+        return Parsed::Ignored;
+    }
+    // "from X by Y;" without an IP is a local handover.
+    let mut ws = rest.split_whitespace();
+    let first = ws.next().unwrap_or("");
+    if ws.next() == Some("by")
+        && let Some(third) = ws.next()
+        && (third.ends_with(';') || ws.next().is_some_and(|t| t.starts_with(';')))
+        && !(first.starts_with('[') && looks_ip(&strip_ip(first)))
+    {
+        return Parsed::Ignored;
+    }
+    let by_pos = rest.find(" by ").or_else(|| rest.find(" BY "));
+    let (from_part, after) = match by_pos {
+        Some(p) => (&rest[..p], &rest[p + 4..]),
+        None => (rest, ""),
+    };
+    let mut r = Relay {
+        by: after
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(';')
+            .to_string(),
+        ..Relay::default()
+    };
+    if let Some(id) = word_after(after, " id ") {
+        r.id = id
+            .trim_end_matches(';')
+            .trim_matches(|c| c == '<' || c == '>')
+            .to_string();
+    }
+    // / with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)/i
+    if let Some(w) = word_after(after, "with ") {
+        let w = w.trim_end_matches(';');
+        let u = w.to_ascii_uppercase();
+        let smtpa = ["ES", "L", "UTF8S", "UTF8L"].iter().any(|p| {
+            u.strip_prefix(p)
+                .is_some_and(|r| r == "MTPA" || r == "MTPSA")
+        });
+        if smtpa || matches!(u.as_str(), "ASMTP" | "HTTP" | "HTTPS" | "HTTPU") {
+            r.auth = w.to_string();
+        }
+    }
+    let exim = low.contains("(exim ");
+    let mut tokens = from_part.splitn(2, ' ');
+    let head = tokens.next().unwrap_or("");
+    let paren = tokens.next().unwrap_or("").trim();
+    // Collect parenthesised groups.
+    let groups: Vec<&str> = paren
+        .split('(')
+        .filter_map(|g| g.split(')').next())
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .collect();
+    let head_is_ip = head.starts_with('[') && looks_ip(&strip_ip(head));
+    let group_has_ip = groups.iter().any(|g| {
+        g.split_whitespace()
+            .any(|t| t.starts_with('[') && looks_ip(&strip_ip(t)))
+    });
+    if group_has_ip {
+        r.helo = head.to_string();
+    } else if head_is_ip {
+        r.ip = strip_ip(head);
+    } else if looks_ip(head) && !head.contains(':') {
+        r.ip = head.to_string();
+    } else {
+        r.helo = head.to_string();
+    }
+    for g in &groups {
+        let gl = g.to_ascii_lowercase();
+        if let Some(h) = gl.strip_prefix("helo ") {
+            // qmail: "unknown (HELO x) (1.2.3.4)" — head is the rDNS.
+            let _ = h;
+            r.rdns = head.to_string();
+            r.helo = g[5..].trim().to_string();
+            continue;
+        }
+        if let Some(h) = g.strip_prefix("helo=") {
+            r.helo = h.to_string();
+            continue;
+        }
+        // "rdns [ip]" / "[ip] helo=x" / "ident@rdns [ip]" / "root@1.2.3.4" / "1.2.3.4"
+        let parts: Vec<&str> = g.split_whitespace().collect();
+        if let Some(ipt) = parts
+            .iter()
+            .find(|t| t.starts_with('[') && looks_ip(&strip_ip(t)))
+        {
+            if r.ip.is_empty() {
+                r.ip = strip_ip(ipt);
+            }
+            if let Some(h) = parts.iter().find_map(|t| t.strip_prefix("helo=")) {
+                // Exim: "rdns ([ip] helo=x)" — head is the rDNS.
+                r.rdns = head.to_string();
+                r.helo = h.to_string();
+            } else if parts[0].starts_with('[') {
+                // Exim: "host ([ip])" — host is the verified rDNS and HELO.
+                if exim {
+                    r.rdns = head.to_string();
+                }
+            } else {
+                let name = parts[0];
+                let (ident, rdns) = match name.split_once('@') {
+                    Some((i, d)) => (i.trim_start_matches("IDENT:"), d),
+                    None => ("", name),
+                };
+                r.ident = ident.to_string();
+                r.rdns = rdns.to_string();
+            }
+            continue;
+        }
+        if parts.len() == 1 && r.ip.is_empty() {
+            let (ident, ip) = match g.split_once('@') {
+                Some((i, ip)) => (i, ip),
+                None => ("", *g),
+            };
+            if looks_ip(ip) {
+                r.ip = ip.to_string();
+                r.ident = ident.to_string();
+                if r.rdns.is_empty() && !head_is_ip {
+                    r.rdns = head.to_string();
+                }
+            }
+        }
+    }
+    if r.ip.is_empty() {
+        // Fall back to any [IP] in the line.
+        if let Some(ip) = line
+            .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+            .find(|t| t.starts_with('[') && t.ends_with(']') && looks_ip(&strip_ip(t)))
+        {
+            r.ip = strip_ip(ip);
+        }
+    }
+    if r.ip.is_empty() && by_pos.is_some() && !from_part.contains(' ') {
+        // "from host by host ..." with no address at all: a handover
+        // SpamAssassin ignores rather than counts as unparseable.
+        return Parsed::Ignored;
+    }
+    if r.ip.is_empty() || r.by.is_empty() {
+        return Parsed::Unparseable;
+    }
+    if r.ip == "127.0.0.1" && r.helo.eq_ignore_ascii_case("localhost") {
+        return Parsed::Ignored;
+    }
+    let rd = r.rdns.trim_end_matches('.');
+    r.rdns = if rd.eq_ignore_ascii_case("unknown") || rd.starts_with('[') {
+        String::new()
+    } else {
+        rd.to_string()
+    };
+    r.ip = clean(&r.ip);
+    r.rdns = clean(&r.rdns);
+    r.helo = clean(&r.helo);
+    r.by = clean(&r.by);
+    r.ident = clean(&r.ident);
+    Parsed::Relay(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(s: &str) -> Relay {
+        match parse_line(s) {
+            Parsed::Relay(r) => r,
+            _ => panic!("not parsed: {s}"),
+        }
+    }
+
+    #[test]
+    fn common_forms() {
+        let r = one(
+            "from mir.eWare.com (mail.eware.com [212.120.152.162]) by dogma.slashnull.org (8.11.6/8.11.6) with ESMTP id g7TG6IZ19504 for <m@c.com>; Thu",
+        );
+        assert_eq!(
+            r.as_string(),
+            "[ ip=212.120.152.162 rdns=mail.eware.com helo=mir.eWare.com by=dogma.slashnull.org ident= envfrom= intl=0 id=g7TG6IZ19504 auth= msa=0 ]"
+        );
+        let r = one(
+            "from unknown (HELO FUSNWR01-LRS) (62.172.195.14) by mi-1.rz.ruhr-uni-bochum.de with SMTP; 24 Jun 2002",
+        );
+        assert_eq!((r.rdns.as_str(), r.helo.as_str()), ("", "FUSNWR01-LRS"));
+        let r = one(
+            "from [213.1.202.147] (helo=p7q1e) by FUSNWR01-LRS with esmtp (Exim 4.05) id 17MY9x-0001zk-00 for x",
+        );
+        assert_eq!(
+            (r.ip.as_str(), r.helo.as_str(), r.rdns.as_str()),
+            ("213.1.202.147", "p7q1e", "")
+        );
+        let r = one(
+            "from localhost ([127.0.0.1] helo=usw-sf-list1.sourceforge.net) by usw-sf-list1.sourceforge.net with esmtp id 16BujB-0003YE-00; Thu",
+        );
+        assert_eq!(
+            (r.rdns.as_str(), r.helo.as_str()),
+            ("localhost", "usw-sf-list1.sourceforge.net")
+        );
+        let r = one(
+            "from mpehp1.mpe-garching.mpg.de (root@130.183.70.10) by o05.xray.mpe.mpg.de with SMTP; 16 Dec",
+        );
+        assert_eq!(
+            (r.ident.as_str(), r.rdns.as_str(), r.helo.as_str()),
+            (
+                "root",
+                "mpehp1.mpe-garching.mpg.de",
+                "mpehp1.mpe-garching.mpg.de"
+            )
+        );
+        assert!(matches!(
+            parse_line("from phobos [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) for z"),
+            Parsed::Ignored
+        ));
+    }
+}

@@ -1,0 +1,235 @@
+//! Perl regex literals from SpamAssassin rule files, compiled with PCRE2.
+//!
+//! SpamAssassin compiles every rule with `/aa` (ASCII `\w\d\s`, ASCII case
+//! folding) and matches undecoded bytes, so we use PCRE2 in non-UTF byte mode
+//! (`Util.pm::compile_regexp`, see shared/reference/sa/sa-rules.md §4, §6).
+
+use pcre2::bytes::{Regex, RegexBuilder};
+
+/// JIT stack limit per match (the brief: 8 MiB).
+const JIT_STACK: usize = 8 * 1024 * 1024;
+
+/// A compiled rule regex; keeps the Perl-side text for reports and debugging.
+#[derive(Debug, Clone)]
+pub struct PerlRegex {
+    re: Engine,
+}
+
+/// PCRE2 for everything it accepts; the `regex` crate for the few huge
+/// alternations that exceed PCRE2's compiled-size limit.
+#[derive(Debug, Clone)]
+enum Engine {
+    Pcre(Regex),
+    Rust(regex::bytes::Regex),
+}
+
+impl PerlRegex {
+    /// Compile a delimited Perl regex (`/re/flags`, `m{re}flags`, `m!re!i` ...).
+    pub fn from_delimited(text: &str) -> Result<PerlRegex, String> {
+        let (body, flags) = split_delimited(text.trim())?;
+        PerlRegex::new(body, flags)
+    }
+
+    /// Compile a bare pattern with Perl flag letters (`i`, `m`, `s`, `x`).
+    pub fn new(body: &str, flags: &str) -> Result<PerlRegex, String> {
+        let pattern = escape_high_bytes(body);
+        if let Some(re) = rust_engine(&pattern, flags) {
+            return Ok(PerlRegex {
+                re: Engine::Rust(re),
+            });
+        }
+        let mut b = RegexBuilder::new();
+        b.utf(false).ucp(false).jit_if_available(true);
+        b.max_jit_stack_size(Some(JIT_STACK));
+        for f in flags.chars() {
+            match f {
+                'i' => {
+                    b.caseless(true);
+                }
+                'm' => {
+                    b.multi_line(true);
+                }
+                's' => {
+                    b.dotall(true);
+                }
+                'x' => {
+                    b.extended(true);
+                }
+                // `o`, `g`, `a`, `u`, `l`, `d`, `n`, `p`: no effect on a match test
+                _ => {}
+            }
+        }
+        match b.build(&pattern) {
+            Ok(re) => Ok(PerlRegex {
+                re: Engine::Pcre(re),
+            }),
+            Err(e) if e.to_string().contains("too large") => {
+                let re = regex::bytes::RegexBuilder::new(&pattern)
+                    .unicode(false)
+                    .case_insensitive(flags.contains('i'))
+                    .multi_line(flags.contains('m'))
+                    .dot_matches_new_line(flags.contains('s'))
+                    .ignore_whitespace(flags.contains('x'))
+                    .size_limit(64 << 20)
+                    .dfa_size_limit(8 << 20)
+                    .build()
+                    .map_err(|e2| {
+                        let e2 = e2.to_string();
+                        let last = e2.lines().last().unwrap_or("").to_string();
+                        format!("{e}; regex crate: {last}")
+                    })?;
+                Ok(PerlRegex {
+                    re: Engine::Rust(re),
+                })
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Does the regex match somewhere in `subject`? A runtime error (JIT stack
+    /// or match limit) counts as no match, as the brief asks, and is logged.
+    pub fn is_match(&self, subject: &[u8]) -> bool {
+        let re = match &self.re {
+            Engine::Pcre(re) => re,
+            Engine::Rust(re) => return re.is_match(subject),
+        };
+        match re.is_match(subject) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(pattern = re.as_str(), error = %e, "rule regex failed");
+                false
+            }
+        }
+    }
+
+    /// Count non-overlapping matches, up to `max` (for `tflags multiple`).
+    pub fn count_matches(&self, subject: &[u8], max: usize) -> usize {
+        let re = match &self.re {
+            Engine::Pcre(re) => re,
+            Engine::Rust(re) => return re.find_iter(subject).take(max).count(),
+        };
+        let mut n = 0;
+        for m in re.find_iter(subject) {
+            match m {
+                Ok(_) => n += 1,
+                Err(e) => {
+                    tracing::debug!(pattern = re.as_str(), error = %e, "rule regex failed");
+                    break;
+                }
+            }
+            if n >= max {
+                break;
+            }
+        }
+        n
+    }
+}
+
+/// The `regex` crate (finite automata, no backtracking blow-ups) for
+/// patterns whose meaning is the same there: no `$`/`\Z` (Perl's `$` also
+/// matches before a final newline), no backreferences or look-around
+/// (those fail to parse). Everything else goes to PCRE2.
+fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
+    if pattern.contains('$') || pattern.contains("\\Z") || pattern.contains("\\G") {
+        return None;
+    }
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'))
+        .dot_matches_new_line(flags.contains('s'))
+        .ignore_whitespace(flags.contains('x'))
+        .size_limit(16 << 20)
+        .dfa_size_limit(4 << 20)
+        .build()
+        .ok()
+}
+
+/// Split `/body/flags` or `m<delim>body<delim>flags` as
+/// `Util::regexp_remove_delimiter` does.
+pub fn split_delimited(text: &str) -> Result<(&str, &str), String> {
+    let rest = text.strip_prefix('m').unwrap_or(text);
+    let mut chars = rest.chars();
+    let open = chars.next().ok_or("empty regex")?;
+    if text.starts_with('m') {
+        if open.is_alphanumeric() || open.is_whitespace() {
+            return Err(format!("bad regex delimiter in {text}"));
+        }
+    } else if open != '/' {
+        return Err(format!("regex must start with / or m: {text}"));
+    }
+    let close = match open {
+        '{' => '}',
+        '(' => ')',
+        '[' => ']',
+        '<' => '>',
+        c => c,
+    };
+    let inner = &rest[open.len_utf8()..];
+    let end = inner
+        .rfind(close)
+        .ok_or_else(|| format!("unterminated regex {text}"))?;
+    let flags = &inner[end + close.len_utf8()..];
+    if !flags.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(format!("bad regex flags in {text}"));
+    }
+    Ok((&inner[..end], flags))
+}
+
+/// Rule files are read as Latin-1 (one char per byte); bytes ≥ 0x80 become
+/// `\xNN` so the non-UTF PCRE2 pattern matches those exact bytes.
+pub fn escape_high_bytes(body: &str) -> String {
+    if body.is_ascii() {
+        return body.to_string();
+    }
+    let mut out = String::with_capacity(body.len() + 16);
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(&n) = chars.peek()
+        {
+            if (n as u32) >= 0x80 {
+                chars.next();
+                out.push_str(&format!("\\x{:02x}", n as u32 & 0xff));
+                continue;
+            }
+            out.push(c);
+            out.push(n);
+            chars.next();
+            continue;
+        }
+        if (c as u32) >= 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32 & 0xff));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(split_delimited("/abc/i").unwrap(), ("abc", "i"));
+        assert_eq!(split_delimited("m{a/b}s").unwrap(), ("a/b", "s"));
+        assert_eq!(split_delimited("m!x!").unwrap(), ("x", ""));
+        assert!(split_delimited("abc").is_err());
+    }
+
+    #[test]
+    fn ascii_semantics_and_bytes() {
+        let r = PerlRegex::from_delimited(r"/^\w+$/").unwrap();
+        assert!(r.is_match(b"abc"));
+        assert!(!r.is_match("caf\u{e9}".as_bytes()));
+        let r = PerlRegex::from_delimited("/\u{c3}\u{a9}/").unwrap();
+        assert!(r.is_match("caf\u{e9}".as_bytes()));
+        let r = PerlRegex::from_delimited("/foo$/").unwrap();
+        assert!(
+            r.is_match(b"a foo\n"),
+            "Perl $ matches before a final newline"
+        );
+    }
+}

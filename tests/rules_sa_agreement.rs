@@ -1,0 +1,91 @@
+//! Agreement with SpamAssassin 4.0.1 (`-L`, score set 0) on the fixture
+//! messages: same rules hit with the same scores as sa-verdicts.jsonl.
+//! Needs the Debian `spamassassin` package (the installed rules).
+
+use std::collections::BTreeMap;
+
+use amavisd_rs::rules::{LoadOptions, RuleSet};
+
+/// Messages where we currently reproduce SpamAssassin exactly (measured).
+const MIN_EXACT: usize = 20;
+
+#[test]
+fn fixtures_agree_with_spamassassin() {
+    if !std::path::Path::new("/usr/share/spamassassin/50_scores.cf").exists() {
+        eprintln!("SKIP: SpamAssassin rules not installed");
+        return;
+    }
+    let rs = RuleSet::load(&LoadOptions::default()).expect("load");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
+    let verdicts = std::fs::read_to_string(dir.join("sa-verdicts.jsonl")).unwrap();
+    let (mut exact, mut same_verdict, mut n) = (0, 0, 0);
+    let (mut rules_sa, mut rules_common, mut rules_ours) = (0, 0, 0);
+    let mut abs_err = 0.0;
+    for line in verdicts.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let file = v["file"].as_str().unwrap();
+        let msg = std::fs::read(dir.join(file)).unwrap();
+        let want: BTreeMap<String, f64> = v["tests"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, s)| (k.clone(), s.as_f64().unwrap()))
+            .collect();
+        let r = rs.check(&msg, None);
+        let got: BTreeMap<String, f64> = r.hits.iter().map(|h| (h.name.clone(), h.score)).collect();
+        n += 1;
+        let sa_score = v["score"].as_f64().unwrap();
+        abs_err += (sa_score - r.score).abs();
+        if (sa_score >= 5.0) == r.is_spam() {
+            same_verdict += 1;
+        }
+        rules_sa += want.len();
+        rules_ours += got.len();
+        rules_common += want.keys().filter(|k| got.contains_key(*k)).count();
+        if got == want {
+            exact += 1;
+            println!("OK    {file} {}", r.score);
+        } else {
+            let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).collect();
+            let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();
+            println!(
+                "DIFF  {file} ours {} SA {sa_score}; missing {missing:?} extra {extra:?}",
+                r.score
+            );
+        }
+    }
+    println!(
+        "exact {exact}/{n}; same verdict {same_verdict}/{n}; SA hits {rules_sa}, ours {rules_ours}, common {rules_common}; mean |score error| {:.3}",
+        abs_err / n as f64
+    );
+    assert!(exact >= MIN_EXACT, "exact agreement fell to {exact}");
+}
+
+/// Print every hit (sub-rules too) for one fixture: `RULES_DEBUG=file cargo test`.
+#[test]
+fn debug_one_fixture() {
+    let Ok(file) = std::env::var("RULES_DEBUG") else {
+        return;
+    };
+    let rs = RuleSet::load(&LoadOptions::default()).expect("load");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
+    let msg = std::fs::read(dir.join(&file)).unwrap();
+    println!("{:?}", rs.debug_hits(&msg, None));
+}
+
+/// Slowest rules on one fixture: `RULES_PROFILE=file cargo test --release`.
+#[test]
+fn profile_one_fixture() {
+    let Ok(file) = std::env::var("RULES_PROFILE") else {
+        return;
+    };
+    let rs = RuleSet::load(&LoadOptions::default()).expect("load");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
+    let msg = std::fs::read(dir.join(&file)).unwrap();
+    let prof = rs.profile_rules(&msg);
+    let total: std::time::Duration = prof.iter().map(|p| p.1).sum();
+    println!("total in rules: {total:?}");
+    for (n, d) in prof.iter().take(25) {
+        println!("{d:>12?} {n}");
+    }
+}
