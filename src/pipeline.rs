@@ -31,6 +31,8 @@ pub struct Runtime {
     /// Bad-header checks.
     pub bad_header: Option<Arc<dyn Scanner>>,
     pub spam: Option<Arc<dyn Scanner>>,
+    /// The compiled SpamAssassin rules (also inside `spam`), for `scan --explain`.
+    pub rules: Option<Arc<crate::rules::RuleSet>>,
     /// Cached connections to the next hop.
     pub pool: Arc<crate::smtp::pool::Pool>,
     /// Per-message log lines (stderr, and syslog when `do_syslog`).
@@ -42,8 +44,16 @@ impl Runtime {
     /// message fail later (bad regexes, unreadable rules).
     pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         let maps = PolicyMaps::new(&config);
+        let c2 = config.clone();
+        let engine = tokio::task::spawn_blocking(move || scan::spam::Engine::load(&c2))
+            .await
+            .map_err(|e| anyhow::anyhow!("loading spam rules crashed: {e}"))??;
+        let rules = match &engine {
+            scan::spam::Engine::Rules(rs) => Some(rs.clone()),
+            scan::spam::Engine::Gtube => None,
+        };
         let spam: Arc<dyn Scanner> = Arc::new(scan::spam::SpamScanner {
-            engine: scan::spam::Engine::Gtube,
+            engine,
             size_limit: config.sa_mail_body_size_limit,
         });
         let virus = scan::virus::VirusScanner::from_config(&config)
@@ -64,6 +74,7 @@ impl Runtime {
             banned,
             bad_header: Some(Arc::new(scan::checks::BadHeaderScanner)),
             spam: Some(spam),
+            rules,
             pool: Arc::new(crate::smtp::pool::Pool::default()),
             log: alog::Syslog::new(&config),
             config,

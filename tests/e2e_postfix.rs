@@ -88,7 +88,8 @@ async fn clean_spam_virus_and_banned_through_real_postfix() {
     for h in [
         &b"X-Virus-Scanned: Debian amavis at e2e.test"[..],
         b"X-Spam-Flag: NO",
-        b"X-Spam-Status: No, score=0 tagged_above=-999 required=5",
+        b"X-Spam-Status: No, score=",
+        b" tagged_above=-999 required=5",
         b"(amavis, port ",
     ] {
         assert!(

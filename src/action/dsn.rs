@@ -35,11 +35,12 @@ fn boundary(mail_id: &str) -> String {
 
 /// `AM.<id>.<YYYYMMDDThhmmssZ>@host`, amavisd's ENVID.
 pub fn envid(cfg: &Config, mail_id: &str) -> String {
-    format!(
+    // ENVID is xtext (RFC 3461): mail_ids may contain `+`.
+    crate::smtp::envelope::xtext_encode(&format!(
         "AM.{mail_id}.{}@{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
         cfg.myhostname
-    )
+    ))
 }
 
 fn clean(s: &str) -> String {
@@ -201,5 +202,16 @@ pub async fn bounce_rejected(
             "({am_id}) sending DSN to <{}> failed: {e}",
             clean(&env.sender)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn envid_is_valid_xtext() {
+        let c = crate::config::Config::from_yaml("myhostname: mx.example.com\n", "t").unwrap();
+        let e = super::envid(&c, "ab+c=d-EF123");
+        assert!(e.starts_with("AM.ab+2Bc+3Dd-EF123."), "{e}");
+        assert!(e.bytes().all(|b| (33..=126).contains(&b)));
     }
 }

@@ -160,6 +160,11 @@ pub fn to_text(r: &FileReport) -> String {
 
 /// `--explain`: the rules hit with scores and descriptions, like `spamassassin -t`.
 pub fn explain(rt: &Runtime, path: &Path) -> String {
-    let _ = (rt, path);
-    String::new()
+    let Some(rs) = &rt.rules else {
+        return "  (no rule engine loaded)\n".into();
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => crate::rules::explain(&rs.check(&bytes, None)),
+        Err(e) => format!("  cannot read: {e}\n"),
+    }
 }

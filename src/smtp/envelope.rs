@@ -138,7 +138,8 @@ fn xtext_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn xtext_encode(s: &str) -> String {
+/// RFC 3461 xtext: `+`, `=` and bytes outside 33..=126 as `+XX`.
+pub fn xtext_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if (33..=126).contains(&b) && b != b'+' && b != b'=' {
