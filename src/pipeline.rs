@@ -201,7 +201,13 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
         orig_head,
     };
     // ---- admin notification ----
-    if let Some(admin) = notify::admin_for(cfg, main_cat) {
+    // Viruses and banned files under every destiny (amavisd-behaviour.md);
+    // spam and bad headers only when they were blocked for someone.
+    let blocked_main = decisions
+        .iter()
+        .any(|d| d.blocked.is_some() && d.category == main_cat);
+    let notify_admin = matches!(main_cat, Category::Virus | Category::Banned) || blocked_main;
+    if notify_admin && let Some(admin) = notify::admin_for(cfg, main_cat) {
         let n = notify::admin_notification(&facts, main_cat, &admin);
         if let Err(e) = dsn::submit(cfg, env, &n).await {
             tracing::error!("({am_id}) admin notification to <{admin}> failed: {e}");

@@ -303,3 +303,42 @@ async fn smtp_mixed_reject_becomes_bounce() {
     assert!(s.iter().any(|t| t.mail.starts_with("MAIL FROM:<>")
         && String::from_utf8_lossy(&t.data).contains("Final-Recipient: rfc822; bob@example.com")));
 }
+
+#[tokio::test]
+async fn spam_admin_is_notified_only_of_blocked_spam() {
+    let d = Downstream::start(Mode::Accept).await;
+    let f = start_filter(
+        &howto("D_PASS", "spam_admin: 'postmaster@example.com'\n"),
+        d.port,
+    )
+    .await;
+    let mut c = Client::hello(f.addr).await;
+    c.transaction("alice@example.org", &["bob@example.com"], &gtube())
+        .await;
+    let s = wait_for(&d, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        d.completed().len(),
+        1,
+        "passed spam: no admin notification: {s:?}"
+    );
+    drop(f);
+    let d = Downstream::start(Mode::Accept).await;
+    let f = start_filter(
+        &howto("D_DISCARD", "spam_admin: 'postmaster@example.com'\n"),
+        d.port,
+    )
+    .await;
+    let mut c = Client::hello(f.addr).await;
+    let r = c
+        .transaction("alice@example.org", &["bob@example.com"], &gtube())
+        .await;
+    assert!(r.starts_with("250 2.7.0 Ok, discarded"), "{r}");
+    let s = wait_for(&d, 1).await;
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].rcpts, vec!["RCPT TO:<postmaster@example.com>"]);
+    assert!(
+        String::from_utf8_lossy(&s[0].data)
+            .contains("Subject: SPAM FROM [127.0.0.1] <alice@example.org>")
+    );
+}
