@@ -3,12 +3,14 @@
 //! the log line. `process` is the seam the session calls with the finished
 //! envelope and spool; everything after end-of-DATA starts here.
 
+use crate::action::log::{category_word, queued_as};
 use crate::action::notify::{self, Facts};
 use crate::action::reinject::{map_delivery, reinject};
 use crate::action::{dsn, log as alog, quarantine};
 use crate::config::{Config, Destiny};
 use crate::message::edit::HeaderEdits;
 use crate::message::head::Head;
+use crate::message::received::received_header;
 use crate::message::spool::Spool;
 use crate::policy::decide::{Category, Decision, Findings, PolicyMaps, decide};
 use crate::policy::headers::edits_for;
@@ -524,36 +526,6 @@ fn is_bulk(head: &Head, bytes: &[u8]) -> bool {
     })
 }
 
-/// The log's category word: `INFECTED (name)`, `BANNED (descr)`, `BAD-HEADER-n`, ...
-fn category_word(cat: Category, f: &Findings) -> String {
-    match cat {
-        Category::Virus => format!("INFECTED ({})", f.viruses.join(",")),
-        Category::Banned => format!("BANNED ({})", f.banned_text()),
-        Category::Unchecked => "UNCHECKED".into(),
-        Category::Spam => "SPAM".into(),
-        Category::Spammy => "SPAMMY".into(),
-        Category::BadHeader => format!(
-            "BAD-HEADER-{}",
-            f.bad_headers.iter().map(|b| b.0).max().unwrap_or(0)
-        ),
-        Category::Oversized => "OVERSIZED".into(),
-        Category::Clean => "CLEAN".into(),
-    }
-}
-
-fn queued_as(r: &Reply) -> String {
-    let text = r.one_line();
-    let q = text
-        .rsplit_once("queued as ")
-        .map(|(_, q)| q.trim().to_string())
-        .unwrap_or_else(|| {
-            text.split_once("): ")
-                .map(|(_, r)| r.to_string())
-                .unwrap_or(text.clone())
-        });
-    format!(", queued_as: {q}")
-}
-
 #[allow(clippy::too_many_arguments)]
 fn log_tempfail(
     rt: &Runtime,
@@ -583,39 +555,4 @@ fn log_tempfail(
         "",
         elapsed,
     ));
-}
-
-/// amavisd's `Received:` line (see reference/amavisd-behaviour.md).
-pub fn received_header(cfg: &Config, env: &Envelope, mail_id: &str) -> String {
-    let helo = crate::message::edit::sanitize(&env.helo);
-    let helo: String = helo
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .take(255)
-        .collect();
-    let proto = if env.lmtp { "LMTP" } else { "ESMTP" };
-    let mut s = format!(
-        "Received: from {} ([{}])\r\n by {} ({} [{}]) (amavis, port {}) with {proto}\r\n id {mail_id}",
-        if helo.is_empty() { "unknown" } else { &helo },
-        env.peer.ip(),
-        cfg.localhost_name,
-        cfg.myhostname,
-        env.local.ip(),
-        env.local.port(),
-    );
-    if env.recipients.len() == 1 {
-        let r = crate::message::edit::sanitize(&env.recipients[0].address);
-        s.push_str(&format!(" for <{r}>"));
-    }
-    let date = chrono::Utc::now()
-        .format("%a, %e %b %Y %H:%M:%S +0000 (UTC)")
-        .to_string();
-    // amavisd wraps at 78 columns: the date joins the id line when it fits.
-    let last_line = s.rsplit("\r\n").next().unwrap_or("").len();
-    if last_line + 2 + date.len() <= 78 {
-        s.push_str(&format!("; {date}\r\n"));
-    } else {
-        s.push_str(&format!(";\r\n {date}\r\n"));
-    }
-    s
 }

@@ -3,7 +3,9 @@
 //! `(am_id) Passed CLEAN {RelayedInbound}, [ip] [client]:port <from> -> <to>, ...`
 
 use crate::config::Config;
+use crate::policy::decide::{Category, Findings};
 use crate::smtp::envelope::Envelope;
+use crate::smtp::reply::Reply;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
@@ -177,6 +179,36 @@ pub fn summary_line_ext(
         elapsed.as_millis()
     ));
     s
+}
+
+/// The log's category word: `INFECTED (name)`, `BANNED (descr)`, `BAD-HEADER-n`, ...
+pub fn category_word(cat: Category, f: &Findings) -> String {
+    match cat {
+        Category::Virus => format!("INFECTED ({})", f.viruses.join(",")),
+        Category::Banned => format!("BANNED ({})", f.banned_text()),
+        Category::Unchecked => "UNCHECKED".into(),
+        Category::Spam => "SPAM".into(),
+        Category::Spammy => "SPAMMY".into(),
+        Category::BadHeader => format!(
+            "BAD-HEADER-{}",
+            f.bad_headers.iter().map(|b| b.0).max().unwrap_or(0)
+        ),
+        Category::Oversized => "OVERSIZED".into(),
+        Category::Clean => "CLEAN".into(),
+    }
+}
+
+pub fn queued_as(r: &Reply) -> String {
+    let text = r.one_line();
+    let q = text
+        .rsplit_once("queued as ")
+        .map(|(_, q)| q.trim().to_string())
+        .unwrap_or_else(|| {
+            text.split_once("): ")
+                .map(|(_, r)| r.to_string())
+                .unwrap_or(text.clone())
+        });
+    format!(", queued_as: {q}")
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@
 
 pub mod edit;
 pub mod head;
+pub mod received;
 pub mod spool;
