@@ -145,6 +145,13 @@ fn effective_rule_set_matches_spamassassin() {
 }
 
 #[test]
+fn every_installed_regex_builds() {
+    let Some(rs) = installed() else { return };
+    assert!(rs.compile_errors().is_empty(), "{:?}", rs.compile_errors());
+    assert_eq!(rs.warm_up(), Vec::<String>::new());
+}
+
+#[test]
 fn installed_gtube() {
     let Some(rs) = installed() else { return };
     let msg = include_bytes!("fixtures/messages/satdata__sample-spam.txt.eml");
