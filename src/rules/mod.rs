@@ -282,6 +282,27 @@ impl RuleSet {
         &self.compiled.compile_errors
     }
 
+    /// Build every lazily compiled regex now (e.g. in the background after a
+    /// reload); returns the rules whose regex could not be built.
+    pub fn warm_up(&self) -> Vec<String> {
+        let mut bad = Vec::new();
+        for r in &self.compiled.rules {
+            let ok = match &r.test {
+                Test::Header { re, .. }
+                | Test::Body(re)
+                | Test::Rawbody(re)
+                | Test::Full(re)
+                | Test::Uri(re)
+                | Test::MimeHeader { re, .. } => re.force(),
+                _ => true,
+            };
+            if !ok {
+                bad.push(r.name.clone());
+            }
+        }
+        bad
+    }
+
     /// Unknown directives seen while loading, with counts.
     pub fn unknown_directives(&self) -> &std::collections::BTreeMap<String, usize> {
         &self.unknown

@@ -9,18 +9,41 @@ use pcre2::bytes::{Regex, RegexBuilder};
 /// JIT stack limit per match (the brief: 8 MiB).
 const JIT_STACK: usize = 8 * 1024 * 1024;
 
-/// A compiled rule regex; keeps the Perl-side text for reports and debugging.
+/// A compiled rule regex.
 #[derive(Debug, Clone)]
 pub struct PerlRegex {
     re: Engine,
 }
 
-/// PCRE2 for everything it accepts; the `regex` crate for the few huge
-/// alternations that exceed PCRE2's compiled-size limit.
+/// PCRE2 for what only it handles; the `regex` crate (built on first use,
+/// so rules the prefilter never lets run cost nothing) for the rest.
 #[derive(Debug, Clone)]
 enum Engine {
     Pcre(Regex),
     Rust(regex::bytes::Regex),
+    LazyRust(Box<LazyRust>),
+}
+
+/// A pattern validated for the `regex` crate at load, compiled at first use.
+#[derive(Debug, Clone)]
+struct LazyRust {
+    pattern: String,
+    flags: String,
+    cell: std::sync::OnceLock<Option<regex::bytes::Regex>>,
+}
+
+impl LazyRust {
+    fn get(&self) -> Option<&regex::bytes::Regex> {
+        self.cell
+            .get_or_init(|| {
+                let re = rust_engine(&self.pattern, &self.flags);
+                if re.is_none() {
+                    tracing::warn!(pattern = %self.pattern, "rule regex failed to build; it never hits");
+                }
+                re
+            })
+            .as_ref()
+    }
 }
 
 impl PerlRegex {
@@ -33,9 +56,13 @@ impl PerlRegex {
     /// Compile a bare pattern with Perl flag letters (`i`, `m`, `s`, `x`).
     pub fn new(body: &str, flags: &str) -> Result<PerlRegex, String> {
         let pattern = escape_high_bytes(body);
-        if let Some(re) = rust_engine(&pattern, flags) {
+        if rust_compatible(&pattern, flags) {
             return Ok(PerlRegex {
-                re: Engine::Rust(re),
+                re: Engine::LazyRust(Box::new(LazyRust {
+                    pattern,
+                    flags: flags.to_string(),
+                    cell: std::sync::OnceLock::new(),
+                })),
             });
         }
         let mut b = RegexBuilder::new();
@@ -86,12 +113,21 @@ impl PerlRegex {
         }
     }
 
+    /// Build a lazily compiled regex now; false if it cannot be built.
+    pub fn force(&self) -> bool {
+        match &self.re {
+            Engine::LazyRust(l) => l.get().is_some(),
+            _ => true,
+        }
+    }
+
     /// Does the regex match somewhere in `subject`? A runtime error (JIT stack
     /// or match limit) counts as no match, as the brief asks, and is logged.
     pub fn is_match(&self, subject: &[u8]) -> bool {
         let re = match &self.re {
             Engine::Pcre(re) => re,
             Engine::Rust(re) => return re.is_match(subject),
+            Engine::LazyRust(l) => return l.get().is_some_and(|re| re.is_match(subject)),
         };
         match re.is_match(subject) {
             Ok(m) => m,
@@ -107,6 +143,11 @@ impl PerlRegex {
         let re = match &self.re {
             Engine::Pcre(re) => re,
             Engine::Rust(re) => return re.find_iter(subject).take(max).count(),
+            Engine::LazyRust(l) => {
+                return l
+                    .get()
+                    .map_or(0, |re| re.find_iter(subject).take(max).count());
+            }
         };
         let mut n = 0;
         for m in re.find_iter(subject) {
@@ -139,10 +180,28 @@ fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
         .multi_line(flags.contains('m'))
         .dot_matches_new_line(flags.contains('s'))
         .ignore_whitespace(flags.contains('x'))
-        .size_limit(16 << 20)
-        .dfa_size_limit(4 << 20)
+        .size_limit(64 << 20)
+        .dfa_size_limit(8 << 20)
         .build()
         .ok()
+}
+
+/// Will [`rust_engine`] accept the pattern? Checked at load with the
+/// parser only (cheap); the automaton is built on first use.
+fn rust_compatible(pattern: &str, flags: &str) -> bool {
+    !pattern.contains('$')
+        && !pattern.contains("\\Z")
+        && !pattern.contains("\\G")
+        && regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .case_insensitive(flags.contains('i'))
+            .multi_line(flags.contains('m'))
+            .dot_matches_new_line(flags.contains('s'))
+            .ignore_whitespace(flags.contains('x'))
+            .build()
+            .parse(pattern)
+            .is_ok()
 }
 
 /// Split `/body/flags` or `m<delim>body<delim>flags` as
