@@ -184,6 +184,10 @@ pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Res
         }
     }
     let rt = Runtime::build(cfg).await?;
+    if let Some(rs) = rt.rules.clone() {
+        // Build the lazily compiled regexes now rather than on first messages.
+        std::thread::spawn(move || rs.warm_up());
+    }
     let server = Server::bind(rt).await?;
     for a in server.local_addrs() {
         tracing::info!("listening on {a}");
