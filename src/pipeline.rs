@@ -123,23 +123,28 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
     let message_id = head.first_value(&prefix, "Message-ID");
     let spool = Arc::new(spool);
 
+    // Every early 4xx still gets its one log line.
+    let tempfail = |out: Outcome| {
+        log_tempfail(
+            rt,
+            env,
+            &am_id,
+            &mail_id,
+            message_id.as_deref(),
+            spool.len(),
+            &out,
+            start.elapsed(),
+        );
+        out
+    };
+
     // ---- checks ----
     let rcpts: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
     let findings = match run_checks(rt, &env.sender, &rcpts, spool.clone(), &am_id).await {
         Ok(f) => f,
         Err(why) => {
             let out = fail(why);
-            log_tempfail(
-                rt,
-                env,
-                &am_id,
-                &mail_id,
-                message_id.as_deref(),
-                spool.len(),
-                &out,
-                start.elapsed(),
-            );
-            return out;
+            return tempfail(out);
         }
     };
     let decide_all = |f: &Findings| -> Vec<Decision> {
@@ -176,19 +181,9 @@ pub async fn process(rt: &Runtime, env: &Envelope, spool: Spool) -> Outcome {
                     let out = fail(format!(
                         "quar+notif FAILED: temporarily unable to quarantine: {e}"
                     ));
-                    log_tempfail(
-                        rt,
-                        env,
-                        &am_id,
-                        &mail_id,
-                        message_id.as_deref(),
-                        spool.len(),
-                        &out,
-                        start.elapsed(),
-                    );
-                    return out;
+                    return tempfail(out);
                 }
-                Err(e) => return fail(format!("quar+notif FAILED: {e}")),
+                Err(e) => return tempfail(fail(format!("quar+notif FAILED: {e}"))),
             }
         }
         None => None,
