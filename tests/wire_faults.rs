@@ -183,3 +183,32 @@ async fn next_hop_connection_is_reused_and_a_closed_one_is_retried() {
     assert!(r2.ends_with("queued as Q2"), "{r2}");
     assert_eq!(d.completed().len(), 2);
 }
+
+#[tokio::test]
+async fn next_hop_without_pipelining_dsn_or_xforward() {
+    let d = Downstream::start(Mode::Plain).await;
+    let f = start_filter("", d.port).await;
+    let mut c = Client::hello(f.addr).await;
+    c.cmd("XFORWARD ADDR=192.0.2.10").await;
+    c.send(b"MAIL FROM:<a@example.org> RET=HDRS ENVID=x1\r\nRCPT TO:<b@example.com> NOTIFY=FAILURE ORCPT=rfc822;b@example.com\r\nDATA\r\n").await;
+    for _ in 0..3 {
+        c.reply().await;
+    }
+    c.send(&message("plain", "x\r\n")).await;
+    c.send(b".\r\n").await;
+    let r = c.reply().await;
+    assert!(r.starts_with("250 2.0.0 from MTA("), "{r}");
+    let s = d.completed();
+    // Parameters the next hop did not offer are not sent; no XFORWARD.
+    assert!(
+        s[0].commands.iter().all(|c| !c.starts_with("XFORWARD")),
+        "{:?}",
+        s[0].commands
+    );
+    assert_eq!(s[0].rcpts, vec!["RCPT TO:<b@example.com>"]);
+    assert!(
+        !s[0].mail.contains("RET=") && !s[0].mail.contains("ENVID="),
+        "{}",
+        s[0].mail
+    );
+}

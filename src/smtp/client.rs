@@ -330,7 +330,7 @@ impl Client {
             }
         }
         let nx = cmds.iter().filter(|(s, _)| *s == "XFORWARD").count();
-        for r in &replies[..nx] {
+        for r in replies.iter().take(nx) {
             if !r.is_positive() {
                 self.abort().await;
                 return Err(ClientError::Rejected {

@@ -133,6 +133,9 @@ pub enum Mode {
     HangGreeting,
     /// Answer normally, but never answer the end of DATA.
     HangAfterData,
+    /// Accept everything, but offer no PIPELINING, DSN or XFORWARD
+    /// (a minimal next hop: the client must go command by command).
+    Plain,
     /// Accept one transaction per connection, then close it without a word
     /// (as an smtpd hitting its idle timeout does to a cached connection).
     OneShot,
@@ -210,7 +213,11 @@ async fn serve(s: TcpStream, mode: Mode, seen: Arc<Mutex<Vec<Seen>>>, keep: usiz
         cur.commands.push(text.clone());
         let reply: String = if upper.starts_with("EHLO") || upper.starts_with("LHLO") {
             cur.ehlo = text.clone();
-            "250-sink\r\n250-PIPELINING\r\n250-SIZE 1000000000\r\n250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT".into()
+            if matches!(mode, Mode::Plain) {
+                "250-sink\r\n250 8BITMIME".to_string()
+            } else {
+                "250-sink\r\n250-PIPELINING\r\n250-SIZE 1000000000\r\n250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT".into()
+            }
         } else if upper.starts_with("XFORWARD") {
             "250 2.0.0 Ok".into()
         } else if upper.starts_with("MAIL") {
