@@ -13,6 +13,10 @@ const JIT_STACK: usize = 8 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct PerlRegex {
     re: Engine,
+    /// No anchors or word boundaries: a match in a piece of text is also a
+    /// match in any text containing that piece (lets a whole-text test
+    /// rule out every line at once).
+    context_free: bool,
 }
 
 /// PCRE2 for what only it handles; the `regex` crate (built on first use,
@@ -56,8 +60,9 @@ impl PerlRegex {
     /// Compile a bare pattern with Perl flag letters (`i`, `m`, `s`, `x`).
     pub fn new(body: &str, flags: &str) -> Result<PerlRegex, String> {
         let pattern = escape_high_bytes(body);
-        if rust_compatible(&pattern, flags) {
+        if let Some(context_free) = rust_compatible(&pattern, flags) {
             return Ok(PerlRegex {
+                context_free,
                 re: Engine::LazyRust(Box::new(LazyRust {
                     pattern,
                     flags: flags.to_string(),
@@ -89,6 +94,7 @@ impl PerlRegex {
         match b.build(&pattern) {
             Ok(re) => Ok(PerlRegex {
                 re: Engine::Pcre(re),
+                context_free: false,
             }),
             Err(e) if e.to_string().contains("too large") => {
                 let re = regex::bytes::RegexBuilder::new(&pattern)
@@ -107,10 +113,17 @@ impl PerlRegex {
                     })?;
                 Ok(PerlRegex {
                     re: Engine::Rust(re),
+                    context_free: false,
                 })
             }
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// True when a match inside any substring of a text implies a match in
+    /// the text itself (no look-around of any kind, `^`, `$`, `\b` ...).
+    pub fn context_free(&self) -> bool {
+        self.context_free
     }
 
     /// Build a lazily compiled regex now; false if it cannot be built.
@@ -187,21 +200,23 @@ fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
 }
 
 /// Will [`rust_engine`] accept the pattern? Checked at load with the
-/// parser only (cheap); the automaton is built on first use.
-fn rust_compatible(pattern: &str, flags: &str) -> bool {
-    !pattern.contains('$')
-        && !pattern.contains("\\Z")
-        && !pattern.contains("\\G")
-        && regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .case_insensitive(flags.contains('i'))
-            .multi_line(flags.contains('m'))
-            .dot_matches_new_line(flags.contains('s'))
-            .ignore_whitespace(flags.contains('x'))
-            .build()
-            .parse(pattern)
-            .is_ok()
+/// parser only (cheap); the automaton is built on first use. `Some(true)`
+/// when the pattern also has no look-around assertions.
+fn rust_compatible(pattern: &str, flags: &str) -> Option<bool> {
+    if pattern.contains('$') || pattern.contains("\\Z") || pattern.contains("\\G") {
+        return None;
+    }
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'))
+        .dot_matches_new_line(flags.contains('s'))
+        .ignore_whitespace(flags.contains('x'))
+        .build()
+        .parse(pattern)
+        .ok()
+        .map(|hir| hir.properties().look_set().is_empty())
 }
 
 /// Split `/body/flags` or `m<delim>body<delim>flags` as
