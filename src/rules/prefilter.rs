@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::ParserBuilder;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind};
 
 /// Shortest literal worth filtering on; shorter sets mean "always run".
 const MIN_LITERAL: usize = 3;
@@ -39,7 +40,28 @@ pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
     };
     // Prefix literals first; if they are too weak, every match must also
     // end with one of the suffix literals, which works just as well here.
-    literals_of(&hir, ExtractKind::Prefix).or_else(|| literals_of(&hir, ExtractKind::Suffix))
+    literals_of(&hir, ExtractKind::Prefix)
+        .or_else(|| literals_of(&hir, ExtractKind::Suffix))
+        .or_else(|| inner_literals(&hir))
+}
+
+/// Failing both, any piece of a top-level concatenation with a literal set
+/// of its own: every match contains a match of that piece, so one of its
+/// literals. The piece whose shortest literal is longest wins.
+fn inner_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut h = hir;
+    while let HirKind::Capture(c) = h.kind() {
+        h = &c.sub;
+    }
+    let HirKind::Concat(subs) = h.kind() else {
+        return None;
+    };
+    subs.iter()
+        .filter_map(|s| literals_of(s, ExtractKind::Prefix))
+        .max_by_key(|l| {
+            let shortest = l.iter().map(Vec::len).min().unwrap_or(0);
+            (shortest, std::cmp::Reverse(l.len()))
+        })
 }
 
 /// `pattern` with look-around groups removed and atomic groups made
@@ -130,7 +152,7 @@ fn group_end(b: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-fn literals_of(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
+fn literals_of(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let mut ex = Extractor::new();
     ex.kind(kind)
         .limit_class(8)
@@ -246,6 +268,11 @@ mod tests {
             vec![b" dollars".to_vec()]
         );
         assert!(required_prefixes(r"\d+ \w+", "").is_none());
+        assert_eq!(
+            required_prefixes(r"(?:^|\W)\d+ ?(?:wire|bank) transfer\d+", "").unwrap(),
+            vec![b" transfer".to_vec()],
+            "the longest literal piece inside the pattern"
+        );
         assert_eq!(
             required_prefixes(r"(?<![a-z])foo(?=bar)", "").unwrap(),
             vec![b"foo".to_vec()],
