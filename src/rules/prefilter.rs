@@ -8,32 +8,34 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_syntax::ParserBuilder;
+use regex_syntax::ast::Ast;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Hir, HirKind};
+
+use super::regex::{parse_ast, translate};
 
 /// Shortest literal worth filtering on; shorter sets mean "always run".
 const MIN_LITERAL: usize = 3;
 
 /// Literals one of which starts (or else ends) every match of `pattern`
 /// (Perl flags `flags`), lower-cased; `None` when no useful set exists.
+#[cfg(test)]
 pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
+    required_prefixes_parsed(pattern, flags, parse_ast(pattern, flags).as_ref())
+}
+
+/// [`required_prefixes`] given the pattern's syntax tree from [`parse_ast`].
+pub fn required_prefixes_parsed(
+    pattern: &str,
+    flags: &str,
+    ast: Option<&Ast>,
+) -> Option<Vec<Vec<u8>>> {
     // Case is ignored here: the search below is ASCII case-insensitive, and
     // PCRE2 without UTF folds ASCII only, so case-sensitive literals suffice.
-    let parse = |p: &str| {
-        ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .multi_line(flags.contains('m'))
-            .dot_matches_new_line(flags.contains('s'))
-            .ignore_whitespace(flags.contains('x'))
-            .build()
-            .parse(p)
-            .ok()
-    };
+    let parse = |p: &str| translate(p, &parse_ast(p, flags)?, flags, false);
     // Look-around only narrows where a pattern matches, so the pattern
     // without it matches a superset; its literals still bound every match.
-    let hir = match parse(pattern) {
+    let hir = match ast.and_then(|a| translate(pattern, a, flags, false)) {
         Some(h) => h,
         None if !flags.contains('x') => parse(&relax(pattern)?)?,
         None => return None,

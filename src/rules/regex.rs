@@ -5,6 +5,8 @@
 //! (`Util.pm::compile_regexp`, see shared/reference/sa/sa-rules.md §4, §6).
 
 use pcre2::bytes::{Regex, RegexBuilder};
+use regex_syntax::ast::Ast;
+use regex_syntax::hir::Hir;
 
 /// JIT stack limit per match (the brief: 8 MiB).
 const JIT_STACK: usize = 8 * 1024 * 1024;
@@ -60,7 +62,19 @@ impl PerlRegex {
     /// Compile a bare pattern with Perl flag letters (`i`, `m`, `s`, `x`).
     pub fn new(body: &str, flags: &str) -> Result<PerlRegex, String> {
         let pattern = escape_high_bytes(body);
-        if let Some(context_free) = rust_compatible(&pattern, flags) {
+        let ast = parse_ast(&pattern, flags);
+        PerlRegex::from_escaped(pattern, flags, ast.as_ref())
+    }
+
+    /// Like [`PerlRegex::new`] for a pattern already through
+    /// [`escape_high_bytes`] and [`parse_ast`] (parsing is most of load time,
+    /// so the prefilter reuses the same syntax tree).
+    pub fn from_escaped(
+        pattern: String,
+        flags: &str,
+        ast: Option<&Ast>,
+    ) -> Result<PerlRegex, String> {
+        if let Some(context_free) = rust_compatible(&pattern, flags, ast) {
             return Ok(PerlRegex {
                 context_free,
                 re: Engine::LazyRust(Box::new(LazyRust {
@@ -202,21 +216,36 @@ fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
 /// Will [`rust_engine`] accept the pattern? Checked at load with the
 /// parser only (cheap); the automaton is built on first use. `Some(true)`
 /// when the pattern also has no look-around assertions.
-fn rust_compatible(pattern: &str, flags: &str) -> Option<bool> {
+fn rust_compatible(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<bool> {
     if pattern.contains('$') || pattern.contains("\\Z") || pattern.contains("\\G") {
         return None;
     }
-    regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .case_insensitive(flags.contains('i'))
-        .multi_line(flags.contains('m'))
-        .dot_matches_new_line(flags.contains('s'))
+    translate(pattern, ast?, flags, flags.contains('i'))
+        .map(|hir| hir.properties().look_set().is_empty())
+}
+
+/// The `regex-syntax` tree of a pattern (what `regex-syntax`'s own
+/// `ParserBuilder::parse` builds before translating), `None` if it fails.
+pub fn parse_ast(pattern: &str, flags: &str) -> Option<Ast> {
+    regex_syntax::ast::parse::ParserBuilder::new()
         .ignore_whitespace(flags.contains('x'))
         .build()
         .parse(pattern)
         .ok()
-        .map(|hir| hir.properties().look_set().is_empty())
+}
+
+/// Translate a parsed pattern with byte semantics and the Perl flags,
+/// case folding only if asked (the prefilter folds case itself).
+pub fn translate(pattern: &str, ast: &Ast, flags: &str, case_insensitive: bool) -> Option<Hir> {
+    regex_syntax::hir::translate::TranslatorBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(case_insensitive)
+        .multi_line(flags.contains('m'))
+        .dot_matches_new_line(flags.contains('s'))
+        .build()
+        .translate(pattern, ast)
+        .ok()
 }
 
 /// Split `/body/flags` or `m<delim>body<delim>flags` as
