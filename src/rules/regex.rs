@@ -194,13 +194,9 @@ impl PerlRegex {
 }
 
 /// The `regex` crate (finite automata, no backtracking blow-ups) for
-/// patterns whose meaning is the same there: no `$`/`\Z` (Perl's `$` also
-/// matches before a final newline), no backreferences or look-around
-/// (those fail to parse). Everything else goes to PCRE2.
+/// patterns whose meaning is the same there (see [`rust_compatible`]).
+/// Everything else goes to PCRE2.
 fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
-    if pattern.contains('$') || pattern.contains("\\Z") || pattern.contains("\\G") {
-        return None;
-    }
     regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
         .case_insensitive(flags.contains('i'))
@@ -217,11 +213,20 @@ fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
 /// parser only (cheap); the automaton is built on first use. `Some(true)`
 /// when the pattern also has no look-around assertions.
 fn rust_compatible(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<bool> {
-    if pattern.contains('$') || pattern.contains("\\Z") || pattern.contains("\\G") {
+    // `\Z` and `\G` fail to parse. A non-`/m` `$` (or `\z`) parses to
+    // `Look::End`, which unlike Perl's `$` does not match before a final
+    // newline: those stay with PCRE2. A `/m` `$` (`Look::EndLF`) and an
+    // escaped or bracketed `$` mean the same in both engines.
+    let looks = translate(pattern, ast?, flags, flags.contains('i'))?
+        .properties()
+        .look_set();
+    // Perl's `/m` `^` never matches after a final newline, the `regex`
+    // crate's does: with `$` also there (`/^\s*$/m`) that changes results.
+    use regex_syntax::hir::Look;
+    if looks.contains(Look::End) || (looks.contains(Look::EndLF) && looks.contains(Look::StartLF)) {
         return None;
     }
-    translate(pattern, ast?, flags, flags.contains('i'))
-        .map(|hir| hir.properties().look_set().is_empty())
+    Some(looks.is_empty())
 }
 
 /// The `regex-syntax` tree of a pattern (what `regex-syntax`'s own
@@ -334,5 +339,14 @@ mod tests {
             r.is_match(b"a foo\n"),
             "Perl $ matches before a final newline"
         );
+        let r = PerlRegex::from_delimited(r"/^foo$/m").unwrap();
+        assert!(r.is_match(b"x\nfoo\nbar"));
+        assert!(!r.is_match(b"x\nfoox\n"));
+        let r = PerlRegex::from_delimited(r"/[$]\d+ ?\$/").unwrap();
+        assert!(r.is_match(b"win $100$ now"));
+        let r = PerlRegex::from_delimited(r"/foo\Z/").unwrap();
+        assert!(r.is_match(b"a foo\n"), "\\Z stays with PCRE2");
+        let r = PerlRegex::from_delimited(r"/^\s*$/m").unwrap();
+        assert!(!r.is_match(b"foo\n"), "no /m ^ after a final newline");
     }
 }
