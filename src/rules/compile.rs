@@ -221,12 +221,15 @@ fn compile_re_lits(
     } else {
         body.to_string()
     };
-    let re = PerlRegex::new(&body, flags)?;
+    // One parse serves both the engine choice and the prefilter.
+    let pattern = super::regex::escape_high_bytes(&body);
+    let ast = super::regex::parse_ast(&pattern, flags);
     let lits = if want_lits {
-        prefilter::required_prefixes(&super::regex::escape_high_bytes(&body), flags)
+        prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref())
     } else {
         None
     };
+    let re = PerlRegex::from_escaped(pattern, flags, ast.as_ref())?;
     Ok((re, lits))
 }
 

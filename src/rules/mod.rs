@@ -458,30 +458,39 @@ impl RuleSet {
         let max = r.maxhits.max(1);
         let lines = |re: &regex::PerlRegex,
                      list: &[Vec<u8>],
+                     joined: &[u8],
                      cand: &HashMap<u32, Vec<u32>>,
                      skip_first: bool|
          -> usize {
-            let picked: Vec<&Vec<u8>> = if r.prefiltered {
-                match cand.get(&idx) {
-                    Some(v) => v
-                        .iter()
-                        .filter(|&&j| !(skip_first && j == 0))
-                        .map(|&j| &list[j as usize])
-                        .collect(),
-                    None => return 0,
+            let count = |l: &[u8], n: usize| {
+                if r.multiple {
+                    re.count_matches(l, max - n)
+                } else {
+                    usize::from(re.is_match(l))
                 }
-            } else {
-                list.iter().skip(usize::from(skip_first)).collect()
             };
             let mut n = 0;
-            for l in picked {
-                if r.multiple {
-                    n += re.count_matches(l, max - n);
-                } else if re.is_match(l) {
-                    n += 1;
+            if r.prefiltered {
+                let Some(v) = cand.get(&idx) else { return 0 };
+                for &j in v {
+                    if skip_first && j == 0 {
+                        continue;
+                    }
+                    n += count(&list[j as usize], n);
+                    if n >= max {
+                        break;
+                    }
                 }
-                if n >= max {
-                    break;
+            } else {
+                // No match in the whole text means none in any segment.
+                if re.context_free() && !re.is_match(joined) {
+                    return 0;
+                }
+                for l in list.iter().skip(usize::from(skip_first)) {
+                    n += count(l, n);
+                    if n >= max {
+                        break;
+                    }
                 }
             }
             n
@@ -502,8 +511,20 @@ impl RuleSet {
                 usize::from(m != *neg)
             }
             Test::Exists(h) => usize::from(ctx.get(h).is_some()),
-            Test::Body(re) => lines(re, &ctx.bodies.body_lines, &cands.body, r.nosubject),
-            Test::Rawbody(re) => lines(re, &ctx.bodies.rawbody, &cands.rawbody, false),
+            Test::Body(re) => lines(
+                re,
+                &ctx.bodies.body_lines,
+                &ctx.bodies.joined[0],
+                &cands.body,
+                r.nosubject,
+            ),
+            Test::Rawbody(re) => lines(
+                re,
+                &ctx.bodies.rawbody,
+                &ctx.bodies.joined[1],
+                &cands.rawbody,
+                false,
+            ),
             Test::Full(re) => {
                 if r.prefiltered && !cands.full.contains_key(&idx) {
                     0
@@ -511,7 +532,13 @@ impl RuleSet {
                     usize::from(re.is_match(ctx.pristine))
                 }
             }
-            Test::Uri(re) => lines(re, &ctx.bodies.uri_bytes, &cands.uri, false),
+            Test::Uri(re) => lines(
+                re,
+                &ctx.bodies.uri_bytes,
+                &ctx.bodies.joined[2],
+                &cands.uri,
+                false,
+            ),
             Test::MimeHeader { hdr, raw, re, neg } => {
                 let mut hit = false;
                 for p in &ctx.parts {

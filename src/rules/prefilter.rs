@@ -8,32 +8,153 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_syntax::ParserBuilder;
+use regex_syntax::ast::Ast;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind};
+
+use super::regex::{parse_ast, translate};
 
 /// Shortest literal worth filtering on; shorter sets mean "always run".
 const MIN_LITERAL: usize = 3;
 
 /// Literals one of which starts (or else ends) every match of `pattern`
 /// (Perl flags `flags`), lower-cased; `None` when no useful set exists.
+#[cfg(test)]
 pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
-    // Case is ignored here: the search below is ASCII case-insensitive, and
-    // PCRE2 without UTF folds ASCII only, so case-sensitive literals suffice.
-    let hir = ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .multi_line(flags.contains('m'))
-        .dot_matches_new_line(flags.contains('s'))
-        .ignore_whitespace(flags.contains('x'))
-        .build()
-        .parse(pattern)
-        .ok()?;
-    // Prefix literals first; if they are too weak, every match must also
-    // end with one of the suffix literals, which works just as well here.
-    literals_of(&hir, ExtractKind::Prefix).or_else(|| literals_of(&hir, ExtractKind::Suffix))
+    required_prefixes_parsed(pattern, flags, parse_ast(pattern, flags).as_ref())
 }
 
-fn literals_of(hir: &regex_syntax::hir::Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
+/// [`required_prefixes`] given the pattern's syntax tree from [`parse_ast`].
+pub fn required_prefixes_parsed(
+    pattern: &str,
+    flags: &str,
+    ast: Option<&Ast>,
+) -> Option<Vec<Vec<u8>>> {
+    // Case is ignored here: the search below is ASCII case-insensitive, and
+    // PCRE2 without UTF folds ASCII only, so case-sensitive literals suffice.
+    let parse = |p: &str| translate(p, &parse_ast(p, flags)?, flags, false);
+    // Look-around only narrows where a pattern matches, so the pattern
+    // without it matches a superset; its literals still bound every match.
+    let hir = match ast.and_then(|a| translate(pattern, a, flags, false)) {
+        Some(h) => h,
+        None if !flags.contains('x') => parse(&relax(pattern)?)?,
+        None => return None,
+    };
+    // Prefix literals first; if they are too weak, every match must also
+    // end with one of the suffix literals, which works just as well here.
+    literals_of(&hir, ExtractKind::Prefix)
+        .or_else(|| literals_of(&hir, ExtractKind::Suffix))
+        .or_else(|| inner_literals(&hir))
+}
+
+/// Failing both, any piece of a top-level concatenation with a literal set
+/// of its own: every match contains a match of that piece, so one of its
+/// literals. The piece whose shortest literal is longest wins.
+fn inner_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut h = hir;
+    while let HirKind::Capture(c) = h.kind() {
+        h = &c.sub;
+    }
+    let HirKind::Concat(subs) = h.kind() else {
+        return None;
+    };
+    subs.iter()
+        .filter_map(|s| literals_of(s, ExtractKind::Prefix))
+        .max_by_key(|l| {
+            let shortest = l.iter().map(Vec::len).min().unwrap_or(0);
+            (shortest, std::cmp::Reverse(l.len()))
+        })
+}
+
+/// `pattern` with look-around groups removed and atomic groups made
+/// plain, for literal extraction only; `None` if the scan gets confused.
+fn relax(pattern: &str) -> Option<String> {
+    let b = pattern.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                out.extend_from_slice(b.get(i..i + 2)?);
+                i += 2;
+            }
+            b'[' => {
+                let end = class_end(b, i)?;
+                out.extend_from_slice(&b[i..end]);
+                i = end;
+            }
+            b'(' if b[i..].starts_with(b"(?>") => {
+                out.extend_from_slice(b"(?:");
+                i += 3;
+            }
+            b'(' if [&b"(?="[..], b"(?!", b"(?<=", b"(?<!"]
+                .iter()
+                .any(|p| b[i..].starts_with(p)) =>
+            {
+                i = group_end(b, i)?;
+                // A quantified look-around cannot simply vanish.
+                if matches!(b.get(i), Some(b'*' | b'+' | b'?' | b'{')) {
+                    return None;
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Index just past the `]` closing the class that opens at `start`.
+fn class_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    if b.get(i) == Some(&b'^') {
+        i += 1;
+    }
+    if b.get(i) == Some(&b']') {
+        i += 1;
+    }
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' if b.get(i + 1) == Some(&b':') => {
+                let close = b[i + 2..].windows(2).position(|w| w == b":]")?;
+                i += close + 4;
+            }
+            b']' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Index just past the `)` closing the group that opens at `start`.
+fn group_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' => i = class_end(b, i)?,
+            b'(' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' => {
+                depth -= 1;
+                i += 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn literals_of(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let mut ex = Extractor::new();
     ex.kind(kind)
         .limit_class(8)
@@ -149,10 +270,26 @@ mod tests {
             vec![b" dollars".to_vec()]
         );
         assert!(required_prefixes(r"\d+ \w+", "").is_none());
-        assert!(
-            required_prefixes(r"foo(?=bar)", "").is_none(),
-            "look-ahead unparsed"
+        assert_eq!(
+            required_prefixes(r"(?:^|\W)\d+ ?(?:wire|bank) transfer\d+", "").unwrap(),
+            vec![b" transfer".to_vec()],
+            "the longest literal piece inside the pattern"
         );
+        assert_eq!(
+            required_prefixes(r"(?<![a-z])foo(?=bar)", "").unwrap(),
+            vec![b"foo".to_vec()],
+            "look-around ignored for literals"
+        );
+        assert_eq!(
+            required_prefixes(r"(?!x[)])cash(?>\d+)\1", ""),
+            None,
+            "backreference still unparsed"
+        );
+        assert_eq!(
+            relax(r"(?!cialis(?:t|[)(]))C(?>a|b)[(?=]\(?="),
+            Some(r"C(?:a|b)[(?=]\(?=".to_string())
+        );
+        assert!(relax(r"a(?=b)*").is_none(), "quantified look-around");
         assert!(required_prefixes(r"ab", "").is_none(), "too short");
         let pf = Prefilter::build(&[(7, vec![b"cash".to_vec()])]);
         let c = pf.candidates(&[b"no".to_vec(), b"CASH now".to_vec()]);

@@ -5,6 +5,8 @@
 //! (`Util.pm::compile_regexp`, see shared/reference/sa/sa-rules.md §4, §6).
 
 use pcre2::bytes::{Regex, RegexBuilder};
+use regex_syntax::ast::Ast;
+use regex_syntax::hir::Hir;
 
 /// JIT stack limit per match (the brief: 8 MiB).
 const JIT_STACK: usize = 8 * 1024 * 1024;
@@ -13,6 +15,10 @@ const JIT_STACK: usize = 8 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct PerlRegex {
     re: Engine,
+    /// No anchors or word boundaries: a match in a piece of text is also a
+    /// match in any text containing that piece (lets a whole-text test
+    /// rule out every line at once).
+    context_free: bool,
 }
 
 /// PCRE2 for what only it handles; the `regex` crate (built on first use,
@@ -56,8 +62,21 @@ impl PerlRegex {
     /// Compile a bare pattern with Perl flag letters (`i`, `m`, `s`, `x`).
     pub fn new(body: &str, flags: &str) -> Result<PerlRegex, String> {
         let pattern = escape_high_bytes(body);
-        if rust_compatible(&pattern, flags) {
+        let ast = parse_ast(&pattern, flags);
+        PerlRegex::from_escaped(pattern, flags, ast.as_ref())
+    }
+
+    /// Like [`PerlRegex::new`] for a pattern already through
+    /// [`escape_high_bytes`] and [`parse_ast`] (parsing is most of load time,
+    /// so the prefilter reuses the same syntax tree).
+    pub fn from_escaped(
+        pattern: String,
+        flags: &str,
+        ast: Option<&Ast>,
+    ) -> Result<PerlRegex, String> {
+        if let Some(context_free) = rust_compatible(&pattern, flags, ast) {
             return Ok(PerlRegex {
+                context_free,
                 re: Engine::LazyRust(Box::new(LazyRust {
                     pattern,
                     flags: flags.to_string(),
@@ -89,6 +108,7 @@ impl PerlRegex {
         match b.build(&pattern) {
             Ok(re) => Ok(PerlRegex {
                 re: Engine::Pcre(re),
+                context_free: false,
             }),
             Err(e) if e.to_string().contains("too large") => {
                 let re = regex::bytes::RegexBuilder::new(&pattern)
@@ -107,10 +127,17 @@ impl PerlRegex {
                     })?;
                 Ok(PerlRegex {
                     re: Engine::Rust(re),
+                    context_free: false,
                 })
             }
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// True when a match inside any substring of a text implies a match in
+    /// the text itself (no look-around of any kind, `^`, `$`, `\b` ...).
+    pub fn context_free(&self) -> bool {
+        self.context_free
     }
 
     /// Build a lazily compiled regex now; false if it cannot be built.
@@ -167,13 +194,9 @@ impl PerlRegex {
 }
 
 /// The `regex` crate (finite automata, no backtracking blow-ups) for
-/// patterns whose meaning is the same there: no `$`/`\Z` (Perl's `$` also
-/// matches before a final newline), no backreferences or look-around
-/// (those fail to parse). Everything else goes to PCRE2.
+/// patterns whose meaning is the same there (see [`rust_compatible`]).
+/// Everything else goes to PCRE2.
 fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
-    if pattern.contains('$') || pattern.contains("\\Z") || pattern.contains("\\G") {
-        return None;
-    }
     regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
         .case_insensitive(flags.contains('i'))
@@ -187,21 +210,47 @@ fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
 }
 
 /// Will [`rust_engine`] accept the pattern? Checked at load with the
-/// parser only (cheap); the automaton is built on first use.
-fn rust_compatible(pattern: &str, flags: &str) -> bool {
-    !pattern.contains('$')
-        && !pattern.contains("\\Z")
-        && !pattern.contains("\\G")
-        && regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .case_insensitive(flags.contains('i'))
-            .multi_line(flags.contains('m'))
-            .dot_matches_new_line(flags.contains('s'))
-            .ignore_whitespace(flags.contains('x'))
-            .build()
-            .parse(pattern)
-            .is_ok()
+/// parser only (cheap); the automaton is built on first use. `Some(true)`
+/// when the pattern also has no look-around assertions.
+fn rust_compatible(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<bool> {
+    // `\Z` and `\G` fail to parse. A non-`/m` `$` (or `\z`) parses to
+    // `Look::End`, which unlike Perl's `$` does not match before a final
+    // newline: those stay with PCRE2. A `/m` `$` (`Look::EndLF`) and an
+    // escaped or bracketed `$` mean the same in both engines.
+    let looks = translate(pattern, ast?, flags, flags.contains('i'))?
+        .properties()
+        .look_set();
+    // Perl's `/m` `^` never matches after a final newline, the `regex`
+    // crate's does: with `$` also there (`/^\s*$/m`) that changes results.
+    use regex_syntax::hir::Look;
+    if looks.contains(Look::End) || (looks.contains(Look::EndLF) && looks.contains(Look::StartLF)) {
+        return None;
+    }
+    Some(looks.is_empty())
+}
+
+/// The `regex-syntax` tree of a pattern (what `regex-syntax`'s own
+/// `ParserBuilder::parse` builds before translating), `None` if it fails.
+pub fn parse_ast(pattern: &str, flags: &str) -> Option<Ast> {
+    regex_syntax::ast::parse::ParserBuilder::new()
+        .ignore_whitespace(flags.contains('x'))
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+/// Translate a parsed pattern with byte semantics and the Perl flags,
+/// case folding only if asked (the prefilter folds case itself).
+pub fn translate(pattern: &str, ast: &Ast, flags: &str, case_insensitive: bool) -> Option<Hir> {
+    regex_syntax::hir::translate::TranslatorBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(case_insensitive)
+        .multi_line(flags.contains('m'))
+        .dot_matches_new_line(flags.contains('s'))
+        .build()
+        .translate(pattern, ast)
+        .ok()
 }
 
 /// Split `/body/flags` or `m<delim>body<delim>flags` as
@@ -290,5 +339,14 @@ mod tests {
             r.is_match(b"a foo\n"),
             "Perl $ matches before a final newline"
         );
+        let r = PerlRegex::from_delimited(r"/^foo$/m").unwrap();
+        assert!(r.is_match(b"x\nfoo\nbar"));
+        assert!(!r.is_match(b"x\nfoox\n"));
+        let r = PerlRegex::from_delimited(r"/[$]\d+ ?\$/").unwrap();
+        assert!(r.is_match(b"win $100$ now"));
+        let r = PerlRegex::from_delimited(r"/foo\Z/").unwrap();
+        assert!(r.is_match(b"a foo\n"), "\\Z stays with PCRE2");
+        let r = PerlRegex::from_delimited(r"/^\s*$/m").unwrap();
+        assert!(!r.is_match(b"foo\n"), "no /m ^ after a final newline");
     }
 }

@@ -25,6 +25,11 @@ pub struct Bodies {
     pub uris: Vec<String>,
     /// The same URIs as bytes (what uri rules match).
     pub uri_bytes: Vec<Vec<u8>>,
+    /// `body_lines`, `rawbody` and `uri_bytes` each joined into one text
+    /// (with `\n` between URIs): one search there rules a
+    /// [`context_free`](super::regex::PerlRegex::context_free) regex out
+    /// of every segment at once.
+    pub joined: [Vec<u8>; 3],
 }
 
 fn truncate_at(text: &mut Vec<u8>, size: usize, seps: &[u8]) {
@@ -93,6 +98,11 @@ pub fn build(parts: &[Part], subject: &[u8]) -> Bodies {
     }
     b.uris = extract_uris(&b);
     b.uri_bytes = b.uris.iter().map(|u| u.as_bytes().to_vec()).collect();
+    b.joined = [
+        b.body_lines.concat(),
+        b.rawbody.concat(),
+        b.uri_bytes.join(&b'\n'),
+    ];
     b
 }
 
