@@ -214,7 +214,6 @@ pub fn queued_as(r: &Reply) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smtp::envelope::{Params, Recipient, Xforward};
 
     #[test]
     fn long_lines_split_like_amavisd() {
@@ -266,19 +265,7 @@ mod tests {
 
     #[test]
     fn line_matches_amavisd_template_order() {
-        let mut env = Envelope {
-            sender: "alice@example.org".into(),
-            mail_params: Params::default(),
-            recipients: vec![Recipient {
-                address: "bob@example.com".into(),
-                params: Params::default(),
-            }],
-            peer: "127.0.0.1:40000".parse().unwrap(),
-            local: "127.0.0.1:10024".parse().unwrap(),
-            helo: "mx".into(),
-            lmtp: false,
-            xforward: Xforward::default(),
-        };
+        let mut env = crate::smtp::envelope::test_envelope();
         let l = summary_line_ext(
             "22417-03",
             "Blocked",

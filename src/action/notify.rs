@@ -260,25 +260,11 @@ pub fn bounce(f: &Facts<'_>, cat: Category, reason: &str, rcpts: &[String]) -> N
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smtp::envelope::{Params, Recipient, Xforward};
 
     fn env() -> Envelope {
-        Envelope {
-            sender: "alice@example.org".into(),
-            mail_params: Params::default(),
-            recipients: vec![Recipient {
-                address: "bob@example.com".into(),
-                params: Params::default(),
-            }],
-            peer: "127.0.0.1:1".parse().unwrap(),
-            local: "127.0.0.1:10024".parse().unwrap(),
-            helo: "mx".into(),
-            lmtp: false,
-            xforward: Xforward {
-                addr: Some("192.0.2.10".into()),
-                ..Default::default()
-            },
-        }
+        let mut e = crate::smtp::envelope::test_envelope();
+        e.xforward.addr = Some("192.0.2.10".into());
+        e
     }
 
     #[test]

@@ -110,23 +110,10 @@ fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smtp::envelope::{Params, Recipient, Xforward};
     use std::os::unix::fs::PermissionsExt;
 
     fn env() -> Envelope {
-        Envelope {
-            sender: "alice@example.org".into(),
-            mail_params: Params::default(),
-            recipients: vec![Recipient {
-                address: "bob@example.com".into(),
-                params: Params::default(),
-            }],
-            peer: "127.0.0.1:1".parse().unwrap(),
-            local: "127.0.0.1:10024".parse().unwrap(),
-            helo: "mx".into(),
-            lmtp: false,
-            xforward: Xforward::default(),
-        }
+        crate::smtp::envelope::test_envelope()
     }
 
     #[test]

@@ -175,6 +175,25 @@ impl Envelope {
     }
 }
 
+/// The envelope unit tests use: alice@example.org -> bob@example.com from
+/// 127.0.0.1 to port 10024, no XFORWARD.
+#[cfg(test)]
+pub fn test_envelope() -> Envelope {
+    Envelope {
+        sender: "alice@example.org".into(),
+        mail_params: Params::default(),
+        recipients: vec![Recipient {
+            address: "bob@example.com".into(),
+            params: Params::default(),
+        }],
+        peer: "127.0.0.1:40000".parse().expect("addr"),
+        local: "127.0.0.1:10024".parse().expect("addr"),
+        helo: "mx".into(),
+        lmtp: false,
+        xforward: Xforward::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
