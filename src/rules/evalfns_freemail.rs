@@ -95,17 +95,7 @@ fn body_freemails(rs: &RuleSet, ctx: &Ctx) -> Vec<String> {
     let mut i = 0;
     while i < t.len() {
         if t[i] == b'@' && i > 0 {
-            let mut s = i;
-            while s > 0 && (t[s - 1].is_ascii_alphanumeric() || b"._+-".contains(&t[s - 1])) {
-                s -= 1;
-            }
-            let mut e = i + 1;
-            while e < t.len() && (t[e].is_ascii_alphanumeric() || b".-".contains(&t[e])) {
-                e += 1;
-            }
-            while e > i + 1 && t[e - 1] == b'.' {
-                e -= 1;
-            }
+            let (s, e) = super::text::address_span(t, i);
             if s < i && e > i + 1 {
                 let a = String::from_utf8_lossy(&t[s..e]).to_ascii_lowercase();
                 if !found.contains(&a) {

@@ -255,17 +255,7 @@ fn find_text_uris(t: &[u8], out: &mut Vec<String>) {
         }
         if t[i] == b'@' && i > 0 {
             // bare e-mail address → mailto:
-            let mut s = i;
-            while s > 0 && (t[s - 1].is_ascii_alphanumeric() || b"._+-".contains(&t[s - 1])) {
-                s -= 1;
-            }
-            let mut e = i + 1;
-            while e < t.len() && (t[e].is_ascii_alphanumeric() || b".-".contains(&t[e])) {
-                e += 1;
-            }
-            while e > i + 1 && t[e - 1] == b'.' {
-                e -= 1;
-            }
+            let (s, e) = address_span(t, i);
             if s < i && e > i + 1 && t[i + 1..e].contains(&b'.') {
                 let addr = String::from_utf8_lossy(&t[s..e]);
                 let m = format!("mailto:{addr}");
@@ -276,6 +266,24 @@ fn find_text_uris(t: &[u8], out: &mut Vec<String>) {
         }
         i += 1;
     }
+}
+
+/// The bytes around the `@` at `at` that form a bare e-mail address
+/// (local part `[A-Za-z0-9._+-]`, domain `[A-Za-z0-9.-]` without trailing
+/// dots), as `(start, end)`; empty sides mean no address.
+pub(crate) fn address_span(t: &[u8], at: usize) -> (usize, usize) {
+    let mut s = at;
+    while s > 0 && (t[s - 1].is_ascii_alphanumeric() || b"._+-".contains(&t[s - 1])) {
+        s -= 1;
+    }
+    let mut e = at + 1;
+    while e < t.len() && (t[e].is_ascii_alphanumeric() || b".-".contains(&t[e])) {
+        e += 1;
+    }
+    while e > at + 1 && t[e - 1] == b'.' {
+        e -= 1;
+    }
+    (s, e)
 }
 
 fn unescape(s: &str) -> String {
