@@ -44,3 +44,21 @@ fn features_fixture_every_key_has_its_source_line() {
         }
     }
 }
+
+/// `$DO_SYSLOG` is a glob alias of `$do_syslog` in Amavis/Conf.pm, so the
+/// classic spelling must be carried, not reported as unsupported.
+#[test]
+fn old_uppercase_do_syslog_is_carried_as_do_syslog() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("amavisd.conf");
+    std::fs::write(
+        &f,
+        "use strict;\n$DO_SYSLOG = 1;\n$syslog_facility = 'local3';\n1;\n",
+    )
+    .unwrap();
+    let out = migrate(&[f]).unwrap();
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let cfg = Config::from_yaml(&out.yaml, "f.yaml").unwrap();
+    assert!(cfg.do_syslog);
+    assert_eq!(cfg.syslog_facility, "local3");
+}

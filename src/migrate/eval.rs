@@ -65,6 +65,19 @@ pub const ALIASES: &[&str] = &[
     "$sql_partition_tag",
 ];
 
+/// The variable an old name is a glob alias of (Amavis/Conf.pm:
+/// `*DO_SYSLOG = \$do_syslog;` and friends): both names are one variable.
+/// The two hash aliases stay under their old names: neither is carried, and
+/// the "not carried" note should name what the user wrote.
+fn alias(sigil: char, n: &str) -> &str {
+    match (sigil, n) {
+        ('$', "DO_SYSLOG") => "do_syslog",
+        ('$', "LOGFILE") => "logfile",
+        ('$', "sql_partition_tag") => "partition_tag",
+        _ => n,
+    }
+}
+
 /// Lookup families whose default `*_maps` is `(\%x, \@x_acl, \$x_re)`.
 pub const FAMILIES: &[&str] = &[
     "local_domains",
@@ -258,12 +271,14 @@ impl State {
     // ---- variables ----
 
     pub fn get_scalar(&self, n: &str) -> V {
+        let n = alias('$', n);
         self.scalars.get(n).map(|s| s.v.clone()).unwrap_or(V::Undef)
     }
     pub fn get_array(&self, n: &str) -> Vec<V> {
         self.arrays.get(n).map(|s| s.v.clone()).unwrap_or_default()
     }
     pub fn get_hash(&self, n: &str) -> BTreeMap<String, V> {
+        let n = alias('%', n);
         self.hashes.get(n).map(|s| s.v.clone()).unwrap_or_default()
     }
 
@@ -292,6 +307,7 @@ impl State {
 
     pub fn set_scalar(&mut self, n: &str, v: V) {
         self.check_name('$', n);
+        let n = alias('$', n);
         let at = Some(self.cur.clone());
         self.scalars.insert(n.to_string(), Slot { v, at });
     }
@@ -302,6 +318,7 @@ impl State {
     }
     pub fn set_hash(&mut self, n: &str, v: BTreeMap<String, V>) {
         self.check_name('%', n);
+        let n = alias('%', n);
         let at = Some(self.cur.clone());
         self.key_at.remove(n);
         self.hashes.insert(n.to_string(), Slot { v, at });
@@ -318,6 +335,7 @@ impl State {
     }
     fn hash_mut(&mut self, n: &str, key: &str) -> &mut BTreeMap<String, V> {
         self.check_name('%', n);
+        let n = alias('%', n);
         let at = self.cur.clone();
         self.key_at
             .entry(n.to_string())
