@@ -7,6 +7,7 @@ pub mod bad_header;
 pub mod banned;
 pub mod checks;
 pub mod clamav;
+pub mod cpu;
 pub mod magic;
 pub mod report;
 pub mod spam;

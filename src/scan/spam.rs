@@ -140,7 +140,7 @@ impl Scanner for SpamScanner {
         Box::pin(async move {
             let limit = self.size_limit.unwrap_or(DEFAULT_SIZE_LIMIT) as usize;
             let me = self.clone();
-            tokio::task::spawn_blocking(move || {
+            super::cpu::run(move || {
                 let mut bytes = input.spool.prefix(limit)?;
                 if (input.spool.len() as usize) > bytes.len()
                     && let Some(nl) = bytes.iter().rposition(|b| *b == b'\n')
