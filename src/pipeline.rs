@@ -46,18 +46,28 @@ impl Runtime {
     /// message fail later (bad regexes, unreadable rules).
     pub async fn build(config: Config) -> anyhow::Result<Runtime> {
         let maps = PolicyMaps::new(&config);
-        let c2 = config.clone();
-        let engine = tokio::task::spawn_blocking(move || scan::spam::Engine::load(&c2))
-            .await
-            .map_err(|e| anyhow::anyhow!("loading spam rules crashed: {e}"))??;
-        let rules = match &engine {
-            scan::spam::Engine::Rules(rs) => Some(rs.clone()),
-            scan::spam::Engine::Gtube => None,
+        // Rules take ~60 MB and a fraction of a second to compile: not
+        // loaded at all when every recipient bypasses spam checks.
+        let (spam, rules) = if maps.bypass_spam.is_true_for_all() {
+            tracing::info!(
+                "spam checks bypassed for every recipient (bypass_spam_checks_maps): rules not loaded"
+            );
+            (None, None)
+        } else {
+            let c2 = config.clone();
+            let engine = tokio::task::spawn_blocking(move || scan::spam::Engine::load(&c2))
+                .await
+                .map_err(|e| anyhow::anyhow!("loading spam rules crashed: {e}"))??;
+            let rules = match &engine {
+                scan::spam::Engine::Rules(rs) => Some(rs.clone()),
+                scan::spam::Engine::Gtube => None,
+            };
+            let spam: Arc<dyn Scanner> = Arc::new(scan::spam::SpamScanner {
+                engine,
+                size_limit: config.sa_mail_body_size_limit,
+            });
+            (Some(spam), rules)
         };
-        let spam: Arc<dyn Scanner> = Arc::new(scan::spam::SpamScanner {
-            engine,
-            size_limit: config.sa_mail_body_size_limit,
-        });
         let virus = scan::virus::VirusScanner::from_config(&config)
             .map(|v| Arc::new(v) as Arc<dyn Scanner>);
         let banned = if config.banned_filename_re.is_empty() {
@@ -75,7 +85,7 @@ impl Runtime {
             virus,
             banned,
             bad_header: Some(Arc::new(scan::checks::BadHeaderScanner)),
-            spam: Some(spam),
+            spam,
             rules,
             pool: Arc::new(crate::smtp::pool::Pool::default()),
             log: alog::Syslog::new(&config),

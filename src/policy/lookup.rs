@@ -48,6 +48,13 @@ impl Maps {
         None
     }
 
+    /// True when the answer is true whatever the address: the first table is
+    /// a true constant (`@bypass_spam_checks_maps = (1)`). Lets the caller
+    /// skip loading what no message will ever use.
+    pub fn is_true_for_all(&self) -> bool {
+        matches!(self.tables.first(), Some(LookupTable::Const(v)) if v.is_true())
+    }
+
     /// Perl truth of the lookup; no answer = false.
     pub fn is_true(&self, addr: &str) -> bool {
         self.lookup(addr).map(|v| v.is_true()).unwrap_or(false)
@@ -215,5 +222,17 @@ mod tests {
         assert!(m.is_true("anyone@anywhere"));
         let empty = Maps::default();
         assert!(!empty.is_true("anyone@anywhere"));
+    }
+
+    #[test]
+    fn true_for_all_only_when_a_true_constant_comes_first() {
+        let konst = |v: f64| LookupTable::Const(LookupValue::Num(v));
+        let acl = LookupTable::Acl(vec![".example.com".into()]);
+        let maps = |t: Vec<LookupTable>| Maps::new(&Some(t), &BTreeMap::new(), &[]);
+        assert!(maps(vec![konst(1.0)]).is_true_for_all());
+        assert!(!maps(vec![konst(0.0)]).is_true_for_all());
+        // An ACL first can answer false for some address before the constant.
+        assert!(!maps(vec![acl, konst(1.0)]).is_true_for_all());
+        assert!(!Maps::default().is_true_for_all());
     }
 }

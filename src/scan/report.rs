@@ -161,7 +161,11 @@ pub fn to_text(r: &FileReport) -> String {
 /// `--explain`: the rules hit with scores and descriptions, like `spamassassin -t`.
 pub fn explain(rt: &Runtime, path: &Path) -> String {
     let Some(rs) = &rt.rules else {
-        return "  (no rule engine loaded)\n".into();
+        return if rt.spam.is_none() {
+            "  (no rule engine loaded: spam checks are bypassed for every recipient)\n".into()
+        } else {
+            "  (GTUBE-only spam check: no rule engine loaded)\n".into()
+        };
     };
     match std::fs::read(path) {
         Ok(bytes) => crate::rules::explain(&rs.check(&bytes, None)),
