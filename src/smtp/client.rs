@@ -94,6 +94,10 @@ impl OutMessage<'_> {
         if self.head.iter().any(|b| *b >= 0x80) {
             return Ok(true);
         }
+        if let Some(all) = self.spool.as_slice() {
+            let body = all.get(self.body_offset as usize..).unwrap_or_default();
+            return Ok(body.iter().any(|b| *b >= 0x80));
+        }
         let mut r = self.spool.reader()?;
         std::io::copy(&mut r.by_ref().take(self.body_offset), &mut std::io::sink())?;
         let mut buf = vec![0u8; 64 * 1024];
@@ -437,8 +441,16 @@ impl Client {
     /// Stream the message with dot-stuffing redone, then `.`.
     async fn write_body(&mut self, msg: &OutMessage<'_>) -> Result<(), ClientError> {
         let mut stuffer = DotStuffer::default();
-        let mut out = Vec::with_capacity(80 * 1024);
+        let mut out = Vec::with_capacity(msg.head.len() + 1024);
         stuffer.push(&msg.head, &mut out);
+        if let Some(all) = msg.spool.as_slice() {
+            // In-memory spool: one pass, no read buffer.
+            let body = all.get(msg.body_offset as usize..).unwrap_or_default();
+            stuffer.push(body, &mut out);
+            stuffer.finish(&mut out);
+            self.write(&out).await?;
+            return self.flush().await;
+        }
         self.write(&out).await?;
         let mut r = msg
             .spool
