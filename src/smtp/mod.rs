@@ -4,6 +4,7 @@
 
 pub mod acl;
 pub mod client;
+pub mod data;
 pub mod envelope;
 pub mod pool;
 pub mod reply;

@@ -5,13 +5,14 @@
 //! Hand-written loop on smtp-proto's parser: no server crate lets the reply
 //! to DATA wait for downstream acceptance or gives per-recipient LMTP replies.
 
+use crate::config::BareNewline;
 use crate::message::spool::SpoolWriter;
 use crate::pipeline::{self, Outcome, Runtime};
+use crate::smtp::data::DataReader;
 use crate::smtp::envelope::{Envelope, Params, Recipient, Xforward};
 use crate::smtp::reply::Reply;
 use arc_swap::ArcSwap;
 use smtp_proto::Request;
-use smtp_proto::request::receiver::DataReceiver;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,7 +198,13 @@ impl Session {
 
     fn command(&mut self, raw: &[u8]) -> Step {
         let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let bare_lf = raw.ends_with(b"\n") && !line.ends_with(b"\r");
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if bare_lf && self.runtime.load().config.smtpd_forbid_bare_newline == BareNewline::Reject {
+            self.errors += 1;
+            self.reply("550 5.5.2 Error: bare <LF> received");
+            return Step::Continue;
+        }
         if line.len() > MAX_COMMAND_LINE {
             self.errors += 1;
             self.reply("500 5.5.2 Error: line too long");
@@ -372,14 +379,13 @@ impl Session {
         let cfg = &rt.config;
         let limit = cfg.smtpd_message_size_limit;
         let mut spool = SpoolWriter::new(&cfg.tempbase, cfg.spool_memory_threshold);
-        let mut rx = DataReceiver::new();
-        let mut chunk = Vec::with_capacity(READ_CHUNK);
+        let mut rx = DataReader::default();
+        let mut chunk = Vec::with_capacity(READ_CHUNK + READ_CHUNK / 2);
         let mut too_big = false;
         let mut spool_error: Option<std::io::Error> = None;
         loop {
-            let mut it = self.buf[self.pos..].iter();
-            let done = rx.ingest(&mut it, &mut chunk);
-            self.pos = self.buf.len() - it.len();
+            let (used, done) = rx.ingest(&self.buf[self.pos..], &mut chunk);
+            self.pos += used;
             if !too_big && limit > 0 && spool.len() + chunk.len() as u64 > limit {
                 too_big = true;
             }
@@ -413,6 +419,13 @@ impl Session {
         if too_big {
             fail(self, "552 5.3.4 Message size exceeds fixed limit".into());
             return Ok(());
+        }
+        if rx.bare_lf {
+            tracing::info!("bare <LF> received from [{}]", self.peer.ip());
+            if cfg.smtpd_forbid_bare_newline == BareNewline::Reject {
+                fail(self, "550 5.5.2 Error: bare <LF> received".into());
+                return Ok(());
+            }
         }
         if let Some(e) = spool_error {
             tracing::error!("spooling to {} failed: {e}", cfg.tempbase.display());
