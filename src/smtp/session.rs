@@ -81,7 +81,10 @@ impl Session {
         }
     }
 
+    /// Queue one reply line. Replies echo client input (addresses), so
+    /// control characters are dropped here, the one place replies are built.
     fn reply(&mut self, text: &str) {
+        let text: String = text.chars().filter(|c| !c.is_control()).collect();
         self.out.extend_from_slice(text.as_bytes());
         self.out.extend_from_slice(b"\r\n");
     }
@@ -213,6 +216,21 @@ impl Session {
         if line.contains(&0) {
             self.errors += 1;
             self.reply("500 5.5.2 Error: NUL character in command");
+            return Step::Continue;
+        }
+        // smtp-proto would silently drop a CR inside an address and turn bad
+        // UTF-8 into U+FFFD: refuse instead of forwarding an altered address.
+        if std::str::from_utf8(line).is_err() {
+            self.errors += 1;
+            self.reply("500 5.5.2 Error: bad UTF-8 syntax");
+            return Step::Continue;
+        }
+        if line
+            .iter()
+            .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
+        {
+            self.errors += 1;
+            self.reply("500 5.5.2 Error: control character in command");
             return Step::Continue;
         }
         let upper: Vec<u8> = line.iter().take(9).map(u8::to_ascii_uppercase).collect();
