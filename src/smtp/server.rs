@@ -192,6 +192,13 @@ pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Res
     for a in server.local_addrs() {
         tracing::info!("listening on {a}");
     }
+    // Ports are bound (possibly privileged ones): now give up root, then
+    // make sure the new user can write where messages go.
+    {
+        let rt = server.runtime().load_full();
+        crate::privileges::drop_privileges(&rt.config)?;
+        crate::privileges::check_dirs(&rt.config)?;
+    }
     let handle = server.shutdown_handle();
     let live = server.runtime();
     tokio::spawn(async move {
