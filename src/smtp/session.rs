@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Longest command line accepted (RFC 5321 asks for 512; Postfix allows 2048+).
 const MAX_COMMAND_LINE: usize = 4096;
@@ -27,6 +28,8 @@ const MAX_RECIPIENTS: usize = 10_000;
 /// Bad commands before we hang up, as Postfix's smtpd_hard_error_limit.
 const MAX_ERRORS: usize = 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// Bytes per second a DATA sender must average (Postfix's `smtpd_min_data_rate`).
+const MIN_DATA_RATE: u64 = 500;
 
 /// State of one connection.
 pub struct Session {
@@ -97,16 +100,19 @@ impl Session {
         Ok(())
     }
 
-    /// Read more input. `Ok(false)` on EOF. Idle timeout = `smtpd_timeout`.
-    async fn fill(&mut self, idle: Duration, watch_shutdown: bool) -> std::io::Result<bool> {
+    /// Read more input. `Ok(false)` on EOF. Times out at `deadline`: a
+    /// whole record must arrive by then, so trickling bytes (slowloris)
+    /// does not keep a session alive (Postfix's `smtpd_per_record_deadline`).
+    async fn fill(&mut self, deadline: Instant, watch_shutdown: bool) -> std::io::Result<bool> {
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
         let old = self.buf.len();
         self.buf.resize(old + READ_CHUNK, 0);
-        let read =
-            async { tokio::time::timeout(idle, self.stream.read(&mut self.buf[old..])).await };
+        let read = async {
+            tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf[old..])).await
+        };
         let res = if watch_shutdown {
             let mut sd = self.shutdown.clone();
             tokio::select! {
@@ -155,6 +161,8 @@ impl Session {
 
     async fn command_loop(&mut self, idle: Duration) -> std::io::Result<()> {
         let mut discarding = false;
+        // A command line must be complete within `smtpd_timeout`.
+        let mut deadline = Instant::now() + idle;
         loop {
             // Answer every complete line in the buffer, then flush once
             // (RFC 2920: replies in order, flushed when input runs dry).
@@ -162,6 +170,7 @@ impl Session {
                 let end = self.pos + nl + 1;
                 let line = self.buf[self.pos..end].to_vec();
                 self.pos = end;
+                deadline = Instant::now() + idle;
                 if discarding {
                     discarding = false;
                     continue;
@@ -175,6 +184,7 @@ impl Session {
                     Step::Data => {
                         self.flush().await?;
                         self.data(idle).await?;
+                        deadline = Instant::now() + idle;
                     }
                 }
                 if self.errors >= MAX_ERRORS {
@@ -193,7 +203,7 @@ impl Session {
             }
             self.flush().await?;
             let between_transactions = self.mail.is_none();
-            if !self.fill(idle, between_transactions).await? {
+            if !self.fill(deadline, between_transactions).await? {
                 return Ok(());
             }
         }
@@ -401,6 +411,9 @@ impl Session {
         let mut chunk = Vec::with_capacity(READ_CHUNK + READ_CHUNK / 2);
         let mut too_big = false;
         let mut spool_error: Option<std::io::Error> = None;
+        // Postfix's smtpd_min_data_rate: each byte received buys 1/500 s
+        // more, so a client trickling whole lines is cut off too.
+        let mut deadline = Instant::now() + idle;
         loop {
             let (used, done) = rx.ingest(&self.buf[self.pos..], &mut chunk);
             self.pos += used;
@@ -418,12 +431,15 @@ impl Session {
             if done {
                 break;
             }
-            if !self.fill(idle, false).await? {
+            let before = self.buf.len() - self.pos;
+            if !self.fill(deadline, false).await? {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "connection closed during DATA",
                 ));
             }
+            let got = (self.buf.len() - self.pos).saturating_sub(before);
+            deadline += Duration::from_micros(got as u64 * 1_000_000 / MIN_DATA_RATE);
         }
         let (sender, mail_params) = self.mail.take().unwrap_or_default();
         let rcpts = std::mem::take(&mut self.rcpts);
