@@ -275,3 +275,183 @@ async fn ten_thousand_recipients_then_452_and_one_delivery() {
     assert_eq!(seen[0].rcpts.len(), 10_000);
     assert!(seen[0].rcpts[9_999].contains("<r9999@example.com>"));
 }
+
+// ---- Full-size runs against the real binary (scripts/hostile.sh) ----
+
+fn status_kb(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The binary with built-in rules, serving on a free port; killed on drop.
+struct Binary {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn binary(downstream: u16, extra: &str) -> Binary {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("amavis-compat.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "inet_socket_port: {port}\nforward_method: 'smtp:[127.0.0.1]:{downstream}'\ntempbase: '{}'\nmyhostname: mx.example.com\nsa_rules_dirs: ['{}']\n{extra}",
+            dir.path().display(),
+            rules.path().display()
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
+        .args(["serve", "-c"])
+        .arg(&cfg)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Binary {
+                child,
+                addr,
+                _dirs: (dir, rules),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("filter did not start");
+}
+
+fn megabytes() -> usize {
+    std::env::var("HOSTILE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+/// Stream `mb` MB of 1,000-byte lines as one message; the final reply.
+async fn stream_message(c: &mut Client, mb: usize) -> String {
+    c.cmd("MAIL FROM:<a@example.org>").await;
+    c.cmd("RCPT TO:<b@example.com>").await;
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(&message("big", "")).await;
+    let block = format!("{}\r\n", "y".repeat(998)).repeat(1000);
+    for _ in 0..mb {
+        c.send(block.as_bytes()).await;
+    }
+    c.cmd(".").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full size: scripts/hostile.sh"]
+async fn full_size_message_spooled_with_flat_memory() {
+    let mb = megabytes();
+    let d = Downstream::start_with(Mode::Accept, 0).await;
+    let b = binary(d.port, "").await;
+    let pid = b.child.id();
+    let mut c = Client::hello(b.addr).await;
+    let base = status_kb(pid, "VmRSS:");
+    let t = std::time::Instant::now();
+    let r = stream_message(&mut c, mb).await;
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_kb(pid, "VmHWM:");
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    let got = d.completed()[0].data_len;
+    eprintln!(
+        "FIGURES message: {mb} MB sent, {got} bytes delivered, {secs:.1} s, filter RSS base {base} kB, peak {peak} kB"
+    );
+    assert!(got > (mb * 1_000_000) as u64);
+    assert!(
+        (peak - base) / 1024 < 32,
+        "peak RSS grew by {} MB",
+        (peak - base) / 1024
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full size: scripts/hostile.sh"]
+async fn full_size_message_over_the_limit_is_refused_with_flat_memory() {
+    let mb = megabytes();
+    let d = Downstream::start_with(Mode::Accept, 0).await;
+    let limit = mb * 1_000_000 / 2;
+    let b = binary(d.port, &format!("smtpd_message_size_limit: {limit}\n")).await;
+    let pid = b.child.id();
+    let mut c = Client::hello(b.addr).await;
+    let base = status_kb(pid, "VmRSS:");
+    let r = stream_message(&mut c, mb).await;
+    let peak = status_kb(pid, "VmHWM:");
+    eprintln!(
+        "FIGURES over limit: {mb} MB sent against a {limit}-byte limit: {r:?}, forwarded {}, filter RSS base {base} kB, peak {peak} kB",
+        d.seen().len()
+    );
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+    assert!(d.seen().is_empty());
+    assert!((peak - base) / 1024 < 32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full size: scripts/hostile.sh"]
+async fn flood_against_the_binary() {
+    raise_fd_limit();
+    let d = Downstream::start(Mode::Accept).await;
+    let b = binary(d.port, "max_servers: 2\n").await;
+    let pid = b.child.id();
+    let base = status_kb(pid, "VmRSS:");
+    let mut good = Client::hello(b.addr).await;
+    let addr = b.addr;
+    let flood: Vec<_> = (0..1000)
+        .map(|_| {
+            tokio::spawn(async move {
+                let s = TcpStream::connect(addr).await.expect("connect");
+                let mut s = BufReader::new(s);
+                let l = first_line(&mut s).await;
+                (l, s)
+            })
+        })
+        .collect();
+    let mut delivered = 0;
+    for i in 0..10 {
+        let r = good
+            .transaction(
+                "a@example.org",
+                &["b@example.com"],
+                &message(&format!("g{i}"), "x\r\n"),
+            )
+            .await;
+        assert!(r.starts_with("250 2.0.0"), "{r}");
+        delivered += 1;
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    let mut held = Vec::new();
+    for t in flood {
+        let (l, s) = t.await.unwrap();
+        *counts
+            .entry(l.get(..9).unwrap_or(&l).to_string())
+            .or_insert(0) += 1;
+        held.push(s);
+    }
+    let peak = status_kb(pid, "VmHWM:");
+    eprintln!(
+        "FIGURES flood: 1000 connections with max_servers 2: {counts:?}; good client {delivered}/10 delivered ({} at the next hop); filter RSS base {base} kB, peak {peak} kB",
+        d.completed().len()
+    );
+    assert_eq!(counts.get("421 4.3.2"), Some(&999));
+    assert_eq!(d.completed().len(), 10);
+}
