@@ -325,14 +325,14 @@ async fn binary(downstream: u16, extra: &str) -> Binary {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let b = Binary {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        _dirs: (dir, rules),
+    };
     for _ in 0..200 {
-        if TcpStream::connect(addr).await.is_ok() {
-            return Binary {
-                child,
-                addr,
-                _dirs: (dir, rules),
-            };
+        if TcpStream::connect(b.addr).await.is_ok() {
+            return b;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
