@@ -3,6 +3,8 @@
 //! tags, template substitutions, DSN fields, next-hop replies) never makes
 //! an extra header line, MIME part, SMTP reply line or log line.
 
+mod support;
+
 use amavisd_rs::action::dsn::{FailedRcpt, build_dsn};
 use amavisd_rs::action::log::summary_line;
 use amavisd_rs::action::notify::{Facts, admin_notification, bounce};
@@ -308,4 +310,47 @@ fn log_line_is_one_line() {
     );
     assert!(!l.contains(['\r', '\n']), "{l:?}");
     assert!(l.contains("Passed INFECTED (Evil"), "{l}");
+}
+
+#[tokio::test]
+async fn dsn_orcpt_of_a_quoted_sender_is_xtext_not_extra_parameters() {
+    use support::*;
+    let d = Downstream::start(Mode::RcptReply(
+        "nobody",
+        "550 5.1.1 <nobody@example.com>: Recipient address rejected",
+    ))
+    .await;
+    let f = start_filter("", d.port).await;
+    let mut c = Client::hello(f.addr).await;
+    // A quoted local part with a space and something that looks like a parameter.
+    let sender = "\"odd NOTIFY=NEVER name\"@example.org";
+    let r = c
+        .transaction(
+            sender,
+            &["bob@example.com", "nobody@example.com"],
+            &message("m", "x\r\n"),
+        )
+        .await;
+    assert!(r.starts_with("250 2.0.0 from MTA("), "{r}");
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = d.completed();
+        if seen.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // The message itself goes on with the sender exactly as given.
+    assert!(
+        seen[0].mail.starts_with(&format!("MAIL FROM:<{sender}>")),
+        "{}",
+        seen[0].mail
+    );
+    assert_eq!(
+        seen[1].rcpts,
+        vec![format!(
+            "RCPT TO:<{sender}> ORCPT=rfc822;\"odd+20NOTIFY+3DNEVER+20name\"@example.org"
+        )]
+    );
 }

@@ -263,8 +263,8 @@ impl Session {
             Ok(Request::Ehlo { host }) => self.hello(host, false, true),
             Ok(Request::Lhlo { host }) => self.hello(host, true, true),
             Ok(Request::Helo { host }) => self.hello(host, false, false),
-            Ok(Request::Mail { from }) => self.mail_from(line, from.address, from.size),
-            Ok(Request::Rcpt { to }) => self.rcpt_to(line, to.address),
+            Ok(Request::Mail { from }) => self.mail_from(line, requote(&from.address), from.size),
+            Ok(Request::Rcpt { to }) => self.rcpt_to(line, requote(&to.address)),
             Ok(Request::Data) => {
                 if self.mail.is_none() {
                     self.errors += 1;
@@ -526,6 +526,36 @@ impl Session {
     }
 }
 
+/// smtp-proto hands addresses over unquoted (`"john smith"@x` arrives as
+/// `john smith@x`); quote the local part again where RFC 5321 needs it, as
+/// Postfix does on output, so the address we forward is the one we got and
+/// cannot split into extra words or parameters downstream.
+fn requote(address: &str) -> String {
+    let (local, domain) = match address.rfind('@') {
+        Some(at) => address.split_at(at),
+        None => (address, ""),
+    };
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+    let dot_atom = !local.is_empty()
+        && local
+            .split('.')
+            .all(|w| !w.is_empty() && w.chars().all(atext));
+    if local.is_empty() || dot_atom {
+        return address.to_string();
+    }
+    let mut q = String::with_capacity(address.len() + 4);
+    q.push('"');
+    for c in local.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q.push_str(domain);
+    q
+}
+
 /// The ESMTP parameters after the `<path>` of a MAIL/RCPT line, verbatim.
 fn params_after_path(line: &[u8]) -> Params {
     let s = String::from_utf8_lossy(line);
@@ -553,6 +583,21 @@ fn params_after_path(line: &[u8]) -> Params {
 #[cfg(test)]
 mod tests {
     use super::params_after_path;
+
+    #[test]
+    fn local_parts_are_quoted_again_where_needed() {
+        use super::requote;
+        assert_eq!(requote("a.b+c@example.com"), "a.b+c@example.com");
+        assert_eq!(requote("j\u{f6}rg@example.com"), "j\u{f6}rg@example.com");
+        assert_eq!(
+            requote("john smith@example.com"),
+            "\"john smith\"@example.com"
+        );
+        assert_eq!(requote("a\"b\\c@x"), "\"a\\\"b\\\\c\"@x");
+        assert_eq!(requote(".a@x"), "\".a\"@x");
+        assert_eq!(requote(""), "");
+        assert_eq!(requote("postmaster"), "postmaster");
+    }
 
     #[test]
     fn params_are_kept_verbatim() {
