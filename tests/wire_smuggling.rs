@@ -3,6 +3,7 @@
 //! `smtpd_forbid_bare_newline = normalize`), so a downstream Postfix of any
 //! age never sees a second transaction, and dots are stuffed on the way out.
 
+mod common;
 mod support;
 
 use support::*;
@@ -164,4 +165,68 @@ async fn reject_mode_refuses_bare_lf_in_data_and_commands() {
         .await;
     assert!(r.starts_with("250 2.0.0"), "{r}");
     assert_eq!(d.completed().len(), 1);
+}
+
+/// The real thing downstream: Postfix 3.7 (Debian 12), whose reinjection
+/// smtpd has `smtpd_forbid_bare_newline = no` and would read `<LF>.<LF>`
+/// as the end of data. A hostile client talking to the filter directly
+/// sends each fake end in turn; Postfix delivers exactly one message per
+/// transaction, each with the would-be second message inside its body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_postfix_next_hop_never_sees_the_smuggled_message() {
+    use common::postfix::{PostfixHarness, free_port};
+    let pf = tokio::task::spawn_blocking(move || PostfixHarness::start(free_port()))
+        .await
+        .unwrap();
+    let yaml = format!(
+        "inet_socket_port: 0\nforward_method: '{}'\nmyhostname: filter.example.net\nsa_rules_dirs: []\n",
+        pf.forward_method()
+    );
+    let cfg = amavisd_rs::config::Config::from_yaml(&yaml, "t").unwrap();
+    let rt = amavisd_rs::pipeline::Runtime::build(cfg).await.unwrap();
+    let server = amavisd_rs::smtp::server::Server::bind(rt).await.unwrap();
+    let addr = server.local_addrs()[0];
+    let handle = server.shutdown_handle();
+    tokio::spawn(server.run());
+    let rcpt = pf.recipient().to_string();
+    let ends = ["\n.\n", "\n.\r\n", ".\n", "\r.\r", "\r\n.\r"];
+    let mut c = Client::hello(addr).await;
+    for (i, end) in ends.iter().enumerate() {
+        let mut m = format!(
+            "From: alice@example.org\r\nTo: {rcpt}\r\nSubject: carrier {i}\r\nMessage-ID: <carrier{i}@example.org>\r\n\r\nfirst part\r\n"
+        )
+        .into_bytes();
+        m.extend_from_slice(end.as_bytes());
+        m.extend_from_slice(
+            format!("MAIL FROM:<admin@example.com>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\nFrom: admin@example.com\r\nSubject: smuggled {i}\r\n\r\nspoofed\r\n").as_bytes(),
+        );
+        let r = c
+            .transaction("alice@example.org", &[rcpt.as_str()], &m)
+            .await;
+        assert!(r.starts_with("250 2.0.0"), "{r}");
+    }
+    let dir = pf.maildir_new();
+    let pf = tokio::task::spawn_blocking(move || {
+        assert!(pf.wait_for_empty_queue(std::time::Duration::from_secs(60)));
+        pf
+    })
+    .await
+    .unwrap();
+    let got = pf.wait_for_messages(&dir, ends.len(), std::time::Duration::from_secs(60));
+    assert_eq!(got.len(), ends.len(), "{}", pf.diagnostics());
+    for m in &got {
+        let t = String::from_utf8_lossy(m).replace("\r\n", "\n");
+        // Each delivered message is a carrier, with the fake one in its body.
+        let (head, body) = t.split_once("\n\n").unwrap();
+        assert!(head.contains("\nSubject: carrier "), "{t}");
+        assert!(
+            !head.contains("smuggled") && !head.contains("admin@"),
+            "{t}"
+        );
+        assert!(
+            body.contains("Subject: smuggled") && body.contains("spoofed"),
+            "{t}"
+        );
+    }
+    handle.shutdown();
 }
