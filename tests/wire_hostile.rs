@@ -196,6 +196,22 @@ async fn hundred_kilobyte_commands_get_500_and_the_session_goes_on() {
         .await;
     assert!(r.starts_with("250 2.0.0"), "{r}");
     assert_eq!(d.completed().len(), 1);
+    // A client that keeps at it is hung up on, as Postfix's
+    // smtpd_hard_error_limit (20) does.
+    let mut last = String::new();
+    // Three errors so far; sixteen more, then the twentieth.
+    for _ in 0..16 {
+        last = c.cmd(&long).await;
+    }
+    assert_eq!(last, "500 5.5.2 Error: line too long");
+    let r = c.cmd(&long).await;
+    assert!(r.starts_with("500 5.5.2"), "{r}");
+    let r = c.reply().await;
+    assert!(
+        r.starts_with("421 4.7.0 ") && r.ends_with("Error: too many errors"),
+        "{r}"
+    );
+    assert!(c.closed().await);
 }
 
 #[tokio::test]
@@ -454,4 +470,28 @@ async fn flood_against_the_binary() {
     );
     assert_eq!(counts.get("421 4.3.2"), Some(&999));
     assert_eq!(d.completed().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full size: scripts/hostile.sh"]
+async fn long_commands_against_the_binary() {
+    let d = Downstream::start(Mode::Accept).await;
+    let b = binary(d.port, "").await;
+    let pid = b.child.id();
+    let base = status_kb(pid, "VmRSS:");
+    let long = format!("NOOP {}", "x".repeat(100 * 1024));
+    let mut refused = 0;
+    for _ in 0..50 {
+        let mut c = Client::hello(b.addr).await;
+        for _ in 0..19 {
+            assert_eq!(c.cmd(&long).await, "500 5.5.2 Error: line too long");
+            refused += 1;
+        }
+        assert!(c.cmd("QUIT").await.starts_with("221"));
+    }
+    let peak = status_kb(pid, "VmHWM:");
+    eprintln!(
+        "FIGURES long commands: {refused} commands of 100 KB refused over 50 sessions; filter RSS base {base} kB, peak {peak} kB"
+    );
+    assert!((peak - base) / 1024 < 16);
 }

@@ -172,7 +172,12 @@ impl Session {
                 self.pos = end;
                 deadline = Instant::now() + idle;
                 if discarding {
+                    // End of an over-long line: it counted as an error too.
                     discarding = false;
+                    if self.errors >= MAX_ERRORS {
+                        self.reply(&format!("421 4.7.0 {} Error: too many errors", self.me));
+                        return Ok(());
+                    }
                     continue;
                 }
                 match self.command(&line) {
