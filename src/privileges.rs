@@ -35,6 +35,23 @@ fn group(name: &str) -> anyhow::Result<Gid> {
     }
 }
 
+/// The user and group `daemon_user`/`daemon_group` name (group: the user's
+/// own when unset); `None` when `daemon_user` is unset. For check-config too.
+pub fn resolve(cfg: &Config) -> anyhow::Result<Option<(User, Gid)>> {
+    let Some(name) = cfg.daemon_user.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let u = user(name)?;
+    let gid = match cfg.daemon_group.as_deref().filter(|s| !s.is_empty()) {
+        Some(g) => group(g)?,
+        None => u.gid,
+    };
+    if u.uid.is_root() {
+        bail!("daemon_user: `{name}` is root; name an unprivileged user");
+    }
+    Ok(Some((u, gid)))
+}
+
 /// Drop root if we have it and `daemon_user` is set. Call after binding
 /// the listeners and before accepting. Not root: the keys are ignored.
 pub fn drop_privileges(cfg: &Config) -> anyhow::Result<()> {
@@ -48,18 +65,10 @@ pub fn drop_privileges(cfg: &Config) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let Some(name) = wanted else {
+    let Some((u, gid)) = resolve(cfg)? else {
         tracing::warn!("running as root: set daemon_user (e.g. amavis) to drop privileges");
         return Ok(());
     };
-    let u = user(name)?;
-    let gid = match cfg.daemon_group.as_deref().filter(|s| !s.is_empty()) {
-        Some(g) => group(g)?,
-        None => u.gid,
-    };
-    if u.uid.is_root() {
-        bail!("daemon_user: `{name}` is root; name an unprivileged user");
-    }
     setgroups(&[gid]).context("daemon_user: setgroups failed")?;
     setgid(gid).context("daemon_group: setgid failed")?;
     setuid(u.uid).context("daemon_user: setuid failed")?;

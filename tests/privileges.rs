@@ -303,3 +303,25 @@ fn non_root_start_ignores_daemon_user_with_a_log_line() {
     assert!(seen.contains(&want), "{seen}");
     assert!(child.0.try_wait().unwrap().is_none(), "{seen}");
 }
+
+#[test]
+fn check_config_names_an_unknown_daemon_user() {
+    let conf = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        conf.path(),
+        free_port(),
+        free_port(),
+        "daemon_user: no-such-user-amavisd-rs\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
+        .arg("check-config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("daemon_user: no such user `no-such-user-amavisd-rs`"),
+        "{err}"
+    );
+}
