@@ -15,6 +15,7 @@ pub mod message;
 pub mod migrate;
 pub mod pipeline;
 pub mod policy;
+pub mod privileges;
 pub mod rules;
 pub mod scan;
 pub mod smtp;

@@ -189,6 +189,11 @@ async fn scan(cfg: Config, format: &str, explain: bool, files: &[PathBuf]) -> Ex
 /// check-config beyond the syntax: compile everything and ask each clamd
 /// for `zPING`/`zVERSION`. Exit 1 if no virus scanner answers.
 async fn check(cfg: Config, file: &std::path::Path) -> ExitCode {
+    // A daemon_user that does not resolve would stop a root start: say so now.
+    if let Err(e) = amavisd_rs::privileges::resolve(&cfg) {
+        eprintln!("{}: {e:#}", file.display());
+        return ExitCode::from(2);
+    }
     let scanner = amavisd_rs::scan::virus::VirusScanner::from_config(&cfg);
     if let Err(e) = amavisd_rs::pipeline::Runtime::build(cfg).await {
         eprintln!("{}: {e:#}", file.display());

@@ -133,8 +133,13 @@ pub async fn submit(cfg: &Config, env: &Envelope, n: &Notification) -> Result<()
             .recipients
             .iter()
             .map(|r| {
+                // ORCPT's address is xtext (RFC 3461): a quoted local part
+                // with spaces must not split into extra parameters.
                 let p = if n.orcpt {
-                    Params(vec![format!("ORCPT=rfc822;{r}")])
+                    Params(vec![format!(
+                        "ORCPT=rfc822;{}",
+                        crate::smtp::envelope::xtext_encode(r)
+                    )])
                 } else {
                     Params::default()
                 };

@@ -44,9 +44,12 @@ impl Syslog {
     /// Log one line: always through tracing (target `amavis`), and to
     /// syslog when enabled, split like amavisd into 980-byte pieces.
     pub fn emit(&self, line: &str) {
+        // The one way out for log lines: nothing from a message (virus
+        // names, addresses, header values) may start a forged log line.
+        let line = crate::message::edit::sanitize(line);
         tracing::info!(target: "amavis", "{line}");
         let Some(sock) = &self.sock else { return };
-        for piece in split_line(line, 980) {
+        for piece in split_line(&line, 980) {
             let _ = sock.send(format!("{}{piece}", self.prefix).as_bytes());
         }
     }
@@ -145,7 +148,9 @@ pub fn summary_line_ext(
 ) -> String {
     let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).collect() };
     let mut s = format!(
-        "({am_id}) {verb} {category} {{{actions}}}, [{}]",
+        "({am_id}) {verb} {} {{{}}}, [{}]",
+        clean(category),
+        clean(actions),
         env.peer.ip()
     );
     if let Some(a) = &env.xforward.addr {
@@ -161,7 +166,7 @@ pub fn summary_line_ext(
         .collect();
     s.push_str(&format!(" <{}> -> {}", clean(&env.sender), rcpts.join(",")));
     if !extra.is_empty() {
-        s.push_str(&format!(", {extra}"));
+        s.push_str(&format!(", {}", clean(extra)));
     }
     if let Some(q) = &env.xforward.ident {
         s.push_str(&format!(", Queue-ID: {}", clean(q)));

@@ -58,6 +58,20 @@ fn default_av_kind() -> String {
     "clamd".into()
 }
 
+/// `smtpd_forbid_bare_newline` (Postfix's name and values; amavisd has no
+/// such setting): what the listener does with lines ending in a bare `<LF>`.
+/// Either way only `<CR><LF>.<CR><LF>` ends DATA (see `smtp::data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BareNewline {
+    /// Accept them as `<CR><LF>` (Postfix 3.9's default; `yes` is its alias).
+    #[default]
+    #[serde(alias = "yes")]
+    Normalize,
+    /// Refuse the command or message: `550 5.5.2 Error: bare <LF> received`.
+    Reject,
+}
+
 /// A policy bank (`$policy_bank{'NAME'} = {...}`): carried as data; the keys
 /// are the same as the top level. Not applied yet (see README).
 pub type PolicyBank = BTreeMap<String, serde_json::Value>;
@@ -92,6 +106,10 @@ pub struct Config {
     pub child_timeout: u64,
     /// `$smtpd_message_size_limit`: bytes; 0 = no limit. Announced in EHLO SIZE.
     pub smtpd_message_size_limit: u64,
+    /// Ours (Postfix's name): `normalize` (default) or `reject`. Postfix's
+    /// `no` (a bare-LF `.` line ends DATA) is not offered: it is the
+    /// smuggling hole.
+    pub smtpd_forbid_bare_newline: BareNewline,
     /// `$smtpd_greeting_banner` is not carried; greeting matches amavisd's default.
     /// `$TEMPBASE`: where spooled bodies go. Default `$MYHOME/tmp` (we use /var/tmp if unset).
     pub tempbase: PathBuf,
@@ -288,6 +306,7 @@ impl Default for Config {
             smtpd_timeout: 8 * 60,
             child_timeout: 8 * 60,
             smtpd_message_size_limit: 0,
+            smtpd_forbid_bare_newline: BareNewline::Normalize,
             tempbase: PathBuf::new(),
             myhome: PathBuf::from("/var/amavis"),
             spool_memory_threshold: 1 << 20,

@@ -4,7 +4,9 @@
 
 pub mod acl;
 pub mod client;
+pub mod data;
 pub mod envelope;
+pub mod path;
 pub mod pool;
 pub mod reply;
 pub mod server;

@@ -45,7 +45,7 @@ impl Server {
             } else {
                 format!("{host}:{port}")
             };
-            let l = TcpListener::bind(&addr).await.map_err(|e| {
+            let l = listen(&addr).await.map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
             })?;
             listeners.push(l);
@@ -105,6 +105,27 @@ impl Server {
         let _ = tokio::time::timeout(grace, limit.acquire_many(max as u32)).await;
         tracing::info!("shutdown complete");
     }
+}
+
+/// Listen queue length (capped by the kernel's somaxconn). tokio's default
+/// of 1024 overflows under a connection flood: with SYN cookies the
+/// overflowing clients then sit on a connection the server never sees,
+/// instead of getting their 421.
+const BACKLOG: u32 = 4096;
+
+async fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    let sa = tokio::net::lookup_host(addr)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+    let sock = if sa.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(sa)?;
+    sock.listen(BACKLOG)
 }
 
 async fn accept_loop(
@@ -191,6 +212,13 @@ pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Res
     let server = Server::bind(rt).await?;
     for a in server.local_addrs() {
         tracing::info!("listening on {a}");
+    }
+    // Ports are bound (possibly privileged ones): now give up root, then
+    // make sure the new user can write where messages go.
+    {
+        let rt = server.runtime().load_full();
+        crate::privileges::drop_privileges(&rt.config)?;
+        crate::privileges::check_dirs(&rt.config)?;
     }
     let handle = server.shutdown_handle();
     let live = server.runtime();

@@ -5,19 +5,22 @@
 //! Hand-written loop on smtp-proto's parser: no server crate lets the reply
 //! to DATA wait for downstream acceptance or gives per-recipient LMTP replies.
 
+use crate::config::BareNewline;
 use crate::message::spool::SpoolWriter;
 use crate::pipeline::{self, Outcome, Runtime};
+use crate::smtp::data::DataReader;
 use crate::smtp::envelope::{Envelope, Params, Recipient, Xforward};
+use crate::smtp::path::{params_after_path, requote};
 use crate::smtp::reply::Reply;
 use arc_swap::ArcSwap;
 use smtp_proto::Request;
-use smtp_proto::request::receiver::DataReceiver;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Longest command line accepted (RFC 5321 asks for 512; Postfix allows 2048+).
 const MAX_COMMAND_LINE: usize = 4096;
@@ -26,6 +29,8 @@ const MAX_RECIPIENTS: usize = 10_000;
 /// Bad commands before we hang up, as Postfix's smtpd_hard_error_limit.
 const MAX_ERRORS: usize = 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// Bytes per second a DATA sender must average (Postfix's `smtpd_min_data_rate`).
+const MIN_DATA_RATE: u64 = 500;
 
 /// State of one connection.
 pub struct Session {
@@ -80,7 +85,10 @@ impl Session {
         }
     }
 
+    /// Queue one reply line. Replies echo client input (addresses), so
+    /// control characters are dropped here, the one place replies are built.
     fn reply(&mut self, text: &str) {
+        let text: String = text.chars().filter(|c| !c.is_control()).collect();
         self.out.extend_from_slice(text.as_bytes());
         self.out.extend_from_slice(b"\r\n");
     }
@@ -93,16 +101,19 @@ impl Session {
         Ok(())
     }
 
-    /// Read more input. `Ok(false)` on EOF. Idle timeout = `smtpd_timeout`.
-    async fn fill(&mut self, idle: Duration, watch_shutdown: bool) -> std::io::Result<bool> {
+    /// Read more input. `Ok(false)` on EOF. Times out at `deadline`: a
+    /// whole record must arrive by then, so trickling bytes (slowloris)
+    /// does not keep a session alive (Postfix's `smtpd_per_record_deadline`).
+    async fn fill(&mut self, deadline: Instant, watch_shutdown: bool) -> std::io::Result<bool> {
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
         let old = self.buf.len();
         self.buf.resize(old + READ_CHUNK, 0);
-        let read =
-            async { tokio::time::timeout(idle, self.stream.read(&mut self.buf[old..])).await };
+        let read = async {
+            tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf[old..])).await
+        };
         let res = if watch_shutdown {
             let mut sd = self.shutdown.clone();
             tokio::select! {
@@ -151,6 +162,8 @@ impl Session {
 
     async fn command_loop(&mut self, idle: Duration) -> std::io::Result<()> {
         let mut discarding = false;
+        // A command line must be complete within `smtpd_timeout`.
+        let mut deadline = Instant::now() + idle;
         loop {
             // Answer every complete line in the buffer, then flush once
             // (RFC 2920: replies in order, flushed when input runs dry).
@@ -158,8 +171,14 @@ impl Session {
                 let end = self.pos + nl + 1;
                 let line = self.buf[self.pos..end].to_vec();
                 self.pos = end;
+                deadline = Instant::now() + idle;
                 if discarding {
+                    // End of an over-long line: it counted as an error too.
                     discarding = false;
+                    if self.errors >= MAX_ERRORS {
+                        self.reply(&format!("421 4.7.0 {} Error: too many errors", self.me));
+                        return Ok(());
+                    }
                     continue;
                 }
                 match self.command(&line) {
@@ -171,6 +190,7 @@ impl Session {
                     Step::Data => {
                         self.flush().await?;
                         self.data(idle).await?;
+                        deadline = Instant::now() + idle;
                     }
                 }
                 if self.errors >= MAX_ERRORS {
@@ -189,7 +209,7 @@ impl Session {
             }
             self.flush().await?;
             let between_transactions = self.mail.is_none();
-            if !self.fill(idle, between_transactions).await? {
+            if !self.fill(deadline, between_transactions).await? {
                 return Ok(());
             }
         }
@@ -197,7 +217,13 @@ impl Session {
 
     fn command(&mut self, raw: &[u8]) -> Step {
         let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let bare_lf = raw.ends_with(b"\n") && !line.ends_with(b"\r");
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if bare_lf && self.runtime.load().config.smtpd_forbid_bare_newline == BareNewline::Reject {
+            self.errors += 1;
+            self.reply("550 5.5.2 Error: bare <LF> received");
+            return Step::Continue;
+        }
         if line.len() > MAX_COMMAND_LINE {
             self.errors += 1;
             self.reply("500 5.5.2 Error: line too long");
@@ -206,6 +232,21 @@ impl Session {
         if line.contains(&0) {
             self.errors += 1;
             self.reply("500 5.5.2 Error: NUL character in command");
+            return Step::Continue;
+        }
+        // smtp-proto would silently drop a CR inside an address and turn bad
+        // UTF-8 into U+FFFD: refuse instead of forwarding an altered address.
+        if std::str::from_utf8(line).is_err() {
+            self.errors += 1;
+            self.reply("500 5.5.2 Error: bad UTF-8 syntax");
+            return Step::Continue;
+        }
+        if line
+            .iter()
+            .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
+        {
+            self.errors += 1;
+            self.reply("500 5.5.2 Error: control character in command");
             return Step::Continue;
         }
         let upper: Vec<u8> = line.iter().take(9).map(u8::to_ascii_uppercase).collect();
@@ -228,8 +269,8 @@ impl Session {
             Ok(Request::Ehlo { host }) => self.hello(host, false, true),
             Ok(Request::Lhlo { host }) => self.hello(host, true, true),
             Ok(Request::Helo { host }) => self.hello(host, false, false),
-            Ok(Request::Mail { from }) => self.mail_from(line, from.address, from.size),
-            Ok(Request::Rcpt { to }) => self.rcpt_to(line, to.address),
+            Ok(Request::Mail { from }) => self.mail_from(line, requote(&from.address), from.size),
+            Ok(Request::Rcpt { to }) => self.rcpt_to(line, requote(&to.address)),
             Ok(Request::Data) => {
                 if self.mail.is_none() {
                     self.errors += 1;
@@ -372,14 +413,16 @@ impl Session {
         let cfg = &rt.config;
         let limit = cfg.smtpd_message_size_limit;
         let mut spool = SpoolWriter::new(&cfg.tempbase, cfg.spool_memory_threshold);
-        let mut rx = DataReceiver::new();
-        let mut chunk = Vec::with_capacity(READ_CHUNK);
+        let mut rx = DataReader::default();
+        let mut chunk = Vec::with_capacity(READ_CHUNK + READ_CHUNK / 2);
         let mut too_big = false;
         let mut spool_error: Option<std::io::Error> = None;
+        // Postfix's smtpd_min_data_rate: each byte received buys 1/500 s
+        // more, so a client trickling whole lines is cut off too.
+        let mut deadline = Instant::now() + idle;
         loop {
-            let mut it = self.buf[self.pos..].iter();
-            let done = rx.ingest(&mut it, &mut chunk);
-            self.pos = self.buf.len() - it.len();
+            let (used, done) = rx.ingest(&self.buf[self.pos..], &mut chunk);
+            self.pos += used;
             if !too_big && limit > 0 && spool.len() + chunk.len() as u64 > limit {
                 too_big = true;
             }
@@ -394,12 +437,15 @@ impl Session {
             if done {
                 break;
             }
-            if !self.fill(idle, false).await? {
+            let before = self.buf.len() - self.pos;
+            if !self.fill(deadline, false).await? {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "connection closed during DATA",
                 ));
             }
+            let got = (self.buf.len() - self.pos).saturating_sub(before);
+            deadline += Duration::from_micros(got as u64 * 1_000_000 / MIN_DATA_RATE);
         }
         let (sender, mail_params) = self.mail.take().unwrap_or_default();
         let rcpts = std::mem::take(&mut self.rcpts);
@@ -413,6 +459,13 @@ impl Session {
         if too_big {
             fail(self, "552 5.3.4 Message size exceeds fixed limit".into());
             return Ok(());
+        }
+        if rx.bare_lf {
+            tracing::info!("bare <LF> received from [{}]", self.peer.ip());
+            if cfg.smtpd_forbid_bare_newline == BareNewline::Reject {
+                fail(self, "550 5.5.2 Error: bare <LF> received".into());
+                return Ok(());
+            }
         }
         if let Some(e) = spool_error {
             tracing::error!("spooling to {} failed: {e}", cfg.tempbase.display());
@@ -476,42 +529,5 @@ impl Session {
             }
         }
         Ok(())
-    }
-}
-
-/// The ESMTP parameters after the `<path>` of a MAIL/RCPT line, verbatim.
-fn params_after_path(line: &[u8]) -> Params {
-    let s = String::from_utf8_lossy(line);
-    let Some(open) = s.find('<') else {
-        return Params::default();
-    };
-    let mut in_quote = false;
-    let mut close = None;
-    for (i, c) in s[open..].char_indices() {
-        match c {
-            '"' => in_quote = !in_quote,
-            '>' if !in_quote => {
-                close = Some(open + i);
-                break;
-            }
-            _ => {}
-        }
-    }
-    match close {
-        Some(c) => Params::parse(&s[c + 1..]),
-        None => Params::default(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::params_after_path;
-
-    #[test]
-    fn params_are_kept_verbatim() {
-        let p = params_after_path(b"MAIL FROM:<a@b> BODY=8BITMIME SIZE=100 ENVID=x+2Dy");
-        assert_eq!(p.0, vec!["BODY=8BITMIME", "SIZE=100", "ENVID=x+2Dy"]);
-        let p = params_after_path(b"RCPT TO:<\"odd>name\"@b> NOTIFY=FAILURE ORCPT=rfc822;x@b");
-        assert_eq!(p.0, vec!["NOTIFY=FAILURE", "ORCPT=rfc822;x@b"]);
     }
 }

@@ -329,3 +329,16 @@ pub fn strip_our_headers(data: &[u8]) -> &[u8] {
         pos = nl;
     }
 }
+
+impl Client {
+    /// The reader and writer halves, for tests that write and read at
+    /// their own pace (slowloris).
+    pub fn into_parts(
+        self,
+    ) -> (
+        BufReader<tokio::net::tcp::OwnedReadHalf>,
+        tokio::net::tcp::OwnedWriteHalf,
+    ) {
+        (self.r, self.w)
+    }
+}
