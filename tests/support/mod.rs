@@ -329,3 +329,103 @@ pub fn strip_our_headers(data: &[u8]) -> &[u8] {
         pos = nl;
     }
 }
+
+/// The real `amavisd-rs serve` binary as a child process: crash tests need a filter they can
+/// `kill -9` and start again on the same port and configuration, as init would.
+pub struct FilterProcess {
+    child: std::process::Child,
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+    port: u16,
+    /// How many times the binary was started (1 + restarts).
+    pub starts: usize,
+}
+
+impl FilterProcess {
+    /// Starts `amavisd-rs serve -c config` (which listens on 127.0.0.1:`port`), its stderr
+    /// appended to `log`, and waits until it accepts connections.
+    pub fn start(config: &std::path::Path, port: u16, log: &std::path::Path) -> FilterProcess {
+        let child = Self::spawn(config, log);
+        let mut me = FilterProcess {
+            child,
+            config: config.to_path_buf(),
+            log: log.to_path_buf(),
+            port,
+            starts: 1,
+        };
+        me.wait_listening();
+        me
+    }
+
+    fn spawn(config: &std::path::Path, log: &std::path::Path) -> std::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("filter log file");
+        std::process::Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
+            .args(["serve", "-c"])
+            .arg(config)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn amavisd-rs serve")
+    }
+
+    fn wait_listening(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "amavisd-rs exited at start ({status}):\n{}",
+                    self.log_text()
+                );
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "amavisd-rs did not listen on port {} within 60 s:\n{}",
+                self.port,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running (not exited since it was started).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL (`kill -9`): no shutdown code runs, sessions die mid-transaction.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the binary again with the same configuration and waits until it listens.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.child = Self::spawn(&self.config, &self.log);
+        self.starts += 1;
+        self.wait_listening();
+    }
+
+    /// Everything the filter wrote to stderr/stdout, over all its starts.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for FilterProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
