@@ -23,8 +23,8 @@
 //! delivery mode, so the harness runs it in manual mode instead
 //! (`mailbox_command = /usr/bin/maildrop <home>/.mailfilter`, working directory `<home>`),
 //! with the how-to's rules behind `DEFAULT="<home>/Maildir"`.
-//! For load and outage tests ([`PostfixHarness::send_session`], [`PostfixHarness::delivered_ids`],
-//! [`PostfixHarness::set_reinject_listener`]) see `postfix/load.rs`.
+//! For load tests ([`PostfixHarness::send_session`], [`PostfixHarness::delivered_ids`]) see
+//! `postfix/load.rs`.
 //! Needs root (Postfix's master runs as root) and `postfix`, `maildrop`, `swaks`; without them
 //! `start` panics with what to install. Queue retry times are 1 s, so deferred mail is retried
 //! quickly. Dropping the harness stops Postfix and removes the temp dir; after a test panic the

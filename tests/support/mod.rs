@@ -429,3 +429,121 @@ impl Drop for FilterProcess {
         self.kill9();
     }
 }
+
+/// A TCP forwarder in front of a real server, so a test can take that server's port down
+/// and back: `down()` closes the port (connections refused) and cuts every open connection,
+/// as when the server's processes die; `up()` listens on the same port again. Used for
+/// Postfix's reinjection listener, which `postfix reload` cannot stop without also
+/// restarting Postfix's queue manager.
+pub struct Gate {
+    pub port: u16,
+    state: Arc<GateState>,
+}
+
+struct GateState {
+    target: SocketAddr,
+    open: std::sync::atomic::AtomicBool,
+    stop: std::sync::atomic::AtomicBool,
+    conns: Mutex<Vec<std::net::TcpStream>>,
+}
+
+impl Gate {
+    /// Forwards a free loopback port to `target`; open at once.
+    pub fn start(target: SocketAddr) -> Gate {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let state = Arc::new(GateState {
+            target,
+            open: true.into(),
+            stop: false.into(),
+            conns: Mutex::new(Vec::new()),
+        });
+        let s = state.clone();
+        std::thread::spawn(move || gate_loop(port, &s));
+        let gate = Gate { port, state };
+        gate.wait_reachable(true);
+        gate
+    }
+
+    /// Closes the port and cuts all connections through it; returns once connects fail.
+    pub fn down(&self) {
+        self.state
+            .open
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.wait_reachable(false);
+    }
+
+    /// Listens again; returns once connects succeed.
+    pub fn up(&self) {
+        self.state
+            .open
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wait_reachable(true);
+    }
+
+    fn wait_reachable(&self, want: bool) {
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("gate port {} did not become reachable={want}", self.port);
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.state
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn gate_loop(port: u16, s: &GateState) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut listener: Option<std::net::TcpListener> = None;
+    while !s.stop.load(SeqCst) {
+        let open = s.open.load(SeqCst);
+        if open && listener.is_none() {
+            let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind gate port");
+            l.set_nonblocking(true).expect("nonblocking");
+            listener = Some(l);
+        }
+        if !open && listener.take().is_some() {
+            for c in s.conns.lock().unwrap().drain(..) {
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            }
+        }
+        match listener.as_ref().map(|l| l.accept()) {
+            Some(Ok((client, _))) => {
+                let _ = client.set_nonblocking(false);
+                if let Ok(server) = std::net::TcpStream::connect(s.target) {
+                    let mut conns = s.conns.lock().unwrap();
+                    conns.push(client.try_clone().expect("clone"));
+                    conns.push(server.try_clone().expect("clone"));
+                    pipe(
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    );
+                    pipe(server, client);
+                }
+            }
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    for c in s.conns.lock().unwrap().drain(..) {
+        let _ = c.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Copies `from` → `to` on a thread; at the end (either side closed) both are shut down.
+fn pipe(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = from.shutdown(std::net::Shutdown::Both);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
+}

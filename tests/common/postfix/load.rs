@@ -1,18 +1,13 @@
-//! Load and outage helpers for the chaos tests: many messages over one SMTP session, copies
-//! delivered counted per Message-ID, and the reinjection listener taken down and brought back.
+//! Load helpers for the chaos tests: many messages over one SMTP session, and the copies
+//! delivered counted per Message-ID.
 
 use super::PostfixHarness;
-use super::util::{smtp_data, text, wait_until};
+use super::util::smtp_data;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
-
-/// Prefix that comments out the reinjection entry's lines in master.cf while it is down.
-const OFF_MARK: &str = "#chaos-off#";
 
 impl PostfixHarness {
     /// Sends `messages` to the inbound smtpd over one SMTP session and returns how many were
@@ -78,32 +73,6 @@ impl PostfixHarness {
             .map(|d| fs::read_dir(d).map_or(0, |rd| rd.count()))
             .sum()
     }
-
-    /// Takes the reinjection smtpd (the filter's next hop, 10025 in the how-to) down, or
-    /// brings it back: its master.cf entry is commented out or restored and Postfix reloaded,
-    /// as an admin would. Waits until its port refuses or accepts connections.
-    pub fn set_reinject_listener(&self, up: bool) {
-        let root = &self
-            .private
-            .as_ref()
-            .expect("taking the reinjection listener down needs the private Postfix")
-            .root;
-        let path = root.join("etc/master.cf");
-        let old = fs::read_to_string(&path).expect("read master.cf");
-        let head = format!("{}:{} ", self.host(), self.reinject_port());
-        fs::write(&path, toggle_entry(&old, &head, up)).expect("write master.cf");
-        reload(root);
-        let port = self.reinject_port();
-        let reached = wait_until(Duration::from_secs(30), || {
-            TcpStream::connect((self.host(), port)).is_ok() == up
-        });
-        assert!(
-            reached,
-            "reinjection port {port} did not {} after postfix reload\n{}",
-            if up { "open" } else { "close" },
-            self.diagnostics()
-        );
-    }
 }
 
 /// One SMTP reply, continuation lines joined with `\n`.
@@ -120,36 +89,6 @@ fn read_reply(r: &mut impl BufRead) -> String {
         }
         out.push('\n');
     }
-}
-
-/// master.cf with the entry whose first line starts with `head` commented out (`up` false)
-/// or restored (`up` true).
-fn toggle_entry(master_cf: &str, head: &str, up: bool) -> String {
-    let mut out = String::with_capacity(master_cf.len() + 256);
-    let mut in_entry = false;
-    for line in master_cf.lines() {
-        let bare = line.strip_prefix(OFF_MARK).unwrap_or(line);
-        if !bare.starts_with(char::is_whitespace) {
-            in_entry = bare.starts_with(head);
-        }
-        match (in_entry, up) {
-            (true, false) => out.push_str(&format!("{OFF_MARK}{bare}")),
-            (true, true) => out.push_str(bare),
-            (false, _) => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn reload(root: &Path) {
-    let out = Command::new("/usr/sbin/postfix")
-        .arg("-c")
-        .arg(root.join("etc"))
-        .arg("reload")
-        .output()
-        .expect("run postfix reload");
-    assert!(out.status.success(), "postfix reload: {}", text(&out));
 }
 
 /// The Message-ID field's value without angle brackets, from the header section.
