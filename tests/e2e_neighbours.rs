@@ -127,8 +127,9 @@ fn next_hop_down_defers_with_451_then_all_delivered() {
     let prefix = format!("hop-{}-", std::process::id());
     let pid = r.filter.pid();
 
-    // Load runs across the outage: the first fifth is through before the next hop goes down.
-    let sender = send_numbered(&r.pf, &prefix, 0..n);
+    // Load runs across the outage: the first half is flowing when the next hop goes down,
+    // the second half arrives while it is down.
+    let first = send_numbered(&r.pf, &prefix, 0..n / 2);
     let pf = r.pf.clone();
     assert!(
         wait_until(WAIT, || pf.delivered_files() >= n / 5),
@@ -137,6 +138,7 @@ fn next_hop_down_defers_with_451_then_all_delivered() {
     );
     r.next_hop.down();
     let down_at = Instant::now();
+    let second = send_numbered(&r.pf, &prefix, n / 2..n);
     assert!(
         wait_until(WAIT, || deferrals(&pf, "451 4.4.1") > 0),
         "no 451 4.4.1 deferral while the next hop was down\n{}\n{}",
@@ -146,7 +148,10 @@ fn next_hop_down_defers_with_451_then_all_delivered() {
     thread::sleep(outage.saturating_sub(down_at.elapsed()));
     let during = pf.delivered_ids(&prefix).len();
     r.next_hop.up();
-    assert_eq!(sender.join().expect("sender"), n);
+    assert_eq!(
+        first.join().expect("sender") + second.join().expect("sender"),
+        n
+    );
 
     let duplicated = all_delivered(&mut r, &prefix, n);
     println!(
