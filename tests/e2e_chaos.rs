@@ -94,12 +94,21 @@ fn kill9_under_load_loses_nothing() {
     let duplicated: usize = ids.values().map(|c| c - 1).sum();
     let lost = n - delivered;
     let left_at_end = spool_files(&tempbase);
+    let log = pf.log();
+    let deferred = |why: &str| {
+        log.lines()
+            .filter(|l| l.contains("status=deferred") && l.contains(why))
+            .count()
+    };
     println!(
         "chaos-kill9: sent={sent} delivered={delivered} duplicated={duplicated} lost={lost} \
          kills={kills} filter_starts={} wall={:.1}s spool_files_after_each_kill={left_after_kill:?} \
-         spool_files_at_end={left_at_end}",
+         spool_files_at_end={left_at_end} deferrals: refused={} lost_connection={} 421_max_servers={}",
         filter.starts,
-        began.elapsed().as_secs_f64()
+        began.elapsed().as_secs_f64(),
+        deferred("Connection refused"),
+        deferred("lost connection"),
+        deferred("421 4.3.2"),
     );
     if lost > 0 {
         let missing: Vec<String> = (0..n)
