@@ -3,7 +3,8 @@
 //! flows, and started again as init would. Every message must arrive: Postfix keeps a message
 //! queued until the filter answers 250, and the filter answers 250 only after the next hop
 //! accepted it. A duplicate is allowed in the crash window (the next hop had the message when
-//! the filter died before answering), as with amavisd-new; a loss never is.
+//! the filter died before answering), as with amavisd-new; a loss never is. A real clamd
+//! scans everything, and EICAR messages in the stream must never be delivered.
 //!
 //! Size by environment: `AMAVISD_RS_CHAOS_MESSAGES` (default 200), `AMAVISD_RS_CHAOS_KILLS`
 //! (default 2). `scripts/chaos-kill9.sh` runs 2,000 messages with 5 kills.
@@ -11,7 +12,8 @@
 mod common;
 mod support;
 
-use common::postfix::{PostfixHarness, free_port, numbered_message, wait_until};
+use common::clamd::{ClamdProcess, EICAR};
+use common::postfix::{PostfixHarness, contains, free_port, numbered_message, wait_until};
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +36,15 @@ fn spool_files(tempbase: &Path) -> usize {
     fs::read_dir(tempbase).map_or(0, |rd| rd.count())
 }
 
+/// Message `seq` of the virus series: EICAR in a plain body.
+fn virus_message(prefix: &str, seq: usize) -> Vec<u8> {
+    let head = format!(
+        "From: sender@example.org\r\nTo: e2e-user@e2e.test\r\nSubject: invoice {seq}\r\n\
+         Message-ID: <{prefix}{seq}@load.e2e.test>\r\n\r\n"
+    );
+    [head.as_bytes(), EICAR, b"\r\n"].concat()
+}
+
 #[test]
 fn kill9_under_load_loses_nothing() {
     let n = env_num("AMAVISD_RS_CHAOS_MESSAGES", 200);
@@ -44,28 +55,38 @@ fn kill9_under_load_loses_nothing() {
     let work = tempfile::tempdir().expect("temp dir");
     let tempbase = work.path().join("tmp");
     fs::create_dir(&tempbase).expect("mkdir tempbase");
+    let clamd = ClamdProcess::start("10M");
     // spool_memory_threshold 0: every message is spooled to a file in tempbase, so a kill
-    // always hits sessions that have files open there.
+    // always hits sessions that have files open there. Viruses are discarded.
     let yaml = format!(
         "inet_socket_port: {filter_port}\nforward_method: '{fwd}'\nmyhostname: filter.e2e.test\n\
          mydomain: e2e.test\nlocal_domains_acl: ['.e2e.test']\nmax_servers: {MAX_SERVERS}\n\
-         tempbase: '{tb}'\nspool_memory_threshold: 0\n",
+         tempbase: '{tb}'\nspool_memory_threshold: 0\nfinal_virus_destiny: D_DISCARD\n\
+         av_scanners: [{{name: ClamAV-clamd, socket: '{sock}'}}]\n",
         fwd = pf.forward_method(),
         tb = tempbase.display(),
+        sock = clamd.socket_str(),
     );
     let config = work.path().join("amavis-compat.yaml");
     fs::write(&config, yaml).expect("write config");
     let mut filter = FilterProcess::start(&config, filter_port, &work.path().join("filter.log"));
 
+    // n clean messages, and after every 50th an EICAR one, which must never be delivered,
+    // crash or not.
     let prefix = format!("chaos-{}-", std::process::id());
-    let (p, pre) = (pf.clone(), prefix.clone());
+    let virus_prefix = format!("chaosvirus-{}-", std::process::id());
+    let viruses = n / 50;
+    let (p, pre, vpre) = (pf.clone(), prefix.clone(), virus_prefix.clone());
     let sender = thread::spawn(move || {
         let to = p.recipient().to_string();
-        p.send_session(
-            "sender@example.org",
-            &to,
-            (0..n).map(|i| numbered_message(&pre, i)),
-        )
+        let all = (0..n).flat_map(move |i| {
+            let mut batch = vec![numbered_message(&pre, i)];
+            if i % 50 == 49 {
+                batch.push(virus_message(&vpre, i / 50));
+            }
+            batch
+        });
+        p.send_session("sender@example.org", &to, all)
     });
 
     let deadline = Duration::from_secs(60) + Duration::from_millis(100) * n as u32;
@@ -84,7 +105,7 @@ fn kill9_under_load_loses_nothing() {
         left_after_kill.push(spool_files(&tempbase));
         filter.restart();
     }
-    let sent = sender.join().expect("sender thread");
+    let sent = sender.join().expect("sender thread") - viruses;
     assert_eq!(sent, n, "Postfix did not queue every message");
 
     let all_in = wait_until(deadline, || pf.delivered_ids(&prefix).len() >= n);
@@ -102,8 +123,9 @@ fn kill9_under_load_loses_nothing() {
     };
     println!(
         "chaos-kill9: sent={sent} delivered={delivered} duplicated={duplicated} lost={lost} \
-         kills={kills} filter_starts={} wall={:.1}s spool_files_after_each_kill={left_after_kill:?} \
+         viruses_sent={viruses} viruses_delivered={} kills={kills} filter_starts={} wall={:.1}s spool_files_after_each_kill={left_after_kill:?} \
          spool_files_at_end={left_at_end} deferrals: refused={} lost_connection={} 421_max_servers={}",
+        pf.delivered_ids(&virus_prefix).len(),
         filter.starts,
         began.elapsed().as_secs_f64(),
         deferred("Connection refused"),
@@ -122,6 +144,11 @@ fn kill9_under_load_loses_nothing() {
         );
     }
     assert!(queue_empty, "queue not empty\n{}", pf.diagnostics());
+    let passed: Vec<String> = pf.delivered_ids(&virus_prefix).into_keys().collect();
+    assert!(passed.is_empty(), "viruses delivered: {passed:?}");
+    for m in pf.messages(&pf.maildir_new()) {
+        assert!(!contains(&m, EICAR), "a virus was delivered");
+    }
     assert!(filter.running(), "filter died:\n{}", filter.log_text());
     // Spool files have no name (src/message/spool.rs): a kill strands nothing in tempbase.
     assert_eq!(

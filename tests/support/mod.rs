@@ -366,6 +366,8 @@ impl FilterProcess {
         std::process::Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
             .args(["serve", "-c"])
             .arg(config)
+            // `wait_listening` reads the info-level `listening on` line.
+            .env("AMAVISD_RS_LOG", "info")
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
@@ -373,8 +375,11 @@ impl FilterProcess {
             .expect("spawn amavisd-rs serve")
     }
 
+    /// Waits for this start's `listening on` log line rather than probing the port: a probe
+    /// would hold one of the `max_servers` slots that Postfix is retrying against.
     fn wait_listening(&mut self) {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let line = format!("listening on 127.0.0.1:{}", self.port);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
@@ -382,7 +387,7 @@ impl FilterProcess {
                     self.log_text()
                 );
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.log_text().matches(&line).count() >= self.starts {
                 return;
             }
             assert!(
