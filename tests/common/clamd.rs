@@ -4,7 +4,9 @@
 //!
 //! Use from a test crate with `mod common;` where `tests/common/mod.rs`
 //! declares `pub mod clamd;`, then `let c = common::clamd::ClamdProcess::start("1M");`.
-//! The process is killed (by its own pid) when the value drops.
+//! The process is killed (by its own pid) when the value drops. Failure tests kill it
+//! ([`ClamdProcess::kill`]), start it again on the same socket ([`ClamdProcess::restart`]) or
+//! freeze it ([`ClamdProcess::pause`], [`ClamdProcess::resume`]).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
