@@ -67,39 +67,64 @@ async fn fifty_megabyte_message_with_flat_memory() {
     assert!(c.cmd("DATA").await.starts_with("354"));
     c.send(&message("big", "")).await;
     let block = format!("{}\r\n", "y".repeat(998)).repeat(1000); // 1 MB
-    let mut saw_spool_file = false;
+    let (mut named_mid, mut spool_modes) = (0, vec![]);
     for i in 0..50 {
         c.send(block.as_bytes()).await;
         if i == 25 {
-            // Mid-message: the body is in a 0600 file under tempbase.
-            for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if name.starts_with("amavisd-rs-") {
-                    use std::os::unix::fs::PermissionsExt;
-                    assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-                    saw_spool_file = true;
-                }
-            }
+            // Mid-message: the body is in a 0600 file under tempbase, open in the filter
+            // but without a name (so a crash cannot leave it behind).
+            named_mid = named_spool_files(dir.path());
+            spool_modes = spool_fds(pid, dir.path());
         }
     }
     c.send(b".\r\n").await;
     let r = c.reply().await;
     let peak = status_kb(pid, "VmHWM:");
+    // The session may drop the spool just after it replied: give it a moment.
+    let mut open_after = spool_fds(pid, dir.path()).len();
+    for _ in 0..100 {
+        if open_after == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        open_after = spool_fds(pid, dir.path()).len();
+    }
     child.kill().ok();
     child.wait().ok();
     assert!(r.starts_with("250 2.0.0"), "{r}");
-    assert!(saw_spool_file, "body was not spooled to tempbase");
+    assert_eq!(
+        spool_modes,
+        vec![0o600],
+        "body not spooled to one 0600 file in tempbase"
+    );
+    assert_eq!(named_mid, 0, "spool file has a name in tempbase");
+    // The spool file is closed (and so gone) after the message.
+    assert_eq!(open_after, 0, "spool file still open after the message");
     assert!(d.completed()[0].data_len > 50_000_000);
     let grown_mb = peak.saturating_sub(base) / 1024;
     assert!(
         grown_mb < 16,
         "filter peak RSS grew by {grown_mb} MB for a 50 MB message (base {base} kB)"
     );
-    // The spool file is gone after the message.
-    let left: Vec<_> = std::fs::read_dir(dir.path())
+}
+
+/// Files in tempbase other than the test's configuration.
+fn named_spool_files(tempbase: &std::path::Path) -> usize {
+    std::fs::read_dir(tempbase)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("amavisd-rs-"))
-        .collect();
-    assert!(left.is_empty(), "spool files left behind");
+        .filter(|e| e.file_name() != "amavis-compat.yaml")
+        .count()
+}
+
+/// Permission bits of each file under `tempbase` that process `pid` has open.
+fn spool_fds(pid: u32, tempbase: &std::path::Path) -> Vec<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.starts_with(tempbase)))
+        .filter_map(|e| std::fs::metadata(e.path()).ok())
+        .map(|m| m.permissions().mode() & 0o777)
+        .collect()
 }

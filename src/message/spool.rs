@@ -3,13 +3,17 @@
 //! Small messages stay in memory; once a body passes the threshold it moves
 //! to a 0600 temp file under `tempbase`, so memory per session is bounded
 //! whatever the message size. Immutable once DATA has ended.
+//!
+//! The temp file has no name (unlinked at creation, `O_TMPFILE` where the file
+//! system has it): a filter killed with SIGKILL leaves nothing behind in
+//! `tempbase`, so crashes cannot fill the disk with stale spool files.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Cursor, Read, Write};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
-use tempfile::NamedTempFile;
 
-/// Finished message bytes, in memory or in an unlinked-on-drop temp file.
+/// Finished message bytes, in memory or in a nameless temp file (closed = gone).
 #[derive(Debug)]
 pub struct Spool {
     inner: Inner,
@@ -19,7 +23,7 @@ pub struct Spool {
 #[derive(Debug)]
 enum Inner {
     Mem(Vec<u8>),
-    File(NamedTempFile),
+    File(File),
 }
 
 impl Spool {
@@ -49,11 +53,10 @@ impl Spool {
     pub fn reader(&self) -> io::Result<Box<dyn Read + Send + '_>> {
         match &self.inner {
             Inner::Mem(v) => Ok(Box::new(Cursor::new(v.as_slice()))),
-            Inner::File(f) => {
-                let mut file = f.reopen()?;
-                file.seek(SeekFrom::Start(0))?;
-                Ok(Box::new(io::BufReader::with_capacity(64 * 1024, file)))
-            }
+            Inner::File(f) => Ok(Box::new(io::BufReader::with_capacity(
+                64 * 1024,
+                ReadAt { file: f, pos: 0 },
+            ))),
         }
     }
 
@@ -88,7 +91,7 @@ pub struct SpoolWriter<'a> {
     tempbase: &'a Path,
     threshold: usize,
     mem: Vec<u8>,
-    file: Option<(NamedTempFile, BufWriter<File>)>,
+    file: Option<BufWriter<File>>,
     len: u64,
 }
 
@@ -115,32 +118,29 @@ impl<'a> SpoolWriter<'a> {
     /// land in the page cache in microseconds, cheaper than a thread hop.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.len += data.len() as u64;
-        if let Some((_, w)) = &mut self.file {
+        if let Some(w) = &mut self.file {
             return w.write_all(data);
         }
         if self.mem.len() + data.len() <= self.threshold {
             self.mem.extend_from_slice(data);
             return Ok(());
         }
-        // tempfile creates files with mode 0600.
-        let tmp = tempfile::Builder::new()
-            .prefix("amavisd-rs-")
-            .tempfile_in(self.tempbase)?;
-        let mut w = BufWriter::with_capacity(64 * 1024, tmp.reopen()?);
+        // Mode 0600, and no directory entry to leave behind if we are killed.
+        let tmp = tempfile::tempfile_in(self.tempbase)?;
+        // O_TMPFILE files get 0666 & umask; keep amavisd's 0600 for the contents.
+        tmp.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let mut w = BufWriter::with_capacity(64 * 1024, tmp);
         w.write_all(&self.mem)?;
         w.write_all(data)?;
         self.mem = Vec::new();
-        self.file = Some((tmp, w));
+        self.file = Some(w);
         Ok(())
     }
 
     pub fn finish(self) -> io::Result<Spool> {
         let inner = match self.file {
             None => Inner::Mem(self.mem),
-            Some((tmp, mut w)) => {
-                w.flush()?;
-                Inner::File(tmp)
-            }
+            Some(w) => Inner::File(w.into_inner().map_err(|e| e.into_error())?),
         };
         Ok(Spool {
             inner,
@@ -149,10 +149,24 @@ impl<'a> SpoolWriter<'a> {
     }
 }
 
+/// A reader with its own position over a shared file (positioned reads), so
+/// several readers of one spool never move each other's offsets.
+struct ReadAt<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn small_stays_in_memory_large_spools_0600() {
@@ -171,14 +185,21 @@ mod tests {
         assert_eq!(s.len(), 15);
         assert_eq!(s.read_all().unwrap(), b"12345678\x00\xff\r\nabc");
         assert_eq!(s.prefix(3).unwrap(), b"123");
-        let entry = std::fs::read_dir(dir.path())
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
-        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        drop(s);
+        let Inner::File(f) = &s.inner else {
+            unreachable!()
+        };
+        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        // Nameless while in use: a SIGKILL now would leave nothing in tempbase.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        // Two readers at once keep their own positions.
+        let (mut a, mut b) = (s.reader().unwrap(), s.reader().unwrap());
+        let mut x = [0u8; 4];
+        a.read_exact(&mut x).unwrap();
+        assert_eq!(&x, b"1234");
+        b.read_exact(&mut x).unwrap();
+        assert_eq!(&x, b"1234");
+        a.read_exact(&mut x).unwrap();
+        assert_eq!(&x, b"5678");
     }
 }

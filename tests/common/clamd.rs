@@ -4,7 +4,9 @@
 //!
 //! Use from a test crate with `mod common;` where `tests/common/mod.rs`
 //! declares `pub mod clamd;`, then `let c = common::clamd::ClamdProcess::start("1M");`.
-//! The process is killed (by its own pid) when the value drops.
+//! The process is killed (by its own pid) when the value drops. Failure tests kill it
+//! ([`ClamdProcess::kill`]), start it again on the same socket ([`ClamdProcess::restart`]) or
+//! freeze it ([`ClamdProcess::pause`], [`ClamdProcess::resume`]).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -30,6 +32,7 @@ pub struct ClamdProcess {
     pub socket: PathBuf,
     /// `127.0.0.1:PORT`.
     pub tcp: String,
+    conf: PathBuf,
 }
 
 impl ClamdProcess {
@@ -76,19 +79,13 @@ impl ClamdProcess {
             dir.path().join("clamd.log").display(),
         )
         .unwrap();
-        let child = Command::new(CLAMD)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn clamd");
+        let child = spawn(&conf);
         let mut me = ClamdProcess {
             child,
             dir,
             socket,
             tcp: format!("127.0.0.1:{port}"),
+            conf,
         };
         me.wait_ready();
         me
@@ -119,6 +116,55 @@ impl ClamdProcess {
     pub fn socket_str(&self) -> String {
         self.socket.display().to_string()
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: clamd dies at once, its socket file stays behind (as after a crash or an OOM
+    /// kill).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts clamd again with the same configuration (socket, port, database) and waits
+    /// until it answers PING.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(&self.conf);
+        self.wait_ready();
+    }
+
+    /// SIGSTOP: the kernel still accepts connections on clamd's sockets but nothing answers,
+    /// which is what a hung or overloaded clamd looks like to a client.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`Self::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {} failed", self.child.id());
+    }
+}
+
+fn spawn(conf: &Path) -> Child {
+    Command::new(CLAMD)
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn clamd")
 }
 
 fn ping(sock: &Path) -> bool {
@@ -136,6 +182,12 @@ fn ping(sock: &Path) -> bool {
 
 impl Drop for ClamdProcess {
     fn drop(&mut self) {
+        // A paused clamd must be woken to die promptly and release its sockets.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.child.id().to_string()])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

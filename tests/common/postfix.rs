@@ -23,6 +23,8 @@
 //! delivery mode, so the harness runs it in manual mode instead
 //! (`mailbox_command = /usr/bin/maildrop <home>/.mailfilter`, working directory `<home>`),
 //! with the how-to's rules behind `DEFAULT="<home>/Maildir"`.
+//! For load tests ([`PostfixHarness::send_session`], [`PostfixHarness::delivered_ids`]) see
+//! `postfix/load.rs`.
 //! Needs root (Postfix's master runs as root) and `postfix`, `maildrop`, `swaks`; without them
 //! `start` panics with what to install. Queue retry times are 1 s, so deferred mail is retried
 //! quickly. Dropping the harness stops Postfix and removes the temp dir; after a test panic the
@@ -62,10 +64,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod conf;
+mod load;
 mod util;
 use conf::{base_master_cf, main_cf};
 #[allow(unused_imports)]
 pub use conf::{master_cf_from_snippet, snippet_content_filter, snippet_service_fields};
+#[allow(unused_imports)]
+pub use load::numbered_message;
 use util::{KEPT_MARK, OWNER_FILE, env_port, reap_orphans, run, smtp_data, stop_postfix, text};
 pub use util::{contains, free_port, wait_until};
 

@@ -342,3 +342,9 @@ impl Client {
         (self.r, self.w)
     }
 }
+
+/// Processes and network faults for the chaos tests (the filter binary, a gate that takes a
+/// port down).
+mod chaos;
+#[allow(unused_imports)]
+pub use chaos::{FilterProcess, Gate};
