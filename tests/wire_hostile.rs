@@ -32,7 +32,9 @@ async fn first_line(s: &mut BufReader<TcpStream>) -> String {
 async fn flood_beyond_max_servers_gets_421_and_a_good_client_still_delivers() {
     raise_fd_limit();
     let d = Downstream::start(Mode::Accept).await;
-    let f = start_filter("max_servers: 20\n", d.port).await;
+    // A flood is refused after max_servers_wait (1 s here), and at once past
+    // 8 waiters per slot.
+    let f = start_filter("max_servers: 20\nmax_servers_wait: 1\n", d.port).await;
     let mut good = Client::hello(f.addr).await;
     let addr = f.addr;
     // All 1,000 at once where the kernel's listen queue takes them (the
@@ -427,7 +429,7 @@ async fn full_size_message_over_the_limit_is_refused_with_flat_memory() {
 async fn flood_against_the_binary() {
     raise_fd_limit();
     let d = Downstream::start(Mode::Accept).await;
-    let b = binary(d.port, "max_servers: 2\n").await;
+    let b = binary(d.port, "max_servers: 2\nmax_servers_wait: 1\n").await;
     let pid = b.child.id();
     let base = status_kb(pid, "VmRSS:");
     let mut good = Client::hello(b.addr).await;

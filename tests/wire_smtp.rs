@@ -202,13 +202,16 @@ async fn inet_acl_refuses_other_clients() {
 }
 
 #[tokio::test]
-async fn max_servers_overflow_gets_421() {
+async fn max_servers_overflow_waits_then_gets_421() {
     let d = Downstream::start(Mode::Accept).await;
-    let f = start_filter("max_servers: 1\n", d.port).await;
+    let f = start_filter("max_servers: 1\nmax_servers_wait: 1\n", d.port).await;
     let mut first = Client::hello(f.addr).await;
     let mut second = Client::connect(f.addr).await;
+    let t0 = std::time::Instant::now();
     let r = second.reply().await;
     assert!(r.starts_with("421 4.3.2 "), "{r}");
+    // Not refused at once: it waited max_servers_wait for a free slot.
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(900));
     // The first session is unaffected.
     let r = first
         .transaction("a@example.org", &["b@example.com"], &message("m", "x\r\n"))
@@ -262,4 +265,27 @@ async fn protocol_errors_are_answered() {
     assert!(c.cmd(&long).await.starts_with("500 5.5.2"));
     assert!(c.cmd("NOOP").await.starts_with("250"));
     assert!(c.cmd("RSET").await.starts_with("250"));
+}
+
+/// As in amavisd's listen queue, a connection beyond max_servers is served
+/// as soon as a session ends, not refused (Postfix parks idle connections to
+/// the filter in its connection cache; a 421 would defer mail for minutes).
+#[tokio::test]
+async fn max_servers_overflow_is_served_when_a_slot_frees() {
+    let d = Downstream::start(Mode::Accept).await;
+    let f = start_filter("max_servers: 1\nmax_servers_wait: 30\n", d.port).await;
+    let mut first = Client::hello(f.addr).await;
+    let mut second = Client::connect(f.addr).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = first.cmd("QUIT").await;
+    assert!(r.starts_with("221"), "{r}");
+    let r = second.reply().await;
+    assert!(r.starts_with("220 "), "{r}");
+    let r = second.cmd("EHLO client.example.org").await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = second
+        .transaction("a@example.org", &["b@example.com"], &message("w", "x\r\n"))
+        .await;
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    assert_eq!(d.completed().len(), 1);
 }

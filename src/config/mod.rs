@@ -98,8 +98,12 @@ pub struct Config {
     pub inet_socket_bind: String,
     /// `@inet_acl`: client addresses allowed (IPs or CIDRs, `!` negation). Default loopback.
     pub inet_acl: Vec<String>,
-    /// `$max_servers`: concurrent sessions; extra connections get `421 4.3.2`.
+    /// `$max_servers`: concurrent sessions; extra connections wait for a slot
+    /// (as in amavisd's listen queue), then get `421 4.3.2`.
     pub max_servers: usize,
+    /// Ours: seconds a connection beyond `max_servers` waits, not greeted,
+    /// for a free slot before `421 4.3.2`; 0 = refuse at once.
+    pub max_servers_wait: u64,
     /// `$smtpd_timeout`: idle timeout of an inbound session, seconds. Default 480.
     pub smtpd_timeout: u64,
     /// `$child_timeout`: cap on one message's whole processing, seconds. Default 480.
@@ -303,6 +307,7 @@ impl Default for Config {
             inet_socket_bind: "127.0.0.1".into(),
             inet_acl: vec!["127.0.0.1".into(), "[::1]".into()],
             max_servers: 2,
+            max_servers_wait: 10,
             smtpd_timeout: 8 * 60,
             child_timeout: 8 * 60,
             smtpd_message_size_limit: 0,

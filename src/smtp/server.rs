@@ -8,6 +8,7 @@ use crate::smtp::session::Session;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -91,11 +92,13 @@ impl Server {
                 }
             }
         });
+        let waiting = Arc::new(AtomicUsize::new(0));
         for l in self.listeners {
             tasks.spawn(accept_loop(
                 l,
                 self.runtime.clone(),
                 limit.clone(),
+                waiting.clone(),
                 self.shutdown_tx.subscribe(),
             ));
         }
@@ -132,6 +135,7 @@ async fn accept_loop(
     listener: TcpListener,
     runtime: Arc<ArcSwap<Runtime>>,
     limit: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -156,30 +160,92 @@ async fn accept_loop(
             ));
             continue;
         }
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
+        let rx = shutdown.clone();
+        let rt_handle = runtime.clone();
+        let permit = match limit.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let wait = Duration::from_secs(rt.config.max_servers_wait);
+                let cap = rt.config.max_servers * WAITERS_PER_SLOT;
+                if wait.is_zero() || waiting.load(Ordering::Relaxed) >= cap {
+                    tracing::warn!(
+                        "max_servers ({}) reached, refusing [{}]:{}",
+                        rt.config.max_servers,
+                        peer.ip(),
+                        peer.port()
+                    );
+                    tokio::spawn(refuse(stream, TOO_MANY));
+                    continue;
+                }
+                tokio::spawn(wait_for_slot(
+                    stream,
+                    peer,
+                    limit.clone(),
+                    waiting.clone(),
+                    wait,
+                    rt_handle,
+                    rx,
+                ));
+                continue;
+            }
+        };
+        tokio::spawn(run_session(stream, peer, permit, rt_handle, rx));
+    }
+}
+
+const TOO_MANY: &str = "421 4.3.2 Too many concurrent sessions (max_servers), try again later\r\n";
+
+/// Connections that may wait for a slot at once, per `max_servers`: past it
+/// a flood is refused at once instead of piling up open sockets.
+const WAITERS_PER_SLOT: usize = 8;
+
+/// A connection beyond `max_servers` waits, not greeted, for a free slot, as
+/// it would in amavisd's listen queue (its children take connections as they
+/// become free). Postfix parks idle connections to the filter in its
+/// connection cache (2 s by default); a refusal there would defer a message
+/// for minutes. After `max_servers_wait` seconds it gets `421 4.3.2`.
+async fn wait_for_slot(
+    stream: TcpStream,
+    peer: SocketAddr,
+    limit: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    wait: Duration,
+    runtime: Arc<ArcSwap<Runtime>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    waiting.fetch_add(1, Ordering::Relaxed);
+    let got = tokio::select! {
+        r = tokio::time::timeout(wait, limit.acquire_owned()) => r.ok().and_then(Result::ok),
+        _ = shutdown.wait_for(|v| *v) => None,
+    };
+    waiting.fetch_sub(1, Ordering::Relaxed);
+    match got {
+        Some(permit) => run_session(stream, peer, permit, runtime, shutdown).await,
+        None => {
             tracing::warn!(
-                "max_servers ({}) reached, refusing [{}]:{}",
-                rt.config.max_servers,
+                "max_servers reached for {}s, refusing [{}]:{}",
+                wait.as_secs(),
                 peer.ip(),
                 peer.port()
             );
-            tokio::spawn(refuse(
-                stream,
-                "421 4.3.2 Too many concurrent sessions (max_servers), try again later\r\n",
-            ));
-            continue;
-        };
-        let rx = shutdown.clone();
-        let rt_handle = runtime.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            stream.set_nodelay(true).ok();
-            let local = stream.local_addr().unwrap_or(peer);
-            let session = Session::new(stream, peer, local, rt_handle, rx);
-            if let Err(e) = session.run().await {
-                tracing::debug!("session [{}]:{} ended: {e}", peer.ip(), peer.port());
-            }
-        });
+            refuse(stream, TOO_MANY).await;
+        }
+    }
+}
+
+async fn run_session(
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    runtime: Arc<ArcSwap<Runtime>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _permit = permit;
+    stream.set_nodelay(true).ok();
+    let local = stream.local_addr().unwrap_or(peer);
+    let session = Session::new(stream, peer, local, runtime, shutdown);
+    if let Err(e) = session.run().await {
+        tracing::debug!("session [{}]:{} ended: {e}", peer.ip(), peer.port());
     }
 }
 
