@@ -110,10 +110,10 @@ impl Session {
             self.pos = 0;
         }
         let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
-        let read = async {
-            tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf[old..])).await
-        };
+        // read_buf appends into spare capacity: no zeroing of 64 KiB per read.
+        self.buf.reserve(READ_CHUNK);
+        let read =
+            async { tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await };
         let res = if watch_shutdown {
             let mut sd = self.shutdown.clone();
             tokio::select! {
@@ -142,10 +142,7 @@ impl Session {
                 self.buf.truncate(old);
                 Err(e)
             }
-            Ok(Ok(n)) => {
-                self.buf.truncate(old + n);
-                Ok(n > 0)
-            }
+            Ok(Ok(n)) => Ok(n > 0),
         }
     }
 
