@@ -168,3 +168,261 @@ fn mime_evals() {
         alt
     ));
 }
+
+fn to_list(addrs: &[&str]) -> String {
+    format!(
+        "From: a@b.example\nTo: {}\nSubject: s\n\nx\n",
+        addrs.join(", ")
+    )
+}
+
+#[test]
+fn sorted_recipients() {
+    let r = "header SR eval:sorted_recipients()";
+    let sorted = [
+        "al@a.example",
+        "bo@b.example",
+        "cy@c.example",
+        "di@d.example",
+        "ed@e.example",
+        "fa@f.example",
+        "gu@g.example",
+    ];
+    assert!(hit(r, &to_list(&sorted)));
+    let mut unsorted = sorted;
+    unsorted.swap(0, 6);
+    assert!(!hit(r, &to_list(&unsorted)));
+    // fewer than 7 recipients never count as sorted
+    assert!(!hit(r, &to_list(&sorted[..6])));
+}
+
+#[test]
+fn similar_recipients() {
+    let r = "header SIM eval:similar_recipients('0.65','undef')";
+    // all local parts start "ab": every pair is similar
+    let similar = [
+        "ab1@h1.example",
+        "ab2@h2.example",
+        "ab3@h3.example",
+        "ab4@h4.example",
+        "ab5@h5.example",
+    ];
+    assert!(hit(r, &to_list(&similar)));
+    let diverse = [
+        "al@a.example",
+        "bo@b.example",
+        "cy@c.example",
+        "di@d.example",
+        "ed@e.example",
+    ];
+    assert!(!hit(r, &to_list(&diverse)));
+    // under 5 recipients the similarity stays 0
+    assert!(!hit(r, &to_list(&similar[..4])));
+}
+
+#[test]
+fn to_in_subject() {
+    let r = "header LP eval:check_for_to_in_subject('user')";
+    let m = |subj: &str| {
+        format!("From: a@b.example\nTo: Bob <bob@example.org>\nSubject: {subj}\n\nx\n")
+    };
+    assert!(hit(r, &m("bob, your invoice is ready")));
+    assert!(hit(r, &m("Re: hello bob")));
+    assert!(hit(r, &m("bob")));
+    // every form is anchored at the start of the Subject
+    assert!(!hit(r, &m("special offer for bob")));
+    // the "user:" form is case-sensitive in SpamAssassin
+    assert!(!hit(r, &m("BOB, your invoice")));
+    assert!(!hit(r, &m("bobby tables")));
+    let addr = "header LA eval:check_for_to_in_subject('address')";
+    assert!(hit(addr, &m("mail for bob@example.org inside")));
+    assert!(!hit(addr, &m("mail for bob inside")));
+}
+
+#[test]
+fn helo_ip_mismatch() {
+    let r = "header HIM eval:helo_ip_mismatch()";
+    let m = |helo: &str| {
+        format!(
+            "Received: from {helo} (unknown [203.0.113.9]) by mx.example.org (Postfix) with SMTP id A1; Mon, 3 Mar 2025 10:00:00 +0000\nFrom: a@b.example\n\nx\n"
+        )
+    };
+    assert!(hit(r, &m("198.51.100.7")));
+    // same /24 is fine, so are names and private literals
+    assert!(!hit(r, &m("203.0.113.200")));
+    assert!(!hit(r, &m("mail.example.net")));
+    assert!(!hit(r, &m("192.168.1.1")));
+}
+
+#[test]
+fn subject_lists() {
+    let wl = "welcomelist_subject *weekly?report*\nheader SW eval:check_subject_in_welcomelist()";
+    let m = |s: &str| format!("From: a@b.example\nSubject: {s}\n\nx\n");
+    assert!(hit(wl, &m("Your WEEKLY REPORT is ready")));
+    assert!(!hit(wl, &m("Your monthly report")));
+    let bl = "blocklist_subject cheap\nheader SB eval:check_subject_in_blocklist()";
+    // an entry without wildcards still matches anywhere (unanchored regex)
+    assert!(hit(bl, &m("Very CHEAP pills")));
+    assert!(!hit(bl, &m("expensive")));
+}
+
+#[test]
+fn abundant_unicode() {
+    let r = "body UNI eval:check_abundant_unicode_ratio(0.02)";
+    let ents = "&#x0410;&#x0411;&#x0412; ".repeat(20);
+    let m = format!("From: a@b.example\nContent-Type: text/plain\n\n{ents}\n");
+    assert!(hit(r, &m));
+    assert!(!hit(
+        r,
+        "From: a@b.example\nContent-Type: text/plain\n\nplain words only\n"
+    ));
+    // lower-case hex is not counted (the Perl pattern is [0-9A-F])
+    let lower = format!("From: a@b.example\n\n{}\n", "&#x04ab; ".repeat(20));
+    assert!(!hit(r, &lower));
+    // an argument the Perl rejects never hits
+    assert!(!hit("body UNI eval:check_abundant_unicode_ratio(2)", &m));
+}
+
+#[test]
+fn html_title_subject_ratio() {
+    let r = "body TSR eval:html_title_subject_ratio('3.5')";
+    let m = |title: &str| {
+        format!(
+            "From: a@b.example\nSubject: Hi\nContent-Type: text/html\n\n<html><head><title>{title}</title></head><body>x</body></html>\n"
+        )
+    };
+    assert!(hit(r, &m("A very long title that dwarfs the subject")));
+    assert!(!hit(r, &m("Hi")));
+}
+
+#[test]
+fn https_http_mismatch() {
+    let r = "util_rb_tld com org\nbody HM eval:check_https_http_mismatch('1','10')";
+    let m = |href: &str, text: &str| {
+        format!(
+            "From: a@b.example\nContent-Type: text/html\n\n<html><body><a href=\"{href}\">{text}</a></body></html>\n"
+        )
+    };
+    assert!(hit(
+        r,
+        &m(
+            "http://login.example.com/x",
+            "https://www.example.org/account"
+        )
+    ));
+    assert!(!hit(
+        r,
+        &m(
+            "http://login.example.com/x",
+            "https://secure.example.com/account"
+        )
+    ));
+    assert!(!hit(r, &m("http://login.example.com/x", "click here")));
+}
+
+#[test]
+fn iframe_and_stock() {
+    let ifr = "body IF eval:check_iframe_src()";
+    let html = |b: &str| {
+        format!("From: a@b.example\nContent-Type: text/html\n\n<html><body>{b}</body></html>\n")
+    };
+    assert!(hit(
+        ifr,
+        &html("<iframe width=1 src=\"http://x.example/\"></iframe>")
+    ));
+    assert!(!hit(ifr, &html("<p>no frames</p>")));
+    let st = "body ST eval:check_stock_info('2')";
+    let tip = "From: a@b.example\n\nCompany: Acme Mining\nSymbol: ACMM\nTarget: $5.00\n";
+    assert!(hit(st, tip));
+    assert!(!hit(
+        st,
+        "From: a@b.example\n\nCompany: Acme Mining\nHello: there\n"
+    ));
+}
+
+// Image headers only: ImageInfo reads no further than the size fields.
+const GIF_300X200: &[u8] = b"GIF89a\x2c\x01\xc8\x00\x00\x00\x00";
+const PNG_300X200: &[u8] =
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x01\x2c\x00\x00\x00\xc8\x08\x02\x00\x00\x00\x00\x00\x00\x00";
+const JPEG_100X50: &[u8] =
+    b"\xff\xd8\xff\xe0\x00\x04ab\xff\xc0\x00\x0b\x08\x00\x32\x00\x64\x01\x01\x11\x00";
+
+fn with_images(text: &str, imgs: &[(&str, &str, &[u8])]) -> String {
+    use base64::Engine;
+    let mut m = format!(
+        "From: a@b.example\nSubject: s\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\n{text}\n"
+    );
+    for (ty, name, data) in imgs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+        m.push_str(&format!(
+            "--B\nContent-Type: image/{ty}; name=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{b64}\n"
+        ));
+    }
+    m.push_str("--B--\n");
+    m
+}
+
+#[test]
+fn image_info() {
+    let one_gif = with_images("hi", &[("gif", "logo.gif", GIF_300X200)]);
+    let all = with_images(
+        "hi",
+        &[
+            ("gif", "a.gif", GIF_300X200),
+            ("png", "b.png", PNG_300X200),
+            ("jpeg", "c.jpg", JPEG_100X50),
+        ],
+    );
+    assert!(hit("body G1 eval:image_count('gif','1','1')", &one_gif));
+    assert!(!hit("body G2 eval:image_count('gif','2')", &one_gif));
+    assert!(hit("body ALL eval:image_count('all',3,3)", &all));
+    assert!(!hit("body P1 eval:image_count('png','1','1')", &one_gif));
+    // 300x200 = 60000 pixels; the three images 60000+60000+5000
+    assert!(hit(
+        "body PC eval:pixel_coverage('gif','50000','70000')",
+        &one_gif
+    ));
+    assert!(hit(
+        "body PCA eval:pixel_coverage('all',125000,125000)",
+        &all
+    ));
+    assert!(!hit("body PCA eval:pixel_coverage('all',125001)", &all));
+    assert!(hit(
+        "body SE eval:image_size_exact('png','200','300')",
+        &all
+    ));
+    assert!(hit(
+        "body SJ eval:image_size_exact('jpeg','50','100')",
+        &all
+    ));
+    assert!(!hit(
+        "body SE eval:image_size_exact('png','300','200')",
+        &all
+    ));
+    assert!(hit(
+        "body SR eval:image_size_range('jpeg','40','90','60','110')",
+        &all
+    ));
+    assert!(!hit(
+        "body SR eval:image_size_range('jpeg','60','90')",
+        &all
+    ));
+    assert!(hit("body NM eval:image_named('logo.gif')", &one_gif));
+    assert!(!hit("body NM eval:image_named('other.gif')", &one_gif));
+    // a short text beside 60000 pixels: ratio well under 0.015
+    assert!(hit(
+        "body TR eval:image_to_text_ratio('all', '0.000', '0.015')",
+        &one_gif
+    ));
+    let long = with_images(&"words ".repeat(400), &[("gif", "logo.gif", GIF_300X200)]);
+    assert!(!hit(
+        "body TR eval:image_to_text_ratio('all', '0.000', '0.015')",
+        &long
+    ));
+    // not base64: ImageInfo skips the part
+    let raw = one_gif.replace(
+        "Content-Transfer-Encoding: base64",
+        "Content-Transfer-Encoding: 7bit",
+    );
+    assert!(!hit("body G1 eval:image_count('gif','1','1')", &raw));
+}

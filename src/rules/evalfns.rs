@@ -5,8 +5,8 @@
 use super::RuleSet;
 use super::ctx::{Ctx, parse_addresses};
 use super::evalfns_freemail::{freemail_from, freemail_header, freemail_replyto};
-use super::evalfns_mime;
 use super::parse::RuleKind;
+use super::{evalfns_body, evalfns_image, evalfns_mime, evalfns_recips};
 
 /// Run eval function `func` with its rule-file arguments.
 pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]) -> bool {
@@ -34,7 +34,6 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
                 && ctx.relays.unparseable == 0
         }
         "check_for_no_rdns_dotcom_helo" => no_rdns_dotcom_helo(ctx),
-        "helo_ip_mismatch" => false,
         "check_header_count_range" => {
             let n = ctx
                 .fields
@@ -57,7 +56,6 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
                 (l.contains("%") && unresolved(l)) && !l.to_ascii_lowercase().starts_with("x-")
             })
         }
-        "check_for_to_in_subject" => false,
         "check_from_in_blocklist" | "check_from_in_blacklist" => {
             addr_in_list(ctx, rs, &["blocklist_from", "blacklist_from"])
         }
@@ -67,7 +65,10 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
         "check_from_in_default_welcomelist" | "check_from_in_default_whitelist" => {
             addr_in_list(ctx, rs, &["def_welcomelist_from", "def_whitelist_from"])
         }
-        _ => evalfns_mime::call(rs, ctx, kind, func, args),
+        _ => evalfns_recips::call(rs, ctx, func, args)
+            .or_else(|| evalfns_image::call(ctx, kind, func, args))
+            .or_else(|| evalfns_body::call(rs, ctx, func, args))
+            .unwrap_or_else(|| evalfns_mime::call(rs, ctx, kind, func, args)),
     }
 }
 

@@ -6,8 +6,11 @@
 mod compile;
 mod ctx;
 mod evalfns;
+mod evalfns_body;
 mod evalfns_freemail;
+mod evalfns_image;
 mod evalfns_mime;
+mod evalfns_recips;
 mod html;
 mod html_style;
 mod html_text;
