@@ -58,8 +58,16 @@ fn compare_all() -> Vec<Outcome> {
         for h in &r.hits {
             *got.entry(h.name.clone()).or_default() += h.score;
         }
-        let missing = want.keys().filter(|k| !got.contains_key(*k)).cloned().collect();
-        let extra = got.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+        let missing = want
+            .keys()
+            .filter(|k| !got.contains_key(*k))
+            .cloned()
+            .collect();
+        let extra = got
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .cloned()
+            .collect();
         let rescored = want
             .iter()
             .filter(|(k, s)| got.get(*k).is_some_and(|g| (g - *s).abs() > 0.0005))
@@ -110,10 +118,16 @@ fn corpus_agrees_with_spamassassin() {
         pct(same_verdict),
         pct(same_rules)
     );
-    assert!(pct(same_verdict) >= MIN_SAME_VERDICT_PCT, "same verdict fell");
+    assert!(
+        pct(same_verdict) >= MIN_SAME_VERDICT_PCT,
+        "same verdict fell"
+    );
     assert!(pct(same_rules) >= MIN_SAME_RULES_PCT, "same rule set fell");
     assert!(mean_err <= MAX_MEAN_SCORE_ERROR, "mean score error grew");
-    let known: BTreeSet<String> = KNOWN_DIFFERENCES.iter().map(|(f, _)| f.to_string()).collect();
+    let known: BTreeSet<String> = KNOWN_DIFFERENCES
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
     let unexplained: Vec<_> = differing.difference(&known).collect();
     let _ = unexplained;
 }
@@ -138,4 +152,17 @@ fn oracle_covers_the_corpus() {
         })
         .collect();
     assert_eq!(files, listed);
+}
+
+/// Every hit (sub-rules too) for one corpus file (a diagnostic, not a test):
+/// `RULES_DEBUG=file cargo test --test rules_corpus -- --ignored --nocapture`.
+#[test]
+#[ignore = "diagnostic; needs RULES_DEBUG=<corpus file>"]
+fn debug_one_message() {
+    let file = std::env::var("RULES_DEBUG").expect("set RULES_DEBUG to a corpus file name");
+    let rs = RuleSet::load(&LoadOptions::default()).expect("load");
+    let msg = std::fs::read(corpus_dir().join(&file)).unwrap();
+    let mut hits = rs.debug_hits(&msg, None);
+    hits.sort();
+    println!("{}", hits.join(","));
 }

@@ -422,8 +422,23 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[String
             let Some(max) = num(args.first()) else {
                 return false;
             };
-            (ctx.bodies.body_text.len() as f64) < max
+            // `pristine_body_length <= min`: the body bytes as received.
+            (pristine_body_len(ctx) as f64) <= max
         }
         _ => false,
     }
+}
+
+/// Length of the body as given (CRLF kept), `Message::pristine_body_length`:
+/// `ctx.header_len` counts LF-only bytes, so map it back onto the original.
+fn pristine_body_len(ctx: &Ctx) -> usize {
+    let p = ctx.pristine;
+    let (mut seen, mut i) = (0, 0);
+    while i < p.len() && seen < ctx.header_len {
+        if !(p[i] == b'\r' && p.get(i + 1) == Some(&b'\n')) {
+            seen += 1;
+        }
+        i += 1;
+    }
+    p.len() - i
 }
