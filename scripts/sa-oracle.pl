@@ -16,8 +16,9 @@ my $sa = Mail::SpamAssassin->new({local_tests_only => 1, dont_copy_prefs => 1,
 $sa->init(1);
 my $json = JSON::PP->new->canonical;
 for my $f (@files) {
-  open my $fh, '<', "$dir/$f" or die "$f: $!";
-  local $/; my $text = <$fh>; close $fh;
+  # Slurp in its own block: a `local $/` left in force during check()
+  # would turn every chomp inside SpamAssassin into a no-op.
+  my $text = do { open my $fh, '<', "$dir/$f" or die "$f: $!"; local $/; <$fh> };
   my $m = $sa->parse($text);
   my $s = $sa->check($m);
   my $scores = $s->{conf}->{scores};
