@@ -426,3 +426,14 @@ fn image_info() {
     );
     assert!(!hit("body G1 eval:image_count('gif','1','1')", &raw));
 }
+
+#[test]
+fn to_in_subject_needs_a_real_address() {
+    // SpamAssassin's To:addr is empty for "To: XX", so nothing can match
+    let r = "header LP eval:check_for_to_in_subject('user')";
+    assert!(!hit(r, "From: a@b.example\nTo: XX\nSubject: XX\n\nx\n"));
+    assert!(hit(
+        r,
+        "From: a@b.example\nTo: XX@example.org\nSubject: XX\n\nx\n"
+    ));
+}

@@ -42,6 +42,7 @@ fn recipients(ctx: &Ctx) -> (bool, f64) {
             .flat_map(|n| ctx.values(n, true))
             .flat_map(|v| parse_addresses(&v))
             .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+            .filter(|a| looks_like_address(a))
             .collect()
     };
     let mut inputs = addrs_of(&["To", "Cc"]);
@@ -103,10 +104,16 @@ fn recipients(ctx: &Ctx) -> (bool, f64) {
 /// the Subject. SpamAssassin trims a copy of the Subject but matches the
 /// untrimmed one; so do we.
 fn to_in_subject(ctx: &Ctx, test: &str) -> bool {
-    let full_to = ctx.get_str("To:addr");
-    if full_to.is_empty() {
+    // `$pms->get('To:addr')`: the first address SpamAssassin accepts.
+    let Some(full_to) = ctx
+        .values("To", true)
+        .iter()
+        .flat_map(|v| parse_addresses(v))
+        .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+        .find(|a| looks_like_address(a))
+    else {
         return false;
-    }
+    };
     let subject = ctx.get_str("Subject");
     let q = |s: &str| ::regex::escape(s);
     let pat = match test {
@@ -163,4 +170,24 @@ fn subject_in_list(ctx: &Ctx, rs: &RuleSet, key: &str) -> bool {
         let p = p.to_lowercase();
         p == subject || glob_match(&format!("*{p}*"), &subject)
     })
+}
+
+/// `Util::$header_address_mailre`: what SpamAssassin 4 accepts as an
+/// address (`:addr` drops anything else, e.g. a bare `To: XX`).
+pub fn looks_like_address(a: &str) -> bool {
+    let Some((user, dom)) = a.rsplit_once('@') else {
+        return false;
+    };
+    let bad_user = |c: char| c.is_whitespace() || "@<>()[],:;".contains(c);
+    let bad_dom = |c: char| c.is_whitespace() || "\"<>()[],:;".contains(c);
+    let user_ok = (user.len() >= 2 && user.starts_with('"') && user.ends_with('"'))
+        || (!user.is_empty() && !user.contains(bad_user));
+    let dom_ok = (!dom.is_empty() && !dom.contains(bad_dom))
+        || (dom.len() > 2
+            && dom.starts_with('[')
+            && dom.ends_with(']')
+            && dom[1..dom.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ':' || c == '.'));
+    user_ok && dom_ok && !a.starts_with("\"\"@") && a.matches('"').count() != 1
 }
