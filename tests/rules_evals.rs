@@ -437,3 +437,26 @@ fn to_in_subject_needs_a_real_address() {
         "From: a@b.example\nTo: XX@example.org\nSubject: XX\n\nx\n"
     ));
 }
+
+#[test]
+fn forged_gmail() {
+    let r = "header FG eval:check_for_forged_gmail_received_headers()";
+    let m = |extra: &str| format!("From: Gina <gina@gmail.com>\n{extra}Subject: s\n\nx\n");
+    // short Google headers do not vouch for the message
+    assert!(hit(
+        r,
+        &m("X-Gm-Message-State: AOJu0Yw\nX-Google-Smtp-Source: AGHT\n")
+    ));
+    let long = "A".repeat(70);
+    assert!(!hit(
+        r,
+        &m(&format!(
+            "X-Gm-Message-State: {long}\nX-Google-Smtp-Source: {long}\n"
+        ))
+    ));
+    assert!(!hit(
+        r,
+        &m("X-Received: by 10.1.2.3 with SMTP id abc123;\n")
+    ));
+    assert!(!hit(r, "From: a@example.org\n\nx\n"));
+}

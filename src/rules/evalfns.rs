@@ -377,19 +377,29 @@ fn forged_yahoo(ctx: &Ctx) -> bool {
 }
 
 fn forged_gmail(ctx: &Ctx) -> bool {
-    let from = ctx.get_str("From:addr").to_ascii_lowercase();
-    if !from.ends_with("gmail.com") {
+    static RES: std::sync::OnceLock<[::regex::Regex; 4]> = std::sync::OnceLock::new();
+    let res = RES.get_or_init(|| {
+        [
+            r"(?i)\bgmail\.com\n?\z",
+            r"by 10\.\S+ with SMTP id \S+",
+            r"by 2002:a\d\d:\w+:\S+ with SMTP id \S+",
+            r"by smtp\.googlemail\.com with ESMTPSA id \S+",
+        ]
+        .map(|p| ::regex::Regex::new(p).expect("static regex"))
+    });
+    if !res[0].is_match(&ctx.get_str("From:addr")) {
         return false;
     }
-    if ctx.exists("X-Gm-Message-State") {
+    let xreceived = ctx.get_str("X-Received");
+    if res[1].is_match(&xreceived)
+        || res[2].is_match(&xreceived)
+        || res[3].is_match(&ctx.get_str("Received"))
+    {
         return false;
     }
-    let xgms = ctx.get_str("X-Google-Smtp-Source");
-    let rcvd = ctx.get_str("Received");
-    if !xgms.is_empty() || rcvd.contains("by mail-") || rcvd.contains(".google.com with SMTP") {
-        return false;
-    }
-    true
+    // Both Google headers present and at least 60 long (as `get` returns them).
+    let long = |h: &str| ctx.get_str(h).len() >= 60;
+    !(long("X-Gm-Message-State") && long("X-Google-Smtp-Source"))
 }
 
 fn no_rdns_dotcom_helo(ctx: &Ctx) -> bool {
