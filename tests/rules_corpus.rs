@@ -166,3 +166,22 @@ fn debug_one_message() {
     hits.sort();
     println!("{}", hits.join(","));
 }
+
+/// Relay strings for every corpus message (a diagnostic, not a test):
+/// `cargo test --test rules_corpus print_relays -- --ignored --nocapture`,
+/// to diff against `perl scripts/sa-relays.pl tests/fixtures/corpus/*.eml`.
+#[test]
+#[ignore = "diagnostic"]
+fn print_relays() {
+    let dir = corpus_dir();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.ends_with(".eml"))
+        .collect();
+    files.sort();
+    for f in files {
+        let (t, u, n) = amavisd_rs::rules::relay_summary(&std::fs::read(dir.join(&f)).unwrap());
+        println!("{f}\tT: {t}\tU: {u}\tN: {n}");
+    }
+}
