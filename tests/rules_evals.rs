@@ -460,3 +460,85 @@ fn forged_gmail() {
     ));
     assert!(!hit(r, "From: a@example.org\n\nx\n"));
 }
+
+#[test]
+fn env_and_header_from() {
+    let r = "header EHF eval:check_for_matching_env_and_hdr_from()";
+    assert!(hit(
+        r,
+        "Return-Path: <Joe@B.example>\nFrom: joe@b.example\n\nx\n"
+    ));
+    assert!(!hit(
+        r,
+        "Return-Path: <other@b.example>\nFrom: joe@b.example\n\nx\n"
+    ));
+    // a Return-Path below a Received line is not trusted as envelope sender
+    let below = format!("{RCVD}Return-Path: <joe@b.example>\nFrom: joe@b.example\n\nx\n");
+    assert!(!hit(r, &below));
+}
+
+#[test]
+fn gated_and_forged_relays() {
+    let g = "header GT eval:gated_through_received_hdr_remover()";
+    assert!(hit(g, "From: a@b.example\n\nx\n"));
+    assert!(!hit(g, &msg("", "x\n")));
+    let hm = "header HM eval:check_for_no_hotmail_received_headers()";
+    let m = format!("{RCVD}From: joe@hotmail.com\n\nx\n");
+    assert!(hit(hm, &m));
+    assert!(!hit(hm, &msg("", "x\n")));
+    let aol = "header AOL eval:check_for_fake_aol_relay_in_rcvd()";
+    let fake = "Received: from rly-xa01.example.net ([192.0.2.1]) by mx.example.org with SMTP id A1; Mon, 3 Mar 2025 10:00:00 +0000\nFrom: a@b.example\n\nx\n";
+    assert!(hit(aol, fake));
+    assert!(!hit(aol, &msg("", "x\n")));
+    let trail = "header TRAIL eval:check_for_forged_received_trail()";
+    let hop = |rdns: &str, by: &str| {
+        format!(
+            "Received: from h ({rdns} [192.0.43.9]) by {by} with ESMTP id X; Mon, 3 Mar 2025 10:00:00 +0000\n"
+        )
+    };
+    // each hop claims to come from a host other than the one that handed it on
+    let forged = format!(
+        "{}{}{}From: a@b.example\n\nx\n",
+        hop("mx.one.example", "mx.example.org"),
+        hop("relay.two.example", "mail.three.example"),
+        hop("out.four.example", "relay.five.example")
+    );
+    assert!(hit(trail, &forged));
+    let honest = format!(
+        "{}{}From: a@b.example\n\nx\n",
+        hop("relay.one.example", "mx.example.org"),
+        hop("out.two.example", "relay.one.example")
+    );
+    assert!(!hit(trail, &honest));
+}
+
+#[test]
+fn ratware_name_id_and_uppercase() {
+    let r = "header RN eval:check_ratware_name_id()";
+    let id = "ABCDEFGHIJKLMNOPQRSTUVWXYZAB";
+    let m = format!("From: \"Joe\" <joe@b.example>\nMessage-ID: <{id}.joe@b.example>\n\nx\n");
+    assert!(hit(r, &m));
+    assert!(!hit(
+        r,
+        "From: \"Joe\" <joe@b.example>\nMessage-ID: <abc@b.example>\n\nx\n"
+    ));
+    let up = "body UP eval:check_for_uppercase('50', '75')";
+    let shouty = "THIS IS A VERY LOUD MESSAGE and some quiet words here. ".repeat(5);
+    assert!(hit(up, &format!("From: a@b.example\n\n{shouty}\n")));
+    let quiet = "this is a calm message with only lower case words. ".repeat(5);
+    assert!(!hit(up, &format!("From: a@b.example\n\n{quiet}\n")));
+    // under 200 characters the ratio is not computed
+    assert!(!hit(up, "From: a@b.example\n\nLOUD WORDS here\n"));
+}
+
+#[test]
+fn mailfrom_matches_rcvd() {
+    let r = "header RP eval:check_mailfrom_matches_rcvd()";
+    let m = |rp: &str| {
+        format!(
+            "Return-Path: <{rp}>\nReceived: from mx (out.sender.example [192.0.43.5]) by mx.example.org with ESMTP id Q; Mon, 3 Mar 2025 10:00:00 +0000\nFrom: a@b.example\n\nx\n"
+        )
+    };
+    assert!(hit(r, &m("bounce@mail.sender.example")));
+    assert!(!hit(r, &m("bounce@other.example")));
+}

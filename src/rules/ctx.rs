@@ -261,20 +261,7 @@ impl<'a> Ctx<'a> {
         if let Some(e) = &self.envelope_from {
             return Some(e.clone().into_bytes());
         }
-        for h in ["X-Envelope-From", "Envelope-Sender", "Return-Path"] {
-            if let Some(v) = self.values(h, true).into_iter().next() {
-                let s = String::from_utf8_lossy(&v).into_owned();
-                let s = s
-                    .trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_string();
-                if !s.is_empty() {
-                    return Some(s.into_bytes());
-                }
-            }
-        }
-        None
+        super::evalfns_header::sa_envelope_from(self)
     }
 }
 

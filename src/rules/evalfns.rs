@@ -6,7 +6,7 @@ use super::RuleSet;
 use super::ctx::{Ctx, parse_addresses};
 use super::evalfns_freemail::{freemail_from, freemail_header, freemail_replyto};
 use super::parse::RuleKind;
-use super::{evalfns_body, evalfns_image, evalfns_mime, evalfns_recips};
+use super::{evalfns_body, evalfns_header, evalfns_image, evalfns_mime, evalfns_recips};
 
 /// Run eval function `func` with its rule-file arguments.
 pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]) -> bool {
@@ -66,6 +66,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
             addr_in_list(ctx, rs, &["def_welcomelist_from", "def_whitelist_from"])
         }
         _ => evalfns_recips::call(rs, ctx, func, args)
+            .or_else(|| evalfns_header::call(rs, ctx, func, args))
             .or_else(|| evalfns_image::call(ctx, kind, func, args))
             .or_else(|| evalfns_body::call(rs, ctx, func, args))
             .unwrap_or_else(|| evalfns_mime::call(rs, ctx, kind, func, args)),
@@ -402,27 +403,34 @@ fn forged_gmail(ctx: &Ctx) -> bool {
     !(long("X-Gm-Message-State") && long("X-Google-Smtp-Source"))
 }
 
+/// RelayEval `_check_received_helos`: the flag is reset at every public
+/// untrusted relay, so the last one decides (as in the Perl).
 fn no_rdns_dotcom_helo(ctx: &Ctx) -> bool {
-    let Some(r) = ctx.relays.untrusted.first() else {
-        return false;
-    };
-    if !r.rdns.is_empty() {
-        return false;
-    }
-    let helo = r.helo.to_ascii_lowercase();
-    [
+    const DOTCOMS: [&str; 11] = [
+        "lycos.com",
+        "lycos.co.uk",
+        "hotmail.com",
+        "localhost.com",
+        "excite.com",
+        "caramail.com",
+        "cs.com",
+        "aol.com",
         "msn.com",
         "yahoo.com",
-        "hotmail.com",
-        "aol.com",
-        "juno.com",
-        "excite.com",
-        "netzero.net",
-        "compuserve.com",
-    ]
-    .iter()
-    .any(|d| helo == *d || helo.ends_with(&format!(".{d}")))
-        && !r.helo.is_empty()
+        "drizzle.com",
+    ];
+    let mut flag = false;
+    for r in ctx.relays.untrusted.iter().filter(|r| !r.ip_private()) {
+        flag = false;
+        let helo = r.helo.to_ascii_lowercase();
+        let dotcom = DOTCOMS
+            .iter()
+            .any(|d| helo == *d || helo.ends_with(&format!(".{d}")));
+        if dotcom && r.rdns.is_empty() {
+            flag = true;
+        }
+    }
+    flag
 }
 
 fn illegal_chars(ctx: &Ctx, hdr: Option<&str>, ratio: Option<&str>, count: Option<&str>) -> bool {

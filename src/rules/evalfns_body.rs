@@ -127,7 +127,7 @@ fn anchor_re() -> &'static ::regex::Regex {
 
 /// Registry boundaries (`RegistryBoundaries::trim_domain`): keep one label
 /// under a listed 3- or 2-level suffix, else the last two labels.
-fn trim_domain(rs: &RuleSet, host: &str) -> String {
+pub(crate) fn trim_domain(rs: &RuleSet, host: &str) -> String {
     let host = host.to_ascii_lowercase();
     let labels: Vec<&str> = host.split('.').collect();
     let tail = |n: usize| labels[labels.len().saturating_sub(n)..].join(".");

@@ -8,6 +8,7 @@ mod ctx;
 mod evalfns;
 mod evalfns_body;
 mod evalfns_freemail;
+mod evalfns_header;
 mod evalfns_image;
 mod evalfns_mime;
 mod evalfns_recips;
@@ -509,7 +510,7 @@ impl RuleSet {
                 let m = match &cands.hvals[*key as usize] {
                     Some(_) if r.prefiltered && !cands.header[idx as usize] => false,
                     Some(v) => re.is_match(v),
-                    None => unset.as_deref().is_some_and(|u| re.is_match(u)),
+                    None => re.is_match(unset.as_deref().unwrap_or(b"")),
                 };
                 usize::from(m != *neg)
             }
