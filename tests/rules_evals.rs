@@ -542,3 +542,33 @@ fn mailfrom_matches_rcvd() {
     assert!(hit(r, &m("bounce@mail.sender.example")));
     assert!(!hit(r, &m("bounce@other.example")));
 }
+
+#[test]
+fn mime_parse_flags() {
+    let sep = "body SEP eval:check_msg_parse_flags('missing_mime_head_body_separator')";
+    let hdrs = "body NOH eval:check_msg_parse_flags('missing_mime_headers')";
+    let epi = "body EPI eval:check_msg_parse_flags('mime_epilogue_exists')";
+    let mp = |parts: &str| {
+        format!("From: a@b.example\nContent-Type: multipart/mixed; boundary=\"B\"\n\n{parts}")
+    };
+    let good = mp("--B\nContent-Type: text/plain\n\nx\n--B--\n");
+    for r in [sep, hdrs, epi] {
+        assert!(!hit(r, &good), "{r}");
+    }
+    assert!(hit(
+        sep,
+        &mp("--B\nContent-Type: text/plain\nbody at once\n--B--\n")
+    ));
+    assert!(hit(hdrs, &mp("--B\n\nno headers\n--B--\n")));
+    // a part that repeats the enclosing boundary in its last header hides
+    // the inner boundaries; in any other header it does not, and the rest
+    // after the first closing line is an epilogue
+    let reuse_not_last = mp(
+        "--B\nContent-Type: multipart/alternative; boundary=\"B\"\nContent-ID: <1@x>\n\n--B\nContent-Type: text/plain\n\nx\n--B--\n\n--B--\n",
+    );
+    assert!(hit(epi, &reuse_not_last));
+    let reuse_last = mp(
+        "--B\nContent-ID: <1@x>\nContent-Type: multipart/alternative; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nx\n--B--\n\n--B--\n",
+    );
+    assert!(!hit(epi, &reuse_last));
+}

@@ -36,6 +36,7 @@ pub struct Memo {
     pub mime: std::cell::OnceCell<super::evalfns_mime::MimeStats>,
     pub date_diff: std::cell::OnceCell<i64>,
     pub madiff: std::cell::OnceCell<(f64, usize, usize)>,
+    pub mime_flags: std::cell::OnceCell<super::evalfns_mimeflags::MimeFlags>,
 }
 
 impl<'a> Ctx<'a> {

@@ -11,6 +11,7 @@ mod evalfns_freemail;
 mod evalfns_header;
 mod evalfns_image;
 mod evalfns_mime;
+mod evalfns_mimeflags;
 mod evalfns_recips;
 mod html;
 mod html_style;
