@@ -36,7 +36,6 @@ pub struct Memo {
     pub mime: std::cell::OnceCell<super::evalfns_mime::MimeStats>,
     pub date_diff: std::cell::OnceCell<i64>,
     pub madiff: std::cell::OnceCell<(f64, usize, usize)>,
-    pub mime_flags: std::cell::OnceCell<super::evalfns_mimeflags::MimeFlags>,
 }
 
 impl<'a> Ctx<'a> {
@@ -57,7 +56,7 @@ impl<'a> Ctx<'a> {
             message.to_vec()
         };
         let (fields, header_len, has_separator) = msg::parse_header_block(&data);
-        let (parts, facts) = msg::leaf_parts(&data);
+        let (parts, facts) = super::evalfns_mimeflags::leaf_parts(&data);
         let subject = fields
             .iter()
             .rfind(|f| f.name.eq_ignore_ascii_case("subject"))

@@ -364,14 +364,12 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[String
             l >= min && l <= max && s.base64_max_line > 0
         }
         "check_msg_parse_flags" => {
-            let f = ctx
-                .memo
-                .mime_flags
-                .get_or_init(|| super::evalfns_mimeflags::mime_flags(&ctx.data));
+            // Set by the Message.pm-style walk (evalfns_mimeflags).
+            let f = &ctx.facts;
             args.iter().any(|a| match a.as_str() {
-                "missing_mime_head_body_separator" => f.missing_mime_head_body_separator,
-                "mime_epilogue_exists" => f.mime_epilogue_exists,
-                "missing_mime_headers" => f.missing_mime_headers,
+                "missing_mime_head_body_separator" => f.missing_part_separator,
+                "mime_epilogue_exists" => f.has_epilogue,
+                "missing_mime_headers" => f.missing_part_headers,
                 // Top-level flags, kept by the shared parse.
                 "missing_head_body_separator" => !ctx.has_separator,
                 "mimepart_limit_exceeded" => ctx.facts.part_count >= 1000,

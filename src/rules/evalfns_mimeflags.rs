@@ -1,11 +1,12 @@
-//! The MIME parse flags `check_msg_parse_flags` reads
-//! (`missing_mime_head_body_separator`, `missing_mime_headers`,
-//! `mime_epilogue_exists`), computed by walking the message the way
-//! `Message.pm` (`new`, `parse_body`, `_parse_multipart`) does. The shared
-//! MIME tree comes from mail-parser, whose view of broken multiparts differs
-//! from SpamAssassin's, so the flags get their own line-level pass.
+//! The MIME tree as SpamAssassin's `Message.pm` builds it (`new`,
+//! `parse_body`, `_parse_multipart`, `_parse_normal`), line by line: the
+//! leaf parts in tree order and the parse flags `check_msg_parse_flags`
+//! reads (missing MIME header/body separator, missing MIME headers,
+//! epilogue). A general MIME parser (mail-parser) splits broken multiparts
+//! differently — no boundary found, two Content-Type headers, boundaries
+//! that prefix each other — and every rule downstream saw other text.
 
-use super::msg::decode_cte;
+use super::msg::{MimeFacts, Part, decode_cte, parse_ctype, parse_header_block};
 
 /// The three flags, as set on the top `Message` object.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -106,7 +107,7 @@ fn content_type(ct: Option<&str>) -> (String, Option<String>) {
 /// A header block split off the top of `lines` the way `Message::new` does
 /// (blank line, a `--` line or a fourth invalid line ends it). Returns the
 /// last Content-Type and Content-Transfer-Encoding and the body lines.
-fn split_message(lines: &[Vec<u8>]) -> (Option<String>, Option<String>, Vec<Vec<u8>>) {
+fn split_message(lines: &[Vec<u8>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut headers: Vec<Vec<u8>> = Vec::new();
     let mut errors = 0;
     let mut i = 0;
@@ -136,18 +137,36 @@ fn split_message(lines: &[Vec<u8>]) -> (Option<String>, Option<String>, Vec<Vec<
         headers.push(l.clone());
         i += 1;
     }
-    let last = |name: &str| {
-        headers.iter().rev().find_map(|h| {
-            let s = String::from_utf8_lossy(h);
-            let (k, v) = s.split_once(':')?;
-            k.trim_end().eq_ignore_ascii_case(name).then(|| unfold(v))
-        })
-    };
-    (
-        last("content-type"),
-        last("content-transfer-encoding"),
-        lines[i..].to_vec(),
-    )
+    (headers, lines[i..].to_vec())
+}
+
+/// The last value of header `name` among raw header lines (`Node::header`
+/// in scalar context), unfolded and trimmed.
+fn last_header(headers: &[Vec<u8>], name: &str) -> Option<String> {
+    headers.iter().rev().find_map(|h| {
+        let s = String::from_utf8_lossy(h);
+        let (k, v) = s.split_once(':')?;
+        k.trim_end().eq_ignore_ascii_case(name).then(|| unfold(v))
+    })
+}
+
+/// A message (top or message/rfc822) as a job: header split, type, bug 6845.
+fn message_job(data: &[u8], depth: u32) -> Job {
+    let (headers, mut body) = split_message(&split_lines(data));
+    let ct = last_header(&headers, "content-type");
+    let (ctype, boundary) = content_type(ct.as_deref());
+    insert_blank(&ctype, boundary.as_deref(), &mut body);
+    Job {
+        ctype,
+        cte: last_header(&headers, "content-transfer-encoding").unwrap_or_default(),
+        boundary,
+        ct_missing: ct.is_none_or(|c| c.is_empty()),
+        headers,
+        body,
+        depth,
+        in_alt: false,
+        alt_group: None,
+    }
 }
 
 /// `Node::header`'s stored value: unfolded and trimmed.
@@ -161,56 +180,98 @@ fn split_lines(data: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// One entry of `parse_queue`.
+/// One entry of `parse_queue`: a node with its header lines and body.
 struct Job {
     ctype: String,
     cte: String,
     boundary: Option<String>,
+    /// The Content-Type header was absent (`parse_content_type`'s `$missing`).
+    ct_missing: bool,
+    headers: Vec<Vec<u8>>,
     body: Vec<Vec<u8>>,
     depth: u32,
+    in_alt: bool,
+    alt_group: Option<usize>,
 }
 
-/// Compute the flags for `data` (line ends already LF).
-pub fn mime_flags(data: &[u8]) -> MimeFlags {
-    let mut f = MimeFlags::default();
-    let (ct, cte, mut body) = split_message(&split_lines(data));
-    let (ctype, boundary) = content_type(ct.as_deref());
-    insert_blank(&ctype, boundary.as_deref(), &mut body);
-    let mut queue = vec![Job {
-        ctype,
-        cte: cte.unwrap_or_default(),
-        boundary,
-        body,
-        depth: 20,
-    }];
-    let mut steps = 0;
-    while let Some(job) = queue.pop() {
-        steps += 1;
-        if steps > 1000 {
-            break;
-        }
-        if job.ctype.starts_with("multipart/") && job.boundary.is_some() && job.depth > 0 {
-            multipart(&mut f, &job, &mut queue);
-        } else if (job.ctype == "message/rfc822" || job.ctype == "message/global") && job.depth > 0
-        {
-            let raw: Vec<u8> = job.body.concat();
-            let decoded = decode_cte(&raw, &job.cte.to_ascii_lowercase());
-            if decoded.is_empty() {
-                continue;
-            }
-            let (ct, cte, mut body) = split_message(&split_lines(&decoded));
-            let (ctype, boundary) = content_type(ct.as_deref());
-            insert_blank(&ctype, boundary.as_deref(), &mut body);
-            queue.push(Job {
-                ctype,
-                cte: cte.unwrap_or_default(),
-                boundary,
-                body,
-                depth: job.depth - 1,
-            });
-        }
+/// What one walk of the tree collects.
+#[derive(Default)]
+struct Walk {
+    flags: MimeFlags,
+    parts: Vec<Part>,
+    nodes: usize,
+    alt_counter: usize,
+}
+
+/// The leaf parts of `data` in tree order as `find_parts(qr/./, 1)`
+/// returns them, with the structural facts; the Message.pm counterpart of
+/// `msg::leaf_parts`.
+pub fn leaf_parts(data: &[u8]) -> (Vec<Part>, MimeFacts) {
+    let mut w = Walk::default();
+    walk(&mut w, message_job(data, 20), None);
+    let facts = MimeFacts {
+        part_count: w.nodes,
+        has_epilogue: w.flags.mime_epilogue_exists,
+        missing_part_headers: w.flags.missing_mime_headers,
+        missing_part_separator: w.flags.missing_mime_head_body_separator,
+    };
+    (w.parts, facts)
+}
+
+/// `parse_body` for one node: multipart, sub-message or leaf.
+fn walk(w: &mut Walk, mut job: Job, parent_type: Option<&str>) {
+    w.nodes += 1;
+    if w.nodes > 5000 {
+        return;
     }
-    f
+    if job.ctype.starts_with("multipart/") && job.boundary.is_some() && job.depth > 0 {
+        if job.ctype == "multipart/alternative" {
+            w.alt_counter += 1;
+            job.alt_group = Some(w.alt_counter);
+            job.in_alt = true;
+        }
+        multipart(w, &job);
+        return;
+    }
+    // `_parse_normal`: a multipart without boundary is text/plain; a
+    // missing type keeps what the parent gave (message/rfc822 in a digest).
+    if !job.ct_missing {
+        if job.ctype.starts_with("multipart/") && job.boundary.is_none() {
+            job.ctype = "text/plain".into();
+        }
+    } else if parent_type == Some("multipart/digest") {
+        job.ctype = "message/rfc822".into();
+    }
+    let raw: Vec<u8> = job.body.concat();
+    let cte = job.cte.trim().to_ascii_lowercase();
+    let decoded = decode_cte(&raw, &cte);
+    if (job.ctype == "message/rfc822" || job.ctype == "message/global")
+        && job.depth > 0
+        && !decoded.is_empty()
+    {
+        let mut sub = message_job(&decoded, job.depth - 1);
+        sub.in_alt = job.in_alt;
+        sub.alt_group = job.alt_group;
+        walk(w, sub, Some(&job.ctype));
+        return;
+    }
+    let mut block: Vec<u8> = job.headers.concat();
+    block.push(b'\n');
+    let (headers, _, _) = parse_header_block(&block);
+    let charset = last_header(&job.headers, "content-type")
+        .map(|ct| parse_ctype(ct.as_bytes()).1)
+        .and_then(|ps| ps.into_iter().find(|(k, _)| k == "charset"))
+        .map(|(_, v)| v.to_ascii_lowercase());
+    w.parts.push(Part {
+        ctype: job.ctype,
+        charset,
+        cte,
+        headers,
+        raw_body: raw,
+        decoded,
+        in_alternative: job.in_alt,
+        alt_group: job.alt_group,
+    });
 }
 
 /// Bug 6845: a multipart body that starts with neither a blank line nor
@@ -235,7 +296,7 @@ fn boundary_line(l: &[u8], b: &str) -> Option<bool> {
     rest.strip_prefix(b"--").filter(|r| all_ws(r)).map(|_| true)
 }
 
-fn multipart(f: &mut MimeFlags, job: &Job, queue: &mut Vec<Job>) {
+fn multipart(w: &mut Walk, job: &Job) {
     let boundary = job.boundary.as_deref().expect("checked by caller");
     let mut body: &[Vec<u8>] = &job.body;
     // The opening boundary; the preamble before it is dropped.
@@ -244,7 +305,7 @@ fn multipart(f: &mut MimeFlags, job: &Job, queue: &mut Vec<Job>) {
         .position(|l| boundary_line(l, boundary) == Some(false))
     {
         if body.get(i + 1).is_some_and(|n| !is_header_line(n, false)) {
-            f.missing_mime_headers = true;
+            w.flags.missing_mime_headers = true;
         }
         body = &body[i + 1..];
     }
@@ -254,6 +315,7 @@ fn multipart(f: &mut MimeFlags, job: &Job, queue: &mut Vec<Job>) {
     let mut in_body = false;
     let mut nested = false;
     let mut remaining = body.len();
+    let mut parts = 0;
     let ct_of = |hs: &[Vec<u8>]| {
         hs.iter().rev().find_map(|h| {
             let s = String::from_utf8_lossy(h);
@@ -283,7 +345,9 @@ fn multipart(f: &mut MimeFlags, job: &Job, queue: &mut Vec<Job>) {
                     lines.pop();
                 }
             }
-            let (ctype, pb) = content_type(ct_of(&headers).as_deref());
+            // A header still being collected is dropped, as in the Perl.
+            let ct = ct_of(&headers);
+            let (ctype, pb) = content_type(ct.as_deref());
             let cte = headers
                 .iter()
                 .rev()
@@ -294,18 +358,24 @@ fn multipart(f: &mut MimeFlags, job: &Job, queue: &mut Vec<Job>) {
                         .then(|| unfold(v))
                 })
                 .unwrap_or_default();
-            queue.push(Job {
+            let child = Job {
                 ctype,
                 cte,
                 boundary: pb.or_else(|| Some(boundary.to_string())),
+                ct_missing: ct.is_none_or(|c| c.is_empty()),
+                headers: std::mem::take(&mut headers),
                 body: lines,
                 depth: job.depth - 1,
-            });
-            if end == Some(true) {
+                in_alt: job.in_alt,
+                alt_group: job.alt_group,
+            };
+            walk(w, child, Some(&job.ctype));
+            parts += 1;
+            if end == Some(true) || parts == 1000 {
                 break;
             }
             if remaining > 0 && !is_header_line(&body[body.len() - remaining], false) {
-                f.missing_mime_headers = true;
+                w.flags.missing_mime_headers = true;
             }
             in_body = false;
             headers.clear();
@@ -335,7 +405,7 @@ fn multipart(f: &mut MimeFlags, job: &Job, queue: &mut Vec<Job>) {
             if l.as_slice() == b"\n" || l.as_slice() == b"\r\n" {
                 continue;
             }
-            f.missing_mime_head_body_separator = true;
+            w.flags.missing_mime_head_body_separator = true;
         }
         part.get_or_insert_with(Vec::new).push(l.clone());
     }
@@ -345,7 +415,7 @@ fn multipart(f: &mut MimeFlags, job: &Job, queue: &mut Vec<Job>) {
             .iter()
             .any(|l| l.iter().any(|&b| !b.is_ascii_whitespace() && b != b'.'))
     {
-        f.mime_epilogue_exists = true;
+        w.flags.mime_epilogue_exists = true;
     }
 }
 
@@ -380,6 +450,12 @@ mod tests {
         let (t, b) = content_type(Some("text/enriched; charset=x"));
         assert_eq!((t.as_str(), b), ("text/plain", None));
         assert_eq!(content_type(None).0, "text/plain");
+    }
+
+    fn mime_flags(data: &[u8]) -> MimeFlags {
+        let mut w = Walk::default();
+        walk(&mut w, message_job(data, 20), None);
+        w.flags
     }
 
     #[test]
