@@ -409,6 +409,11 @@ fn image_info() {
     ));
     assert!(hit("body NM eval:image_named('logo.gif')", &one_gif));
     assert!(!hit("body NM eval:image_named('other.gif')", &one_gif));
+    assert!(hit(
+        "body NR eval:image_name_regex(/^lo.o\\.gif$/)",
+        &one_gif
+    ));
+    assert!(!hit("body NR eval:image_name_regex(/^other/)", &one_gif));
     // a short text beside 60000 pixels: ratio well under 0.015
     assert!(hit(
         "body TR eval:image_to_text_ratio('all', '0.000', '0.015')",

@@ -163,6 +163,7 @@ pub fn call(ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]) -> Option<bo
             | "image_size_exact"
             | "image_size_range"
             | "image_named"
+            | "image_name_regex"
             | "image_to_text_ratio"
     ) {
         return None;
@@ -175,6 +176,19 @@ pub fn call(ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]) -> Option<bo
     let ty = s(0).unwrap_or("");
     Some(match func {
         "image_named" => s(0).is_some_and(|name| info.names.contains(name)),
+        "image_name_regex" => {
+            // `$name =~ /$re/`; a /delimited/ argument is taken as such.
+            let Some(arg) = s(0) else { return Some(false) };
+            let delimited = arg.starts_with('/')
+                || (arg.starts_with('m')
+                    && arg[1..].starts_with(|c: char| c.is_ascii_punctuation()));
+            let re = if delimited {
+                super::regex::PerlRegex::from_delimited(arg)
+            } else {
+                super::regex::PerlRegex::new(arg, "")
+            };
+            re.is_ok_and(|re| info.names.iter().any(|n| re.is_match(n.as_bytes())))
+        }
         "image_count" => {
             n(1).is_some_and(|min| result_check(min, n(2), info.count.get(ty).copied(), false))
         }
