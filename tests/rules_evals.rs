@@ -577,3 +577,19 @@ fn mime_parse_flags() {
     );
     assert!(!hit(epi, &reuse_last));
 }
+
+#[test]
+fn mime_tree_as_spamassassin_builds_it() {
+    // mimeheader rules also see multipart containers (the top one here)
+    let mh = "mimeheader MP Content-Type =~ /multipart\\/parallel/";
+    let par = "From: a@b.example\nContent-Type: multipart/parallel; boundary=\"P\"\n\n--P\nContent-Type: text/plain\n\nx\n--P--\n";
+    assert!(hit(mh, par));
+    assert!(!hit(mh, &par.replace("parallel", "mixed")));
+    // a boundary that never appears: the whole body is one text part
+    let body = "body DINGUS /dingus fish/";
+    let lost = "From: a@b.example\nContent-Type: multipart/mixed; boundary=\"NEVER\"\n\nThis is the dingus fish.\n";
+    assert!(hit(body, lost));
+    // two Content-Type headers on a part: the last one counts
+    let two = "From: a@b.example\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: multipart/alternative; boundary=\"C\"\nContent-Type: text/plain\n\nthe dingus fish\n--B--\n";
+    assert!(hit(body, two));
+}

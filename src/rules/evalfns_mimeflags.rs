@@ -6,7 +6,7 @@
 //! differently — no boundary found, two Content-Type headers, boundaries
 //! that prefix each other — and every rule downstream saw other text.
 
-use super::msg::{MimeFacts, Part, decode_cte, parse_ctype, parse_header_block};
+use super::msg::{Field, MimeFacts, Part, decode_cte, parse_ctype, parse_header_block};
 
 /// The three flags, as set on the top `Message` object.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -199,8 +199,17 @@ struct Job {
 struct Walk {
     flags: MimeFlags,
     parts: Vec<Part>,
+    /// Header fields of the non-leaf nodes (mimeheader rules see them too).
+    containers: Vec<Vec<Field>>,
     nodes: usize,
     alt_counter: usize,
+}
+
+/// Raw header lines of a node as parsed fields.
+fn fields(lines: &[Vec<u8>]) -> Vec<Field> {
+    let mut block: Vec<u8> = lines.concat();
+    block.push(b'\n');
+    parse_header_block(&block).0
 }
 
 /// The leaf parts of `data` in tree order as `find_parts(qr/./, 1)`
@@ -214,6 +223,7 @@ pub fn leaf_parts(data: &[u8]) -> (Vec<Part>, MimeFacts) {
         has_epilogue: w.flags.mime_epilogue_exists,
         missing_part_headers: w.flags.missing_mime_headers,
         missing_part_separator: w.flags.missing_mime_head_body_separator,
+        containers: w.containers,
     };
     (w.parts, facts)
 }
@@ -230,6 +240,7 @@ fn walk(w: &mut Walk, mut job: Job, parent_type: Option<&str>) {
             job.alt_group = Some(w.alt_counter);
             job.in_alt = true;
         }
+        w.containers.push(fields(&job.headers));
         multipart(w, &job);
         return;
     }
@@ -249,15 +260,14 @@ fn walk(w: &mut Walk, mut job: Job, parent_type: Option<&str>) {
         && job.depth > 0
         && !decoded.is_empty()
     {
+        w.containers.push(fields(&job.headers));
         let mut sub = message_job(&decoded, job.depth - 1);
         sub.in_alt = job.in_alt;
         sub.alt_group = job.alt_group;
         walk(w, sub, Some(&job.ctype));
         return;
     }
-    let mut block: Vec<u8> = job.headers.concat();
-    block.push(b'\n');
-    let (headers, _, _) = parse_header_block(&block);
+    let headers = fields(&job.headers);
     let charset = last_header(&job.headers, "content-type")
         .map(|ct| parse_ctype(ct.as_bytes()).1)
         .and_then(|ps| ps.into_iter().find(|(k, _)| k == "charset"))

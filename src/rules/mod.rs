@@ -546,12 +546,13 @@ impl RuleSet {
             ),
             Test::MimeHeader { hdr, raw, re, neg } => {
                 let mut hit = false;
-                for p in &ctx.parts {
-                    for f in p
-                        .headers
-                        .iter()
-                        .filter(|f| f.name.eq_ignore_ascii_case(hdr))
-                    {
+                for p in ctx
+                    .parts
+                    .iter()
+                    .map(|p| &p.headers)
+                    .chain(&ctx.facts.containers)
+                {
+                    for f in p.iter().filter(|f| f.name.eq_ignore_ascii_case(hdr)) {
                         let v = if *raw {
                             msg::trim_ws(&f.raw).to_vec()
                         } else {

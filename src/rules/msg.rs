@@ -349,6 +349,7 @@ pub struct MimeFacts {
     pub has_epilogue: bool,
     pub missing_part_headers: bool,
     pub missing_part_separator: bool,
+    pub containers: Vec<Vec<Field>>,
 }
 
 /// Undo the transfer encoding (`Node::decode`).
