@@ -593,3 +593,27 @@ fn mime_tree_as_spamassassin_builds_it() {
     let two = "From: a@b.example\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: multipart/alternative; boundary=\"C\"\nContent-Type: text/plain\n\nthe dingus fish\n--B--\n";
     assert!(hit(body, two));
 }
+
+#[test]
+fn address_and_uri_host_lists() {
+    let cfg = "enlist_addrlist (PAYPAL) *@paypal.example *@*.paypal.example\nenlist_addrlist (OTHER) *@x.example\n";
+    let from = format!("{cfg}header FL eval:check_from_in_list('PAYPAL')");
+    assert!(hit(
+        &from,
+        "From: PayPal <service@mail.paypal.example>\n\nx\n"
+    ));
+    assert!(!hit(&from, "From: a@x.example\n\nx\n"));
+    let rt = format!("{cfg}header RL eval:check_replyto_in_list('OTHER')");
+    assert!(hit(
+        &rt,
+        "From: a@b.example\nReply-To: Joe <joe@x.example>\n\nx\n"
+    ));
+    assert!(!hit(&rt, "From: a@x.example\n\nx\n"));
+    let uri =
+        "enlist_uri_host (BADTLD) top !ok.top\nheader UL eval:check_uri_host_listed('BADTLD')";
+    let m = |u: &str| format!("From: a@b.example\n\nsee {u} now\n");
+    assert!(hit(uri, &m("http://shop.example.top/x")));
+    // a more specific "!" entry wins
+    assert!(!hit(uri, &m("http://www.ok.top/")));
+    assert!(!hit(uri, &m("http://shop.example.com/")));
+}

@@ -29,6 +29,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
             let max = arg(1).and_then(|v| v.parse().ok());
             https_http_mismatch(rs, ctx, min, max)
         }
+        "check_uri_host_listed" => uri_host_listed(rs, ctx, arg(0).unwrap_or("")),
         "check_stock_info" => {
             let min: usize = arg(0).and_then(|v| v.parse().ok()).unwrap_or(0);
             min == 0 || stock_info(ctx) >= min
@@ -279,4 +280,62 @@ fn stock_info(ctx: &Ctx) -> usize {
         }
     }
     hits.len()
+}
+
+/// WLBLEval `check_uri_host_listed`: a URI host (or a parent domain of it)
+/// in the `enlist_uri_host (NAME)` list; `!host` entries and
+/// `delist_uri_host` take hosts out again.
+fn uri_host_listed(rs: &RuleSet, ctx: &Ctx, name: &str) -> bool {
+    let mut list: std::collections::HashMap<String, bool> = Default::default();
+    let mut cur = String::new();
+    for t in rs.setting("enlist_uri_host") {
+        if let Some(n) = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+            cur = n.to_string();
+        } else if cur == name {
+            match t.strip_prefix('!') {
+                Some(h) => list.insert(h.to_lowercase(), false),
+                None => list.insert(t.to_lowercase(), true),
+            };
+        }
+    }
+    let mut cur: Option<String> = None;
+    for t in rs.setting("delist_uri_host") {
+        if let Some(n) = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+            cur = Some(n.to_string());
+        } else if cur.as_deref().is_none_or(|c| c == name) {
+            list.remove(&t.to_lowercase());
+        }
+    }
+    if list.is_empty() {
+        return false;
+    }
+    ctx.bodies.uris.iter().any(|u| {
+        let lower = u.to_ascii_lowercase();
+        if lower.starts_with("mailto:") {
+            return false;
+        }
+        let rest = lower.split_once("://").map_or(lower.as_str(), |(_, r)| r);
+        let host: &str = rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .rsplit('@')
+            .next()
+            .unwrap_or("");
+        let host = host.split(':').next().unwrap_or("");
+        if host.is_empty() {
+            return false;
+        }
+        // sub.example.com, example.com, com: the first one listed decides
+        let mut h = host;
+        loop {
+            if let Some(&v) = list.get(h) {
+                return v;
+            }
+            match h.split_once('.') {
+                Some((_, rest)) => h = rest,
+                None => return false,
+            }
+        }
+    })
 }

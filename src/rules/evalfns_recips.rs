@@ -28,6 +28,20 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
         "check_subject_in_blocklist" | "check_subject_in_blacklist" => {
             subject_in_list(ctx, rs, "blocklist_subject")
         }
+        "check_from_in_list" => {
+            let globs = addrlist(rs, arg(0).unwrap_or(""));
+            all_from_addrs(ctx).iter().any(|a| in_addrlist(&globs, a))
+        }
+        "check_replyto_in_list" => {
+            let globs = addrlist(rs, arg(0).unwrap_or(""));
+            let first = ctx
+                .values("Reply-To", true)
+                .iter()
+                .flat_map(|v| parse_addresses(v))
+                .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+                .find(|a| looks_like_address(a));
+            first.is_some_and(|a| in_addrlist(&globs, &a))
+        }
         _ => return None,
     })
 }
@@ -190,4 +204,67 @@ pub fn looks_like_address(a: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == ':' || c == '.'));
     user_ok && dom_ok && !a.starts_with("\"\"@") && a.matches('"').count() != 1
+}
+
+/// The globs of one `enlist_addrlist (NAME) ...` list (lower-cased); the
+/// kept setting is the flat token list of every such line.
+fn addrlist(rs: &RuleSet, name: &str) -> Vec<String> {
+    let mut cur = String::new();
+    let mut out = Vec::new();
+    for t in rs.setting("enlist_addrlist") {
+        if let Some(n) = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+            cur = n.to_string();
+        } else if cur == name {
+            out.push(t.to_lowercase());
+        }
+    }
+    out
+}
+
+/// `_check_welcomelist`: exact entry or anchored glob, case-insensitive.
+fn in_addrlist(globs: &[String], addr: &str) -> bool {
+    let a = addr.to_lowercase();
+    globs.iter().any(|g| *g == a || glob_match(g, &a))
+}
+
+/// `PerMsgStatus::all_from_addrs`: Resent-From's first address, else the
+/// From, Envelope-Sender, Resent-Sender, X-Envelope-From and envelope
+/// sender addresses (runs of dots squeezed).
+fn all_from_addrs(ctx: &Ctx) -> Vec<String> {
+    let addrs = |h: &str| -> Vec<String> {
+        ctx.values(h, true)
+            .iter()
+            .flat_map(|v| parse_addresses(v))
+            .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+            .filter(|a| looks_like_address(a))
+            .collect()
+    };
+    let resent = addrs("Resent-From");
+    let mut out: Vec<String> = if let Some(first) = resent.into_iter().next() {
+        vec![first]
+    } else {
+        let mut v = Vec::new();
+        for h in [
+            "From",
+            "Envelope-Sender",
+            "Resent-Sender",
+            "X-Envelope-From",
+        ] {
+            v.extend(addrs(h));
+        }
+        v.extend(
+            ctx.get("EnvelopeFrom:addr")
+                .map(|e| String::from_utf8_lossy(&e).trim().to_string())
+                .filter(|e| !e.is_empty()),
+        );
+        v
+    };
+    for a in &mut out {
+        while a.contains("..") {
+            *a = a.replace("..", ".");
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
