@@ -56,7 +56,7 @@ impl<'a> Ctx<'a> {
             message.to_vec()
         };
         let (fields, header_len, has_separator) = msg::parse_header_block(&data);
-        let (parts, facts) = msg::leaf_parts(&data);
+        let (parts, facts) = super::evalfns_mimeflags::leaf_parts(&data);
         let subject = fields
             .iter()
             .rfind(|f| f.name.eq_ignore_ascii_case("subject"))
@@ -261,20 +261,7 @@ impl<'a> Ctx<'a> {
         if let Some(e) = &self.envelope_from {
             return Some(e.clone().into_bytes());
         }
-        for h in ["X-Envelope-From", "Envelope-Sender", "Return-Path"] {
-            if let Some(v) = self.values(h, true).into_iter().next() {
-                let s = String::from_utf8_lossy(&v).into_owned();
-                let s = s
-                    .trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_string();
-                if !s.is_empty() {
-                    return Some(s.into_bytes());
-                }
-            }
-        }
-        None
+        super::evalfns_header::sa_envelope_from(self)
     }
 }
 

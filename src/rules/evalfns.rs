@@ -5,8 +5,8 @@
 use super::RuleSet;
 use super::ctx::{Ctx, parse_addresses};
 use super::evalfns_freemail::{freemail_from, freemail_header, freemail_replyto};
-use super::evalfns_mime;
 use super::parse::RuleKind;
+use super::{evalfns_body, evalfns_header, evalfns_image, evalfns_mime, evalfns_recips};
 
 /// Run eval function `func` with its rule-file arguments.
 pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]) -> bool {
@@ -34,7 +34,6 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
                 && ctx.relays.unparseable == 0
         }
         "check_for_no_rdns_dotcom_helo" => no_rdns_dotcom_helo(ctx),
-        "helo_ip_mismatch" => false,
         "check_header_count_range" => {
             let n = ctx
                 .fields
@@ -57,7 +56,6 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
                 (l.contains("%") && unresolved(l)) && !l.to_ascii_lowercase().starts_with("x-")
             })
         }
-        "check_for_to_in_subject" => false,
         "check_from_in_blocklist" | "check_from_in_blacklist" => {
             addr_in_list(ctx, rs, &["blocklist_from", "blacklist_from"])
         }
@@ -67,7 +65,11 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
         "check_from_in_default_welcomelist" | "check_from_in_default_whitelist" => {
             addr_in_list(ctx, rs, &["def_welcomelist_from", "def_whitelist_from"])
         }
-        _ => evalfns_mime::call(rs, ctx, kind, func, args),
+        _ => evalfns_recips::call(rs, ctx, func, args)
+            .or_else(|| evalfns_header::call(rs, ctx, func, args))
+            .or_else(|| evalfns_image::call(ctx, kind, func, args))
+            .or_else(|| evalfns_body::call(rs, ctx, func, args))
+            .unwrap_or_else(|| evalfns_mime::call(rs, ctx, kind, func, args)),
     }
 }
 
@@ -376,42 +378,59 @@ fn forged_yahoo(ctx: &Ctx) -> bool {
 }
 
 fn forged_gmail(ctx: &Ctx) -> bool {
-    let from = ctx.get_str("From:addr").to_ascii_lowercase();
-    if !from.ends_with("gmail.com") {
+    static RES: std::sync::OnceLock<[::regex::Regex; 4]> = std::sync::OnceLock::new();
+    let res = RES.get_or_init(|| {
+        [
+            r"(?i)\bgmail\.com\n?\z",
+            r"by 10\.\S+ with SMTP id \S+",
+            r"by 2002:a\d\d:\w+:\S+ with SMTP id \S+",
+            r"by smtp\.googlemail\.com with ESMTPSA id \S+",
+        ]
+        .map(|p| ::regex::Regex::new(p).expect("static regex"))
+    });
+    if !res[0].is_match(&ctx.get_str("From:addr")) {
         return false;
     }
-    if ctx.exists("X-Gm-Message-State") {
+    let xreceived = ctx.get_str("X-Received");
+    if res[1].is_match(&xreceived)
+        || res[2].is_match(&xreceived)
+        || res[3].is_match(&ctx.get_str("Received"))
+    {
         return false;
     }
-    let xgms = ctx.get_str("X-Google-Smtp-Source");
-    let rcvd = ctx.get_str("Received");
-    if !xgms.is_empty() || rcvd.contains("by mail-") || rcvd.contains(".google.com with SMTP") {
-        return false;
-    }
-    true
+    // Both Google headers present and at least 60 long (as `get` returns them).
+    let long = |h: &str| ctx.get_str(h).len() >= 60;
+    !(long("X-Gm-Message-State") && long("X-Google-Smtp-Source"))
 }
 
+/// RelayEval `_check_received_helos`: the flag is reset at every public
+/// untrusted relay, so the last one decides (as in the Perl).
 fn no_rdns_dotcom_helo(ctx: &Ctx) -> bool {
-    let Some(r) = ctx.relays.untrusted.first() else {
-        return false;
-    };
-    if !r.rdns.is_empty() {
-        return false;
-    }
-    let helo = r.helo.to_ascii_lowercase();
-    [
+    const DOTCOMS: [&str; 11] = [
+        "lycos.com",
+        "lycos.co.uk",
+        "hotmail.com",
+        "localhost.com",
+        "excite.com",
+        "caramail.com",
+        "cs.com",
+        "aol.com",
         "msn.com",
         "yahoo.com",
-        "hotmail.com",
-        "aol.com",
-        "juno.com",
-        "excite.com",
-        "netzero.net",
-        "compuserve.com",
-    ]
-    .iter()
-    .any(|d| helo == *d || helo.ends_with(&format!(".{d}")))
-        && !r.helo.is_empty()
+        "drizzle.com",
+    ];
+    let mut flag = false;
+    for r in ctx.relays.untrusted.iter().filter(|r| !r.ip_private()) {
+        flag = false;
+        let helo = r.helo.to_ascii_lowercase();
+        let dotcom = DOTCOMS
+            .iter()
+            .any(|d| helo == *d || helo.ends_with(&format!(".{d}")));
+        if dotcom && r.rdns.is_empty() {
+            flag = true;
+        }
+    }
+    flag
 }
 
 fn illegal_chars(ctx: &Ctx, hdr: Option<&str>, ratio: Option<&str>, count: Option<&str>) -> bool {

@@ -364,11 +364,15 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[String
             l >= min && l <= max && s.base64_max_line > 0
         }
         "check_msg_parse_flags" => {
+            // Set by the Message.pm-style walk (evalfns_mimeflags).
             let f = &ctx.facts;
             args.iter().any(|a| match a.as_str() {
-                "missing_mime_head_body_separator" => !ctx.has_separator,
+                "missing_mime_head_body_separator" => f.missing_part_separator,
                 "mime_epilogue_exists" => f.has_epilogue,
                 "missing_mime_headers" => f.missing_part_headers,
+                // Top-level flags, kept by the shared parse.
+                "missing_head_body_separator" => !ctx.has_separator,
+                "mimepart_limit_exceeded" => ctx.facts.part_count >= 1000,
                 _ => false,
             })
         }
@@ -422,8 +426,23 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[String
             let Some(max) = num(args.first()) else {
                 return false;
             };
-            (ctx.bodies.body_text.len() as f64) < max
+            // `pristine_body_length <= min`: the body bytes as received.
+            (pristine_body_len(ctx) as f64) <= max
         }
         _ => false,
     }
+}
+
+/// Length of the body as given (CRLF kept), `Message::pristine_body_length`:
+/// `ctx.header_len` counts LF-only bytes, so map it back onto the original.
+fn pristine_body_len(ctx: &Ctx) -> usize {
+    let p = ctx.pristine;
+    let (mut seen, mut i) = (0, 0);
+    while i < p.len() && seen < ctx.header_len {
+        if !(p[i] == b'\r' && p.get(i + 1) == Some(&b'\n')) {
+            seen += 1;
+        }
+        i += 1;
+    }
+    p.len() - i
 }

@@ -6,8 +6,13 @@
 mod compile;
 mod ctx;
 mod evalfns;
+mod evalfns_body;
 mod evalfns_freemail;
+mod evalfns_header;
+mod evalfns_image;
 mod evalfns_mime;
+mod evalfns_mimeflags;
+mod evalfns_recips;
 mod html;
 mod html_style;
 mod html_text;
@@ -506,7 +511,7 @@ impl RuleSet {
                 let m = match &cands.hvals[*key as usize] {
                     Some(_) if r.prefiltered && !cands.header[idx as usize] => false,
                     Some(v) => re.is_match(v),
-                    None => unset.as_deref().is_some_and(|u| re.is_match(u)),
+                    None => re.is_match(unset.as_deref().unwrap_or(b"")),
                 };
                 usize::from(m != *neg)
             }
@@ -541,12 +546,13 @@ impl RuleSet {
             ),
             Test::MimeHeader { hdr, raw, re, neg } => {
                 let mut hit = false;
-                for p in &ctx.parts {
-                    for f in p
-                        .headers
-                        .iter()
-                        .filter(|f| f.name.eq_ignore_ascii_case(hdr))
-                    {
+                for p in ctx
+                    .parts
+                    .iter()
+                    .map(|p| &p.headers)
+                    .chain(&ctx.facts.containers)
+                {
+                    for f in p.iter().filter(|f| f.name.eq_ignore_ascii_case(hdr)) {
                         let v = if *raw {
                             msg::trim_ws(&f.raw).to_vec()
                         } else {

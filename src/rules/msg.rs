@@ -5,7 +5,6 @@
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{MessageParser, PartType};
 
 /// One header field: name as written, raw value (after the colon, folds and
 /// trailing newline kept) and the unfolded, RFC 2047-decoded value.
@@ -343,137 +342,14 @@ pub fn parse_ctype(v: &[u8]) -> (String, Vec<(String, String)>) {
     (t, params)
 }
 
-/// Walk the MIME tree of `data` (LF line ends) and return the leaf parts.
-pub fn leaf_parts(data: &[u8]) -> (Vec<Part>, MimeFacts) {
-    let mut parts = Vec::new();
-    let mut facts = MimeFacts::default();
-    let Some(msg) = MessageParser::default().parse(data) else {
-        return (parts, facts);
-    };
-    let mut alt_counter = 0;
-    walk(
-        &msg,
-        0,
-        false,
-        None,
-        &mut parts,
-        &mut facts,
-        &mut alt_counter,
-        0,
-    );
-    (parts, facts)
-}
-
 /// Structural facts for the MIME evals (`check_msg_parse_flags`, ...).
 #[derive(Debug, Clone, Default)]
 pub struct MimeFacts {
     pub part_count: usize,
     pub has_epilogue: bool,
     pub missing_part_headers: bool,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn walk(
-    msg: &mail_parser::Message<'_>,
-    id: u32,
-    in_alt: bool,
-    alt_group: Option<usize>,
-    out: &mut Vec<Part>,
-    facts: &mut MimeFacts,
-    alt_counter: &mut usize,
-    depth: usize,
-) {
-    let Some(part) = msg.parts.get(id as usize) else {
-        return;
-    };
-    if depth > 20 {
-        return;
-    }
-    facts.part_count += 1;
-    let raw = msg.raw_message.as_ref();
-    let hstart = part.offset_header as usize;
-    let bstart = (part.offset_body as usize).min(raw.len());
-    let bend = (part.offset_end as usize).clamp(bstart, raw.len());
-    let (headers, _, _) = parse_header_block(&raw[hstart.min(bstart)..bstart]);
-    let ct = headers
-        .iter()
-        .find(|f| f.name.eq_ignore_ascii_case("content-type"))
-        .map(|f| parse_ctype(&f.decoded));
-    let (ctype, params) = ct.unwrap_or_else(|| ("text/plain".into(), vec![]));
-    let ctype = if ctype.contains('/') {
-        ctype
-    } else {
-        "text/plain".into()
-    };
-    match &part.body {
-        PartType::Multipart(children) => {
-            if id != 0 && headers.is_empty() {
-                facts.missing_part_headers = true;
-            }
-            let is_alt = ctype == "multipart/alternative";
-            let group = if is_alt {
-                *alt_counter += 1;
-                Some(*alt_counter)
-            } else {
-                alt_group
-            };
-            for c in children {
-                walk(
-                    msg,
-                    *c,
-                    in_alt || is_alt,
-                    group,
-                    out,
-                    facts,
-                    alt_counter,
-                    depth + 1,
-                );
-            }
-            // Epilogue: non-blank text after the closing boundary.
-            if let Some(last) = children.last().and_then(|c| msg.parts.get(*c as usize)) {
-                let tail_start = (last.offset_end as usize).min(bend);
-                let tail = &raw[tail_start..bend];
-                if let Some(close) = find(tail, b"--\n")
-                    && tail[close + 3..].iter().any(|b| !b.is_ascii_whitespace())
-                {
-                    facts.has_epilogue = true;
-                }
-            }
-        }
-        PartType::Message(inner) => {
-            walk(inner, 0, false, None, out, facts, alt_counter, depth + 1);
-        }
-        _ => {
-            if id != 0 && headers.is_empty() {
-                facts.missing_part_headers = true;
-            }
-            let raw_body = raw[bstart..bend].to_vec();
-            let cte = headers
-                .iter()
-                .find(|f| f.name.eq_ignore_ascii_case("content-transfer-encoding"))
-                .map(|f| {
-                    String::from_utf8_lossy(&f.decoded)
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .unwrap_or_default();
-            let decoded = decode_cte(&raw_body, &cte);
-            let charset = params
-                .iter()
-                .find(|(k, _)| k == "charset")
-                .map(|(_, v)| v.to_ascii_lowercase());
-            out.push(Part {
-                ctype,
-                charset,
-                cte,
-                headers,
-                raw_body,
-                decoded,
-                in_alternative: in_alt,
-                alt_group,
-            });
-        }
-    }
+    pub missing_part_separator: bool,
+    pub containers: Vec<Vec<Field>>,
 }
 
 /// Undo the transfer encoding (`Node::decode`).

@@ -107,6 +107,7 @@ const KEPT_SETTINGS: &[&str] = &[
     "welcomelist_subject",
     "blocklist_subject",
     "enlist_uri_host",
+    "enlist_addrlist",
     "delist_uri_host",
     "blocklist_uri_host",
     "welcomelist_uri_host",

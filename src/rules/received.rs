@@ -338,6 +338,9 @@ fn parse_line(line: &str) -> Parsed {
         // SpamAssassin ignores rather than counts as unparseable.
         return Parsed::Ignored;
     }
+    if r.ip.is_empty() && sa_ignores(line) {
+        return Parsed::Ignored;
+    }
     if r.ip.is_empty() || r.by.is_empty() {
         return Parsed::Unparseable;
     }
@@ -356,6 +359,57 @@ fn parse_line(line: &str) -> Parsed {
     r.by = clean(&r.by);
     r.ident = clean(&r.ident);
     Parsed::Relay(r)
+}
+
+/// Received.pm's "STUFF TO IGNORE" list: local handovers SpamAssassin
+/// drops instead of counting as unparseable. Tried, as there, only once no
+/// IP was found; `line` is whitespace-collapsed and starts with "from ".
+fn sa_ignores(line: &str) -> bool {
+    static RES: std::sync::OnceLock<(::regex::Regex, ::regex::RegexSet)> =
+        std::sync::OnceLock::new();
+    let (date, set) = RES.get_or_init(|| {
+        const LH: &str = r"(?:localhost(?:\.localdomain)?|\b127\.0\.0\.1\b|::1)";
+        let date = ::regex::Regex::new(
+            r"[\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \d+ \d+:\d+(?::\d+)? \S+$",
+        )
+        .expect("static regex");
+        let pats = [
+            format!(r"^\S+ \([^\s@]+@{LH}\) by \S+ \("),
+            r"^\S+ \S+ by \S+ with local-e?smtp ".to_string(),
+            r"^127\.0\.0\.1 \(AVG SMTP \S+ \[\S+\]\)".to_string(),
+            r"^\S+@\S+ by \S+ by uid \S+ ".to_string(),
+            r"^\S+@\S+ by \S+ ".to_string(),
+            r"^Unknown/Local \(".to_string(),
+            format!(r"^{LH} \((?:\S+@)?{LH}[\)\[]"),
+            format!(r"^\S+ \((?:\S+@)?{LH}\) "),
+            format!(r"^\S+ \(\S+@\S+ \[{LH}\]\) "),
+            r"^\(AUTH: \S+\) by \S+ with ".to_string(),
+            r"^localhost \(localhost \[\[UNIX: localhost\]\]\) by ".to_string(),
+            r"^\S+\.amazon\.com by \S+\.amazon\.com with ESMTP \(peer crosscheck: ".to_string(),
+            r"^[^.]+ by \S+ with Novell_GroupWise".to_string(),
+            r"^no\.name\.available by \S+ via smtpd \(for ".to_string(),
+            r"^\S+ by \S+ \(.{0,100}\) with qmail-scanner".to_string(),
+            r"^\S+ by \S+ with local".to_string(),
+            r"^\S+ \(\[unix socket\]\) by \S+ \(Cyrus v[0-9]*?\.[0-9]*?\.[0-9]*?\) with LMTPA".to_string(),
+            r"^\S+ by \S+ (?:with|via|for|\()".to_string(),
+            r"^\S+ (?:(?:with|via|for) \S+|\(unverified\)) by\b".to_string(),
+            r"^\S+ \(unknown\) by \S+ \(SG\) with \b".to_string(),
+            r"^\S+ \(\S+ \[local\]\) by \S+ \(OpenSMTPD\) with \b".to_string(),
+            r"\(LSMTP for".to_string(),
+            format!(r"^\(\[{LH}\]\) with MailEnable "),
+            r"^facebook\.com \([^)]+\) by facebook\.com with Thrift id \S+$".to_string(),
+            r"^\S+ named \S+ by gmailapi\.google\.com with HTTPREST$".to_string(),
+            r"^\S+ id \S+$".to_string(),
+            r"^\[<.*? \(Jetsend".to_string(),
+        ];
+        (date, ::regex::RegexSet::new(pats).expect("static regexes"))
+    });
+    let Some(rest) = line.strip_prefix("from ") else {
+        return false;
+    };
+    let rest = rest.trim_end_matches([' ', ';']);
+    let rest = date.replace(rest, "");
+    set.is_match(&rest.replacen(")by ", ") by ", 1))
 }
 
 #[cfg(test)]
@@ -410,6 +464,21 @@ mod tests {
         assert!(matches!(
             parse_line("from phobos [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) for z"),
             Parsed::Ignored
+        ));
+    }
+
+    #[test]
+    fn local_handovers_are_ignored_not_unparseable() {
+        for l in [
+            "from localhost (localhost) by zinfandel.lacita.com (8.7.3/8.6.10-MT4.00) with internal id JAB03225; Fri, 6 Apr 2001 09:23:06 -0800 (GMT-0800)",
+            "from DSmith1204@aol.com by imo-m09.mx.aol.com (mail_out_v34.13.) id 7.53.208064a0 (4394); Sat, 11 Jan 2003 23:24:31 -0500 (EST)",
+            "from GWGC6-MTA by gc6.jefferson.co.us with Novell_GroupWise; Tue, 30 Nov 2004 10:09:15 -0700",
+        ] {
+            assert!(matches!(parse_line(l), Parsed::Ignored), "{l}");
+        }
+        assert!(matches!(
+            parse_line("from somewhere via nowhere; Mon, 3 Mar 2025 10:00:00 +0000"),
+            Parsed::Unparseable
         ));
     }
 }
