@@ -479,3 +479,17 @@ fn address_and_uri_host_lists() {
     assert!(!hit(uri, &m("http://www.ok.top/")));
     assert!(!hit(uri, &m("http://shop.example.com/")));
 }
+
+#[test]
+fn tflags_multiple_scores_each_hit() {
+    let rules = "rawbody MULTI /guid-\\d/\ntflags MULTI multiple maxhits=3\nscore MULTI 1.5\n";
+    let rs = RuleSet::from_config_text(rules);
+    let r = rs.check(
+        b"From: a@b.example\n\nguid-1 guid-2\nguid-3 guid-4 guid-5\n",
+        None,
+    );
+    // SpamAssassin 4.0.1: three hits of 1.5, each listed (PerMsgStatus
+    // _handle_hit pushes the name once per hit).
+    assert_eq!(r.score, 4.5);
+    assert_eq!(r.tests_string(), "MULTI=1.5,MULTI=1.5,MULTI=1.5");
+}

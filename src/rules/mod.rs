@@ -443,12 +443,21 @@ impl RuleSet {
         let mut total = 0.0;
         for (i, r) in rules.iter().enumerate() {
             if hits[i] > 0.0 && r.enabled && !r.name.starts_with("__") {
-                total += r.scores[0];
-                out.push(Hit {
-                    name: r.name.clone(),
-                    score: r.scores[0],
-                    description: r.describe.clone(),
-                });
+                // `tflags multiple`: each hit (up to maxhits) scores and is
+                // listed again, as got_hit/_handle_hit do (tests=[R=1.5,R=1.5]).
+                let times = if r.multiple {
+                    hits[i].max(1.0) as usize
+                } else {
+                    1
+                };
+                for _ in 0..times {
+                    total += r.scores[0];
+                    out.push(Hit {
+                        name: r.name.clone(),
+                        score: r.scores[0],
+                        description: r.describe.clone(),
+                    });
+                }
             }
         }
         SpamResult {

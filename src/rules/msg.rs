@@ -216,7 +216,9 @@ fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
 
 /// Convert bytes in `charset` to UTF-8 (unknown charsets: bytes kept).
 pub fn to_utf8(bytes: &[u8], charset: &str) -> Vec<u8> {
-    if matches!(charset, "utf-8" | "utf8" | "us-ascii" | "ascii") || bytes.is_ascii() {
+    if matches!(charset, "utf-8" | "utf8" | "us-ascii" | "ascii")
+        || (bytes.is_ascii() && ascii_superset(charset))
+    {
         return bytes.to_vec();
     }
     match charset_decoder(charset.as_bytes()) {
@@ -233,7 +235,11 @@ pub fn normalize_charset(bytes: &[u8], charset: Option<&str>) -> Vec<u8> {
     if cs.starts_with("utf-16") || cs.starts_with("utf16") || cs.starts_with("utf 16") {
         return decode_utf16(bytes, &cs);
     }
-    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+    // All-ASCII data stays as it is only in an ASCII-compatible charset:
+    // ISO-2022-JP, UTF-7 and the like are 7-bit yet must be decoded.
+    if (bytes.is_ascii() && ascii_superset(&cs))
+        || (!bytes.is_ascii() && std::str::from_utf8(bytes).is_ok())
+    {
         return bytes.to_vec();
     }
     match charset_decoder(cs.as_bytes()) {
@@ -245,6 +251,28 @@ pub fn normalize_charset(bytes: &[u8], charset: Option<&str>) -> Vec<u8> {
             .collect::<String>()
             .into_bytes(),
     }
+}
+
+/// `Node::_normalize`'s charsets in which 7-bit data is plain US-ASCII.
+fn ascii_superset(cs: &str) -> bool {
+    let cs = cs.to_ascii_lowercase();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    matches!(
+        cs.as_str(),
+        "us-ascii" | "ascii" | "iso646-us" | "big5" | "gbk"
+    ) || cs.starts_with("ansi_x3.4-")
+        || cs.starts_with("ansi x3.4-")
+        || cs.starts_with("ansix3.4-")
+        || cs.starts_with("iso-8859")
+        || cs.starts_with("iso8859")
+        || cs.starts_with("iso 8859")
+        || cs.strip_prefix("windows-").is_some_and(digits)
+        || matches!(cs.as_str(), "utf-8" | "utf8")
+        || cs.starts_with("koi8-")
+        || cs.starts_with("euc-")
+        || cs.starts_with("gb18030")
+        || cs.starts_with("gb-18030")
+        || cs.starts_with("gb 18030")
 }
 
 /// UTF-16 by BOM, declared endianness, or `detect_utf16`'s heuristics.
