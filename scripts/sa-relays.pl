@@ -8,7 +8,8 @@ my $sa = Mail::SpamAssassin->new({local_tests_only => 1, dont_copy_prefs => 1, u
 $sa->init(1);
 my $json = JSON::PP->new->canonical(1);
 for my $f (@ARGV) {
-  open my $fh, '<', $f or die "$f: $!"; local $/; my $t = <$fh>; close $fh;
+  # Slurp in its own block: `local $/` in force during check() breaks SpamAssassin's chomps.
+  my $t = do { open my $fh, '<', $f or die "$f: $!"; local $/; <$fh> };
   my $m = $sa->parse($t); my $pms = $sa->check($m);
   print $json->encode({file => basename($f), trusted => $pms->get('X-Spam-Relays-Trusted'),
     untrusted => $pms->get('X-Spam-Relays-Untrusted'), unparseable => $pms->{num_relays_unparseable} + 0}), "\n";
