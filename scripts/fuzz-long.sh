@@ -15,13 +15,16 @@ SANITIZER=${SANITIZER:-address}
 
 ensure_cargo_fuzz
 nice -n 10 cargo fuzz build -s "$SANITIZER" || exit 1
+# Run the built binaries directly: a source edit during the run (a crash
+# fix) must not make the next target wait for a rebuild.
+bin=target/x86_64-unknown-linux-gnu/release
 mkdir -p logs
 status=0
 for t in "${TARGETS[@]}"; do
   log="logs/$t.log"
-  mkdir -p "corpus/$t"
+  mkdir -p "corpus/$t" "artifacts/$t"
   # shellcheck disable=SC2046
-  nice -n 10 cargo fuzz run -s "$SANITIZER" "$t" "corpus/$t" -- \
+  nice -n 10 "$bin/$t" -artifact_prefix="artifacts/$t/" "corpus/$t" \
     -max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     $(dict_for "$t") >"$log" 2>&1
   rc=$?

@@ -3,12 +3,12 @@
 # targets once, run each for SECONDS (default 20) on its committed seeds.
 # Exits non-zero on any crash, timeout or leak. New inputs go to a temporary
 # directory, so the committed corpus is left as it is.
-#   usage: scripts/fuzz-smoke.sh [SECONDS]    (SANITIZER=none|address, default none)
+#   usage: scripts/fuzz-smoke.sh [SECONDS]    (SANITIZER=address|none, default address: the same build as fuzz-long.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 source ../scripts/fuzz-common.sh
 SECONDS_PER_TARGET=${1:-20}
-SANITIZER=${SANITIZER:-none}
+SANITIZER=${SANITIZER:-address}
 
 ensure_cargo_fuzz
 cargo fuzz build -s "$SANITIZER"
@@ -26,7 +26,7 @@ for t in "${TARGETS[@]}"; do
     failed+=("$t")
     tail -n 60 "$work/$t.log" >&2
   fi
-  grep -E '^#[0-9]+ *(DONE|INITED)|stat::number_of_executed_units' "$work/$t.log" >&2 || true
+  grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)|stat::number_of_executed_units' "$work/$t.log" >&2 || true
 done
 if ((${#failed[@]})); then
   echo "fuzz-smoke: crashes in: ${failed[*]} (inputs under fuzz/artifacts/)" >&2

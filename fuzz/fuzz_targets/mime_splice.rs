@@ -84,11 +84,21 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let extra = usize::from(f.is("X-Virus-Scanned"));
-        assert_eq!(count(&again, &f.name), count(&head, &f.name) + extra, "{}", f.name);
+        assert_eq!(
+            count(&again, &f.name),
+            count(&head, &f.name) + extra,
+            "{}",
+            f.name
+        );
     }
     if let Some(tag) = &subject_tag {
-        let subj = again.first_value(&out, "Subject").expect("tagged Subject present");
-        assert!(subj.starts_with(tag.trim_end()), "Subject not tagged: {subj:?}");
+        let subj = again
+            .first_value(&out, "Subject")
+            .expect("tagged Subject present");
+        assert!(
+            subj.starts_with(tag.trim_end()),
+            "Subject not tagged: {subj:?}"
+        );
     }
 
     let bad = check_bad_headers(msg);

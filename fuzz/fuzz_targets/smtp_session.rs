@@ -122,7 +122,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = client.set_zero_linger();
         out
     });
-    assert!(out.starts_with(b"220 "), "no greeting: {:?}", String::from_utf8_lossy(&out));
+    assert!(
+        out.starts_with(b"220 "),
+        "no greeting: {:?}",
+        String::from_utf8_lossy(&out)
+    );
     check_replies(&out);
     assert!(
         !out.ends_with(b"-") && {

@@ -65,6 +65,9 @@ impl HeaderEdits {
             if keep_blank {
                 let cut = if out.ends_with(b"\r\n\r\n") { 2 } else { 1 };
                 out.truncate(out.len() - cut);
+            } else if !out.is_empty() && !out.ends_with(b"\n") {
+                // Unterminated last field: end it, or Subject joins its value.
+                out.extend_from_slice(b"\r\n");
             }
             out.extend_from_slice(format!("Subject: {}\r\n", sanitize(tag).trim_end()).as_bytes());
             if keep_blank {
@@ -148,6 +151,19 @@ mod tests {
             out,
             b"From: a\r\nSubject: ***SPAM***  Bcc: x\r\n\r\n".to_vec()
         );
+    }
+
+    #[test]
+    fn added_subject_after_unterminated_field_is_its_own_line() {
+        // Found by the mime_splice fuzz target.
+        let m = b"From: a\r\nTo: b";
+        let h = Head::parse(m);
+        let e = HeaderEdits {
+            subject_tag: Some("***SPAM*** ".into()),
+            ..Default::default()
+        };
+        let out = e.apply(&m[..h.body_offset], &h);
+        assert_eq!(out, b"From: a\r\nTo: b\r\nSubject: ***SPAM***\r\n".to_vec());
     }
 
     #[test]
