@@ -14,6 +14,15 @@ dict_for() {
 }
 
 ensure_cargo_fuzz() {
+  # libfuzzer-sys compiles libFuzzer (C++).
+  if ! command -v c++ >/dev/null 2>&1; then
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "fuzzing needs a C++ compiler: apt-get install -y g++" >&2
+      return 1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++ >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++ >/dev/null; }
+  fi
   if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz" >&2
     cargo install cargo-fuzz --locked
