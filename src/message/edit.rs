@@ -61,10 +61,21 @@ impl HeaderEdits {
         {
             // amavisd adds a Subject when there is none and a tag is due.
             out.extend_from_slice(&head_bytes[pos..]);
-            let keep_blank = out.ends_with(b"\r\n\r\n") || out.ends_with(b"\n\n");
+            // The blank line ending the header section (CRLF or LF, whatever
+            // the line before it used): the Subject goes before it.
+            let blank = if out.ends_with(b"\n\r\n") || out == b"\r\n" {
+                2
+            } else if out.ends_with(b"\n\n") || out == b"\n" {
+                1
+            } else {
+                0
+            };
+            let keep_blank = blank > 0;
             if keep_blank {
-                let cut = if out.ends_with(b"\r\n\r\n") { 2 } else { 1 };
-                out.truncate(out.len() - cut);
+                out.truncate(out.len() - blank);
+            } else if !out.is_empty() && !out.ends_with(b"\n") {
+                // Unterminated last field: end it, or Subject joins its value.
+                out.extend_from_slice(b"\r\n");
             }
             out.extend_from_slice(format!("Subject: {}\r\n", sanitize(tag).trim_end()).as_bytes());
             if keep_blank {
@@ -148,6 +159,39 @@ mod tests {
             out,
             b"From: a\r\nSubject: ***SPAM***  Bcc: x\r\n\r\n".to_vec()
         );
+    }
+
+    #[test]
+    fn added_subject_after_unterminated_field_is_its_own_line() {
+        // Found by the mime_splice fuzz target.
+        let m = b"From: a\r\nTo: b";
+        let h = Head::parse(m);
+        let e = HeaderEdits {
+            subject_tag: Some("***SPAM*** ".into()),
+            ..Default::default()
+        };
+        let out = e.apply(&m[..h.body_offset], &h);
+        assert_eq!(out, b"From: a\r\nTo: b\r\nSubject: ***SPAM***\r\n".to_vec());
+    }
+
+    #[test]
+    fn added_subject_goes_before_a_blank_line_after_mixed_endings() {
+        // Found by the mime_splice fuzz target: LF-ended field, CRLF blank line.
+        for (m, want) in [
+            (
+                &b"From: a\n\r\nbody"[..],
+                &b"From: a\nSubject: T\r\n\r\n"[..],
+            ),
+            (b"From: a\r\n\n", b"From: a\r\nSubject: T\r\n\r\n"),
+            (b"\r\nbody", b"Subject: T\r\n\r\n"),
+        ] {
+            let h = Head::parse(m);
+            let e = HeaderEdits {
+                subject_tag: Some("T".into()),
+                ..Default::default()
+            };
+            assert_eq!(e.apply(&m[..h.body_offset], &h), want.to_vec());
+        }
     }
 
     #[test]

@@ -124,8 +124,12 @@ fn xtext_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // Two ASCII hex digits, checked on bytes: slicing `s` inside a
+        // multi-byte char would panic, and from_str_radix takes "+1".
         if b[i] == b'+'
             && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
             && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
         {
             out.push(v);
@@ -220,5 +224,15 @@ mod tests {
         assert_eq!(x.name, None);
         assert!(x.apply("FOO=1").is_err());
         assert!(x.apply("").is_err());
+    }
+
+    #[test]
+    fn xtext_decode_leaves_non_hex_escapes_alone() {
+        // Found by the smtp_session fuzz target: '+' then a multi-byte char
+        // panicked (slice inside the char), ending the session without a reply.
+        assert_eq!(xtext_decode("+a\u{e9}"), "+a\u{e9}");
+        assert_eq!(xtext_decode("x+\u{20ac}y"), "x+\u{20ac}y");
+        assert_eq!(xtext_decode("++41"), "+A");
+        assert_eq!(xtext_decode("a+2"), "a+2");
     }
 }
