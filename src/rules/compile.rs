@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::gate::{self, Gates};
 use super::meta::{self, Expr, Resolver};
 use super::parse::{ParsedConfig, ReplaceTags, RuleKind, latin1_to_utf8};
 use super::prefilter::{self, Prefilter};
@@ -54,6 +55,8 @@ pub struct CRule {
     pub nosubject: bool,
     /// Has prefilter literals (runs only where one occurs).
     pub prefiltered: bool,
+    /// Has a gate instead (runs only if its gate matches the whole text).
+    pub gated: bool,
 }
 
 /// The compiled rules and their evaluation order.
@@ -70,6 +73,8 @@ pub struct Compiled {
     pub pf_uri: Prefilter,
     pub pf_full: Prefilter,
     pub pf_header: Prefilter,
+    /// Gates of body, rawbody and uri rules without literals.
+    pub gates: [Gates; 3],
     /// Distinct `Name:mods` requests of header rules.
     pub header_keys: Vec<String>,
 }
@@ -208,13 +213,21 @@ fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, S
 /// Prefilter literals of one rule.
 type Literals = Vec<Vec<u8>>;
 
-/// Compile, optionally also extracting prefilter literals.
+/// What filters a rule before it runs: literals, else a gate pattern.
+enum Filter {
+    None,
+    Literals(Literals),
+    Gate(String),
+}
+
+/// Compile, optionally also extracting prefilter literals (or, failing
+/// those, a gate pattern).
 fn compile_re_lits(
     name: &str,
     text: &str,
     tags: &ReplaceTags,
     want_lits: bool,
-) -> Result<(PerlRegex, Option<Literals>), String> {
+) -> Result<(PerlRegex, Filter), String> {
     let (body, flags) = split_delimited(text.trim())?;
     let body = if tags.rules.contains(name) {
         replace_tags(body, tags)
@@ -224,13 +237,23 @@ fn compile_re_lits(
     // One parse serves both the engine choice and the prefilter.
     let pattern = super::regex::escape_high_bytes(&body);
     let ast = super::regex::parse_ast(&pattern, flags);
-    let lits = if want_lits {
-        prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref())
+    let filter = if want_lits {
+        match prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref()) {
+            Some(l) => Filter::Literals(l),
+            None => {
+                gate::gate_pattern(&pattern, flags, ast.as_ref()).map_or(Filter::None, Filter::Gate)
+            }
+        }
     } else {
-        None
+        Filter::None
     };
-    let re = PerlRegex::from_escaped(pattern, flags, ast.as_ref())?;
-    Ok((re, lits))
+    let re = PerlRegex::from_escaped(pattern.clone(), flags, ast.as_ref())?;
+    // A gate costs one automaton pass; it pays off only against PCRE2.
+    let filter = match filter {
+        Filter::Gate(_) if !re.is_pcre() => Filter::None,
+        f => f,
+    };
+    Ok((re, filter))
 }
 
 fn parse_args(s: &str) -> Vec<String> {
@@ -262,8 +285,8 @@ fn build_test(
     cfg: &ParsedConfig,
     index: &HashMap<String, usize>,
     key_ids: &HashMap<String, u32>,
-) -> (Result<Test, String>, Option<Literals>) {
-    let mut lits: Option<Vec<Vec<u8>>> = None;
+) -> (Result<Test, String>, Filter) {
+    let mut lits = Filter::None;
     let test: Result<Test, String> = match raw.kind {
         RuleKind::Header => {
             if let Some(h) = raw.def.strip_prefix("exists:") {
@@ -273,7 +296,10 @@ fn build_test(
                     Some((hdr, neg, pat, unset)) => {
                         let key = key_ids[&hdr];
                         compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
-                            lits = l;
+                            // Header rules: literals only (no gates there).
+                            if let Filter::Literals(_) = l {
+                                lits = l;
+                            }
                             Test::Header {
                                 key,
                                 hdr,
@@ -369,6 +395,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         .collect();
     let mut out = Compiled::default();
     let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
+    let mut gate_pats: [Vec<(u32, String)>; 3] = Default::default();
     let mut key_ids: HashMap<String, u32> = HashMap::new();
     for name in &names {
         let raw = &cfg.rules[*name];
@@ -423,18 +450,34 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             multiple: flag("multiple"),
             maxhits: maxhits.unwrap_or(if flag("multiple") { 1000 } else { 1 }),
             nosubject: flag("nosubject"),
-            prefiltered: lits.is_some(),
+            prefiltered: matches!(lits, Filter::Literals(_)),
+            gated: false,
             tflags,
         });
-        if let Some(l) = lits {
-            let idx = (out.rules.len() - 1) as u32;
-            match raw.kind {
+        let idx = (out.rules.len() - 1) as u32;
+        match lits {
+            Filter::Literals(l) => match raw.kind {
                 RuleKind::Body => pf_lits[0].push((idx, l)),
                 RuleKind::Rawbody => pf_lits[1].push((idx, l)),
                 RuleKind::Uri => pf_lits[2].push((idx, l)),
                 RuleKind::Header => pf_lits[4].push((idx, l)),
                 _ => pf_lits[3].push((idx, l)),
+            },
+            Filter::Gate(g) => {
+                let k = match raw.kind {
+                    RuleKind::Body => Some(0),
+                    RuleKind::Rawbody => Some(1),
+                    RuleKind::Uri => Some(2),
+                    _ => None,
+                };
+                if let Some(k) = k
+                    && out.rules[idx as usize].enabled
+                {
+                    out.rules[idx as usize].gated = true;
+                    gate_pats[k].push((idx, g));
+                }
             }
+            Filter::None => {}
         }
     }
     out.pf_body = Prefilter::build(&pf_lits[0]);
@@ -442,6 +485,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     out.pf_uri = Prefilter::build(&pf_lits[2]);
     out.pf_full = Prefilter::build(&pf_lits[3]);
     out.pf_header = Prefilter::build(&pf_lits[4]);
+    out.gates = gate_pats.map(Gates::build);
     // Order: plain rules, then metas topologically.
     let n = out.rules.len();
     let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done
