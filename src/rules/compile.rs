@@ -213,11 +213,11 @@ fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, S
 /// Prefilter literals of one rule.
 type Literals = Vec<Vec<u8>>;
 
-/// What filters a rule before it runs: literals, else a gate pattern.
-enum Filter {
-    None,
-    Literals(Literals),
-    Gate(String),
+/// What filters a rule before it runs: literals and/or a gate pattern.
+#[derive(Default)]
+struct Filter {
+    lits: Option<Literals>,
+    gate: Option<String>,
 }
 
 /// Compile, optionally also extracting prefilter literals (or, failing
@@ -237,22 +237,19 @@ fn compile_re_lits(
     // One parse serves both the engine choice and the prefilter.
     let pattern = super::regex::escape_high_bytes(&body);
     let ast = super::regex::parse_ast(&pattern, flags);
-    let filter = if want_lits {
-        match prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref()) {
-            Some(l) => Filter::Literals(l),
-            None => {
-                gate::gate_pattern(&pattern, flags, ast.as_ref()).map_or(Filter::None, Filter::Gate)
-            }
-        }
-    } else {
-        Filter::None
-    };
+    let mut filter = Filter::default();
+    if want_lits {
+        filter.lits = prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref());
+    }
     let re = PerlRegex::from_escaped(pattern.clone(), flags, ast.as_ref())?;
-    // A gate costs one automaton pass; it pays off only against PCRE2.
-    let filter = match filter {
-        Filter::Gate(_) if !re.is_pcre() => Filter::None,
-        f => f,
-    };
+    // A gate costs one automaton pass over the whole text: worth it for
+    // rules that otherwise run on every segment (a context-free regex
+    // already tests the whole text itself; literals already narrow the
+    // segments, and gating those too measured no better).
+    let want_gate = want_lits && filter.lits.is_none() && (re.is_pcre() || !re.context_free());
+    if want_gate {
+        filter.gate = gate::gate_pattern(&pattern, flags, ast.as_ref());
+    }
     Ok((re, filter))
 }
 
@@ -286,7 +283,7 @@ fn build_test(
     index: &HashMap<String, usize>,
     key_ids: &HashMap<String, u32>,
 ) -> (Result<Test, String>, Filter) {
-    let mut lits = Filter::None;
+    let mut lits = Filter::default();
     let test: Result<Test, String> = match raw.kind {
         RuleKind::Header => {
             if let Some(h) = raw.def.strip_prefix("exists:") {
@@ -297,9 +294,7 @@ fn build_test(
                         let key = key_ids[&hdr];
                         compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
                             // Header rules: literals only (no gates there).
-                            if let Filter::Literals(_) = l {
-                                lits = l;
-                            }
+                            lits.lits = l.lits;
                             Test::Header {
                                 key,
                                 hdr,
@@ -450,34 +445,33 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             multiple: flag("multiple"),
             maxhits: maxhits.unwrap_or(if flag("multiple") { 1000 } else { 1 }),
             nosubject: flag("nosubject"),
-            prefiltered: matches!(lits, Filter::Literals(_)),
+            prefiltered: lits.lits.is_some(),
             gated: false,
             tflags,
         });
         let idx = (out.rules.len() - 1) as u32;
-        match lits {
-            Filter::Literals(l) => match raw.kind {
+        if let Some(l) = lits.lits {
+            match raw.kind {
                 RuleKind::Body => pf_lits[0].push((idx, l)),
                 RuleKind::Rawbody => pf_lits[1].push((idx, l)),
                 RuleKind::Uri => pf_lits[2].push((idx, l)),
                 RuleKind::Header => pf_lits[4].push((idx, l)),
                 _ => pf_lits[3].push((idx, l)),
-            },
-            Filter::Gate(g) => {
-                let k = match raw.kind {
-                    RuleKind::Body => Some(0),
-                    RuleKind::Rawbody => Some(1),
-                    RuleKind::Uri => Some(2),
-                    _ => None,
-                };
-                if let Some(k) = k
-                    && out.rules[idx as usize].enabled
-                {
-                    out.rules[idx as usize].gated = true;
-                    gate_pats[k].push((idx, g));
-                }
             }
-            Filter::None => {}
+        }
+        if let Some(g) = lits.gate {
+            let k = match raw.kind {
+                RuleKind::Body => Some(0),
+                RuleKind::Rawbody => Some(1),
+                RuleKind::Uri => Some(2),
+                _ => None,
+            };
+            if let Some(k) = k
+                && out.rules[idx as usize].enabled
+            {
+                out.rules[idx as usize].gated = true;
+                gate_pats[k].push((idx, g));
+            }
         }
     }
     out.pf_body = Prefilter::build(&pf_lits[0]);

@@ -1,7 +1,7 @@
-//! "Can this rule match anywhere?" gates for body-like PCRE2 rules without
+//! "Can this rule match anywhere?" gates for body-like rules without
 //! prefilter literals: a lazy DFA (`regex-automata`) run once over the
-//! whole text of a kind rules the rule out before PCRE2 backtracks through
-//! every line. (One multi-pattern DFA per group of rules was tried: its
+//! whole text of a kind rules the rule out before its regex runs on every
+//! line (PCRE2 backtracking, or anchored `regex` searches). (One multi-pattern DFA per group of rules was tried: its
 //! states multiply and it costs more than it saves.)
 //!
 //! A gate is a *superset* of its rule: the rule's pattern with look-around
