@@ -138,18 +138,24 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
     {
+        let rss0 = rss_kib();
         let t = std::time::Instant::now();
         let rs = RuleSet::load(&LoadOptions::default()).expect("installed rules");
         let load = t.elapsed();
+        let rss1 = rss_kib();
         let msgs = fixtures();
         for (_, m) in &msgs {
             rs.check(m, None); // builds the lazily compiled regexes
         }
         let t = std::time::Instant::now();
         let s = measured_passes(&rs, &msgs, n);
+        let el = t.elapsed();
         println!(
-            "load {load:?}; {n} passes in {:?} (score sum {s})",
-            t.elapsed()
+            "load {load:?}; {n} passes in {el:?} = {:?} per message (score sum {s}); \
+             RSS {rss0} KiB before load, +{} KiB after load, +{} KiB after the passes",
+            el / (n * msgs.len()).max(1) as u32,
+            rss1 - rss0,
+            rss_kib() - rss0
         );
         return;
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::gate::{self, Gates};
+use super::gate::Gates;
 use super::meta::{self, Expr, Resolver};
 use super::parse::{ParsedConfig, ReplaceTags, RuleKind, latin1_to_utf8};
 use super::prefilter::{self, Prefilter};
@@ -217,7 +217,8 @@ type Literals = Vec<Vec<u8>>;
 #[derive(Default)]
 struct Filter {
     lits: Option<Literals>,
-    gate: Option<String>,
+    /// Pattern and flags to derive a gate from (on first use).
+    gate: Option<(String, String)>,
 }
 
 /// Compile, optionally also extracting prefilter literals (or, failing
@@ -248,7 +249,7 @@ fn compile_re_lits(
     // segments, and gating those too measured no better).
     let want_gate = want_lits && filter.lits.is_none() && (re.is_pcre() || !re.context_free());
     if want_gate {
-        filter.gate = gate::gate_pattern(&pattern, flags, ast.as_ref());
+        filter.gate = Some((pattern, flags.to_string()));
     }
     Ok((re, filter))
 }
@@ -390,7 +391,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         .collect();
     let mut out = Compiled::default();
     let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
-    let mut gate_pats: [Vec<(u32, String)>; 3] = Default::default();
+    let mut gate_pats: [Vec<(u32, String, String)>; 3] = Default::default();
     let mut key_ids: HashMap<String, u32> = HashMap::new();
     for name in &names {
         let raw = &cfg.rules[*name];
@@ -459,7 +460,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 _ => pf_lits[3].push((idx, l)),
             }
         }
-        if let Some(g) = lits.gate {
+        if let Some((p, f)) = lits.gate {
             let k = match raw.kind {
                 RuleKind::Body => Some(0),
                 RuleKind::Rawbody => Some(1),
@@ -470,7 +471,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 && out.rules[idx as usize].enabled
             {
                 out.rules[idx as usize].gated = true;
-                gate_pats[k].push((idx, g));
+                gate_pats[k].push((idx, p, f));
             }
         }
     }
