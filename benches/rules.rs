@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use amavisd_rs::rules::{LoadOptions, RuleSet};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
@@ -56,23 +56,50 @@ fn bench(c: &mut Criterion) {
     let rs = RuleSet::load(&opts).expect("installed rules");
     let msgs = fixtures();
     if std::env::var_os("RULES_PROFILE").is_some() {
-        // Slowest rules summed over the fixtures (second, warm pass).
+        // Slowest rules summed over the fixtures (five warm passes), with
+        // what kind of test and regex engine each one is.
         let mut sum: std::collections::HashMap<String, std::time::Duration> = Default::default();
-        for pass in 0..2 {
+        for pass in 0..6 {
             for (_, m) in &msgs {
                 for (n, d) in rs.profile_rules(m) {
-                    if pass == 1 {
+                    if pass > 0 {
                         *sum.entry(n).or_default() += d;
                     }
                 }
             }
         }
+        let info: std::collections::HashMap<&str, String> = rs
+            .rules()
+            .iter()
+            .map(|r| {
+                let dbg = format!("{:?}", r.test);
+                let engine = ["Pcre", "LazyRust", "Rust"]
+                    .into_iter()
+                    .find(|e| dbg.contains(&format!("re: {e}(")) || dbg.contains(&format!("({e}(")))
+                    .unwrap_or("-");
+                let cf = if dbg.contains("context_free: true") {
+                    "cf"
+                } else {
+                    ""
+                };
+                let pf = if r.prefiltered { "pf" } else { "" };
+                (r.name.as_str(), format!("{:?} {engine} {pf} {cf}", r.kind))
+            })
+            .collect();
         let mut v: Vec<_> = sum.into_iter().collect();
         v.sort_by_key(|x| std::cmp::Reverse(x.1));
         let total: std::time::Duration = v.iter().map(|x| x.1).sum();
-        println!("time in non-meta rules over 20 fixtures: {total:?}");
-        for (n, d) in v.iter().take(30) {
-            println!("{d:>12?} {n}");
+        println!("time in non-meta rules over 20 fixtures x 5: {total:?}");
+        let mut by_class: std::collections::BTreeMap<&str, std::time::Duration> =
+            Default::default();
+        for (n, d) in &v {
+            *by_class.entry(info[n.as_str()].as_str()).or_default() += *d;
+        }
+        for (k, d) in &by_class {
+            println!("{d:>12?} class {k}");
+        }
+        for (n, d) in v.iter().take(60) {
+            println!("{d:>12?} {n} {}", info[n.as_str()]);
         }
     }
     let mut g = c.benchmark_group("check");
@@ -89,5 +116,49 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// One warm pass, then `passes` counted passes over the fixtures: the unit
+/// for `valgrind --tool=callgrind --toggle-collect='*measured_passes*'`
+/// (instruction counts, stable on a busy machine, for A/B decisions).
+#[inline(never)]
+fn measured_passes(rs: &RuleSet, msgs: &[(String, Vec<u8>)], passes: usize) -> f64 {
+    let mut total = 0.0;
+    for _ in 0..passes {
+        for (_, m) in msgs {
+            total += std::hint::black_box(rs.check(m, None)).score;
+        }
+    }
+    total
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    // RULES_PASSES=n: load once, check every fixture 1 + n times, no criterion.
+    if let Some(n) = std::env::var("RULES_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        let rss0 = rss_kib();
+        let t = std::time::Instant::now();
+        let rs = RuleSet::load(&LoadOptions::default()).expect("installed rules");
+        let load = t.elapsed();
+        let rss1 = rss_kib();
+        let msgs = fixtures();
+        for (_, m) in &msgs {
+            rs.check(m, None); // builds the lazily compiled regexes
+        }
+        let t = std::time::Instant::now();
+        let s = measured_passes(&rs, &msgs, n);
+        let el = t.elapsed();
+        println!(
+            "load {load:?}; {n} passes in {el:?} = {:?} per message (score sum {s}); \
+             RSS {rss0} KiB before load, +{} KiB after load, +{} KiB after the passes",
+            el / (n * msgs.len()).max(1) as u32,
+            rss1 - rss0,
+            rss_kib() - rss0
+        );
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

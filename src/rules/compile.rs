@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::gate::Gates;
 use super::meta::{self, Expr, Resolver};
 use super::parse::{ParsedConfig, ReplaceTags, RuleKind, latin1_to_utf8};
 use super::prefilter::{self, Prefilter};
@@ -54,6 +55,8 @@ pub struct CRule {
     pub nosubject: bool,
     /// Has prefilter literals (runs only where one occurs).
     pub prefiltered: bool,
+    /// Has a gate instead (runs only if its gate matches the whole text).
+    pub gated: bool,
 }
 
 /// The compiled rules and their evaluation order.
@@ -70,6 +73,8 @@ pub struct Compiled {
     pub pf_uri: Prefilter,
     pub pf_full: Prefilter,
     pub pf_header: Prefilter,
+    /// Gates of body, rawbody and uri rules without literals.
+    pub gates: [Gates; 3],
     /// Distinct `Name:mods` requests of header rules.
     pub header_keys: Vec<String>,
 }
@@ -208,13 +213,22 @@ fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, S
 /// Prefilter literals of one rule.
 type Literals = Vec<Vec<u8>>;
 
-/// Compile, optionally also extracting prefilter literals.
+/// What filters a rule before it runs: literals and/or a gate pattern.
+#[derive(Default)]
+struct Filter {
+    lits: Option<Literals>,
+    /// Pattern and flags to derive a gate from (on first use).
+    gate: Option<(String, String)>,
+}
+
+/// Compile, optionally also extracting prefilter literals (or, failing
+/// those, a gate pattern).
 fn compile_re_lits(
     name: &str,
     text: &str,
     tags: &ReplaceTags,
     want_lits: bool,
-) -> Result<(PerlRegex, Option<Literals>), String> {
+) -> Result<(PerlRegex, Filter), String> {
     let (body, flags) = split_delimited(text.trim())?;
     let body = if tags.rules.contains(name) {
         replace_tags(body, tags)
@@ -224,13 +238,20 @@ fn compile_re_lits(
     // One parse serves both the engine choice and the prefilter.
     let pattern = super::regex::escape_high_bytes(&body);
     let ast = super::regex::parse_ast(&pattern, flags);
-    let lits = if want_lits {
-        prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref())
-    } else {
-        None
-    };
-    let re = PerlRegex::from_escaped(pattern, flags, ast.as_ref())?;
-    Ok((re, lits))
+    let mut filter = Filter::default();
+    if want_lits {
+        filter.lits = prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref());
+    }
+    let re = PerlRegex::from_escaped(pattern.clone(), flags, ast.as_ref())?;
+    // A gate costs one automaton pass over the whole text: worth it for
+    // rules that otherwise run on every segment (a context-free regex
+    // already tests the whole text itself; literals already narrow the
+    // segments, and gating those too measured no better).
+    let want_gate = want_lits && filter.lits.is_none() && (re.is_pcre() || !re.context_free());
+    if want_gate {
+        filter.gate = Some((pattern, flags.to_string()));
+    }
+    Ok((re, filter))
 }
 
 fn parse_args(s: &str) -> Vec<String> {
@@ -262,8 +283,8 @@ fn build_test(
     cfg: &ParsedConfig,
     index: &HashMap<String, usize>,
     key_ids: &HashMap<String, u32>,
-) -> (Result<Test, String>, Option<Literals>) {
-    let mut lits: Option<Vec<Vec<u8>>> = None;
+) -> (Result<Test, String>, Filter) {
+    let mut lits = Filter::default();
     let test: Result<Test, String> = match raw.kind {
         RuleKind::Header => {
             if let Some(h) = raw.def.strip_prefix("exists:") {
@@ -273,7 +294,8 @@ fn build_test(
                     Some((hdr, neg, pat, unset)) => {
                         let key = key_ids[&hdr];
                         compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
-                            lits = l;
+                            // Header rules: literals only (no gates there).
+                            lits.lits = l.lits;
                             Test::Header {
                                 key,
                                 hdr,
@@ -369,6 +391,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         .collect();
     let mut out = Compiled::default();
     let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
+    let mut gate_pats: [Vec<(u32, String, String)>; 3] = Default::default();
     let mut key_ids: HashMap<String, u32> = HashMap::new();
     for name in &names {
         let raw = &cfg.rules[*name];
@@ -423,11 +446,12 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             multiple: flag("multiple"),
             maxhits: maxhits.unwrap_or(if flag("multiple") { 1000 } else { 1 }),
             nosubject: flag("nosubject"),
-            prefiltered: lits.is_some(),
+            prefiltered: lits.lits.is_some(),
+            gated: false,
             tflags,
         });
-        if let Some(l) = lits {
-            let idx = (out.rules.len() - 1) as u32;
+        let idx = (out.rules.len() - 1) as u32;
+        if let Some(l) = lits.lits {
             match raw.kind {
                 RuleKind::Body => pf_lits[0].push((idx, l)),
                 RuleKind::Rawbody => pf_lits[1].push((idx, l)),
@@ -436,12 +460,27 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 _ => pf_lits[3].push((idx, l)),
             }
         }
+        if let Some((p, f)) = lits.gate {
+            let k = match raw.kind {
+                RuleKind::Body => Some(0),
+                RuleKind::Rawbody => Some(1),
+                RuleKind::Uri => Some(2),
+                _ => None,
+            };
+            if let Some(k) = k
+                && out.rules[idx as usize].enabled
+            {
+                out.rules[idx as usize].gated = true;
+                gate_pats[k].push((idx, p, f));
+            }
+        }
     }
     out.pf_body = Prefilter::build(&pf_lits[0]);
     out.pf_rawbody = Prefilter::build(&pf_lits[1]);
     out.pf_uri = Prefilter::build(&pf_lits[2]);
     out.pf_full = Prefilter::build(&pf_lits[3]);
     out.pf_header = Prefilter::build(&pf_lits[4]);
+    out.gates = gate_pats.map(Gates::build);
     // Order: plain rules, then metas topologically.
     let n = out.rules.len();
     let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done

@@ -13,6 +13,7 @@ mod evalfns_image;
 mod evalfns_mime;
 mod evalfns_mimeflags;
 mod evalfns_recips;
+mod gate;
 mod html;
 mod html_style;
 mod html_text;
@@ -37,6 +38,8 @@ use parse::{ConfigReader, ParsedConfig};
 /// Per-message prefilter results: rule index → candidate segments.
 struct Candidates {
     header: Vec<bool>,
+    /// Rule index → its gate matched (gated rules only).
+    gate: Vec<bool>,
     hvals: Vec<Option<std::rc::Rc<[u8]>>>,
     body: HashMap<u32, Vec<u32>>,
     rawbody: HashMap<u32, Vec<u32>>,
@@ -368,6 +371,7 @@ impl RuleSet {
             c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
         let cands = Candidates {
             header: vec![true; rules.len()],
+            gate: self.gate_hits(&ctx),
             hvals,
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
@@ -390,6 +394,15 @@ impl RuleSet {
         out
     }
 
+    /// Which gated rules may match (their gate matched the joined text).
+    fn gate_hits(&self, ctx: &Ctx) -> Vec<bool> {
+        let mut out = vec![false; self.compiled.rules.len()];
+        for (g, text) in self.compiled.gates.iter().zip(&ctx.bodies.joined) {
+            g.mark(text, &mut out);
+        }
+        out
+    }
+
     fn hit_counts(&self, ctx: &Ctx) -> Vec<f64> {
         let rules = &self.compiled.rules;
         let c = &self.compiled;
@@ -406,6 +419,7 @@ impl RuleSet {
         }
         let cands = Candidates {
             header,
+            gate: self.gate_hits(ctx),
             hvals,
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
@@ -469,6 +483,9 @@ impl RuleSet {
 
     /// Hit count of one non-meta rule.
     fn run_rule(&self, idx: u32, r: &CRule, ctx: &Ctx, cands: &Candidates) -> usize {
+        if r.gated && !cands.gate[idx as usize] {
+            return 0;
+        }
         let max = r.maxhits.max(1);
         let lines = |re: &regex::PerlRegex,
                      list: &[Vec<u8>],
@@ -497,7 +514,7 @@ impl RuleSet {
                 }
             } else {
                 // No match in the whole text means none in any segment.
-                if re.context_free() && !re.is_match(joined) {
+                if !r.gated && re.context_free() && !re.is_match(joined) {
                     return 0;
                 }
                 for l in list.iter().skip(usize::from(skip_first)) {

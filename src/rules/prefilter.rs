@@ -68,7 +68,7 @@ fn inner_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
 
 /// `pattern` with look-around groups removed and atomic groups made
 /// plain, for literal extraction only; `None` if the scan gets confused.
-fn relax(pattern: &str) -> Option<String> {
+pub fn relax(pattern: &str) -> Option<String> {
     let b = pattern.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -140,6 +140,11 @@ impl PerlRegex {
         self.context_free
     }
 
+    /// Does PCRE2 run this regex (backtracking; the `regex` crate does not)?
+    pub fn is_pcre(&self) -> bool {
+        matches!(self.re, Engine::Pcre(_))
+    }
+
     /// Build a lazily compiled regex now; false if it cannot be built.
     pub fn force(&self) -> bool {
         match &self.re {

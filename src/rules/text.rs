@@ -26,7 +26,8 @@ pub struct Bodies {
     /// The same URIs as bytes (what uri rules match).
     pub uri_bytes: Vec<Vec<u8>>,
     /// `body_lines`, `rawbody` and `uri_bytes` each joined into one text
-    /// (with `\n` between URIs): one search there rules a
+    /// (a `\n` after each segment not ending with one): one search there
+    /// rules a rule's gate, or a
     /// [`context_free`](super::regex::PerlRegex::context_free) regex out
     /// of every segment at once.
     pub joined: [Vec<u8>; 3],
@@ -99,11 +100,24 @@ pub fn build(parts: &[Part], subject: &[u8]) -> Bodies {
     b.uris = extract_uris(&b);
     b.uri_bytes = b.uris.iter().map(|u| u.as_bytes().to_vec()).collect();
     b.joined = [
-        b.body_lines.concat(),
-        b.rawbody.concat(),
+        join_segments(&b.body_lines),
+        join_segments(&b.rawbody),
         b.uri_bytes.join(&b'\n'),
     ];
     b
+}
+
+/// The segments in order, each followed by `\n` unless it ends with one:
+/// every segment edge is then a line edge (what the rule gates need).
+fn join_segments(segs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(segs.iter().map(|s| s.len() + 1).sum());
+    for s in segs {
+        out.extend_from_slice(s);
+        if s.last() != Some(&b'\n') {
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 /// `s/\n+\s*\n+/\x00/g; s/\s+/ /g; tr/\x00/\n/`.

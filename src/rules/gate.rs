@@ -1,0 +1,199 @@
+//! "Can this rule match anywhere?" gates for body-like rules without
+//! prefilter literals: a lazy DFA (`regex-automata`) run once over the
+//! whole text of a kind rules the rule out before its regex runs on every
+//! line (PCRE2 backtracking, or anchored `regex` searches). (One multi-pattern DFA per group of rules was tried: its
+//! states multiply and it costs more than it saves.)
+//!
+//! A gate is a *superset* of its rule: the rule's pattern with look-around
+//! dropped (as for the prefilter), `^`/`\A` widened to "start of a line" and
+//! `$`/`\z` to "end of a line", searched in the segments joined with `\n`
+//! after each (see `text::join_segments`). Any match of the rule inside a
+//! segment is then a match of the gate in the joined text at the same
+//! place: the assertions that remain (`\b`, `\B`, line anchors) see `\n`
+//! where the segment saw its edge, and `\n` is a non-word line break.
+//! So a gate that does not match proves the rule has no hit; a gate that
+//! matches only lets the rule run as before (Perl semantics unchanged).
+
+use std::sync::OnceLock;
+
+use std::sync::Mutex;
+
+use regex_automata::Input;
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::nfa::thompson;
+use regex_automata::util::syntax;
+use regex_syntax::ast::Ast;
+use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
+
+use super::prefilter::relax;
+use super::regex::{parse_ast, translate};
+
+/// Lazy-DFA cache of one gate (per concurrent search).
+const CACHE: usize = 256 << 10;
+
+/// The gate pattern of a rule regex (`pattern` already through
+/// `escape_high_bytes`, `ast` its syntax tree), or `None` when none can be
+/// derived (backreferences, `\Z`, `x` with look-around, ...).
+pub fn gate_pattern(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<String> {
+    let ci = flags.contains('i');
+    let hir = match ast.and_then(|a| translate(pattern, a, flags, ci)) {
+        Some(h) => h,
+        None if !flags.contains('x') => {
+            let r = relax(pattern)?;
+            translate(&r, &parse_ast(&r, flags)?, flags, ci)?
+        }
+        None => return None,
+    };
+    Some(widen_anchors(hir).to_string())
+}
+
+/// Text anchors become line anchors (a superset on a `\n`-joined text).
+fn widen_anchors(h: Hir) -> Hir {
+    match h.into_kind() {
+        HirKind::Look(Look::Start) => Hir::look(Look::StartLF),
+        HirKind::Look(Look::End) => Hir::look(Look::EndLF),
+        HirKind::Look(l) => Hir::look(l),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(l) => Hir::literal(l.0),
+        HirKind::Class(c) => Hir::class(c),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(widen_anchors(*r.sub)),
+            ..r
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: Box::new(widen_anchors(*c.sub)),
+            ..c
+        }),
+        HirKind::Concat(v) => Hir::concat(v.into_iter().map(widen_anchors).collect()),
+        HirKind::Alternation(v) => Hir::alternation(v.into_iter().map(widen_anchors).collect()),
+    }
+}
+
+/// One rule's gate automaton, derived and built on first use (deriving
+/// ~500 gates at load cost 0.2 s).
+#[derive(Debug)]
+struct Gate {
+    rule: u32,
+    /// The rule's pattern (through `escape_high_bytes`) and Perl flags.
+    pattern: String,
+    flags: String,
+    dfa: OnceLock<Option<DFA>>,
+    /// Lazy-DFA caches, one per concurrent search.
+    caches: Mutex<Vec<Cache>>,
+}
+
+/// The gates of all rules of one text kind.
+#[derive(Debug, Default)]
+pub struct Gates {
+    gates: Vec<Gate>,
+}
+
+/// A lazy DFA that gives up (instead of thrashing its cache) when states
+/// are built too often: the rule then simply runs.
+fn build_dfa(pattern: &str) -> Option<DFA> {
+    DFA::builder()
+        .configure(
+            DFA::config()
+                .cache_capacity(CACHE)
+                .minimum_cache_clear_count(Some(1))
+                .minimum_bytes_per_state(Some(10)),
+        )
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .thompson(
+            thompson::Config::new()
+                .utf8(false)
+                .nfa_size_limit(Some(16 << 20)),
+        )
+        .build(pattern)
+        .map_err(|e| tracing::warn!(error = %e, "rule gate failed to build"))
+        .ok()
+}
+
+impl Gate {
+    /// Can the rule match in `text`? (Also when the automaton gives up.)
+    fn may_match(&self, text: &[u8]) -> bool {
+        let Some(dfa) = self.dfa.get_or_init(|| {
+            let ast = parse_ast(&self.pattern, &self.flags);
+            build_dfa(&gate_pattern(&self.pattern, &self.flags, ast.as_ref())?)
+        }) else {
+            return true;
+        };
+        let mut cache = self
+            .caches
+            .lock()
+            .ok()
+            .and_then(|mut c| c.pop())
+            .unwrap_or_else(|| dfa.create_cache());
+        let r = dfa.try_search_fwd(&mut cache, &Input::new(text).earliest(true));
+        if let Ok(mut c) = self.caches.lock() {
+            c.push(cache);
+        }
+        !matches!(r, Ok(None))
+    }
+}
+
+impl Gates {
+    /// The gates of `(rule index, pattern, flags)` triples (a rule whose
+    /// gate cannot be derived always runs).
+    pub fn build(items: Vec<(u32, String, String)>) -> Gates {
+        let gates = items
+            .into_iter()
+            .map(|(rule, pattern, flags)| Gate {
+                rule,
+                pattern,
+                flags,
+                dfa: OnceLock::new(),
+                caches: Mutex::new(Vec::new()),
+            })
+            .collect();
+        Gates { gates }
+    }
+
+    /// Set `out[rule]` for every gated rule that may match in `text`.
+    pub fn mark(&self, text: &[u8], out: &mut [bool]) {
+        for g in &self.gates {
+            if g.may_match(text) {
+                out[g.rule as usize] = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(p: &str, f: &str) -> Option<String> {
+        gate_pattern(p, f, parse_ast(p, f).as_ref())
+    }
+
+    #[test]
+    fn anchors_widen_and_lookaround_drops() {
+        let g = gate(r"^foo$", "").unwrap();
+        let set = regex::bytes::RegexBuilder::new(&g)
+            .unicode(false)
+            .build()
+            .unwrap();
+        assert!(set.is_match(b"x\nfoo\ny"), "{g}");
+        let g = gate(r"\Abar(?!x)", "i").unwrap();
+        let set = regex::bytes::RegexBuilder::new(&g)
+            .unicode(false)
+            .build()
+            .unwrap();
+        assert!(set.is_match(b"a\nBARx\n"), "{g}");
+        assert!(!set.is_match(b"a\nBAZ\n"), "{g}");
+        assert!(gate(r"(a)\1", "").is_none(), "backreference");
+    }
+
+    #[test]
+    fn marks_only_matching_gates() {
+        let items: Vec<(u32, String, String)> = (0..30u32)
+            .map(|i| (i, format!(r"^w{i}x\b"), "m".to_string()))
+            .collect();
+        let g = Gates::build(items);
+        let mut out = vec![false; 30];
+        g.mark(b"w3x a\nw27x b\nw5xx", &mut out);
+        let hit: Vec<usize> = (0..30).filter(|&i| out[i]).collect();
+        assert_eq!(hit, vec![3, 27]);
+    }
+}
