@@ -63,7 +63,7 @@ cleanup() {
 }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-              echo "nothing listens on $1" >&2; return 1; }
+              echo "nothing listens on $1" >&2; tail -5 "$WORK"/filter-*.log >&2 2>/dev/null; return 1; }
 
 smtp-sink -u "$(id -un)" -c 127.0.0.1:$SINK_PORT 1000 >/dev/null 2>&1 & PIDS+=($!)
 wait_port $SINK_PORT
@@ -93,9 +93,13 @@ fi
 # The amavisd.conf for one mode: Debian's defaults (as shared/tools/amavisd-anchor
 # measured amavisd), our ports, amavisd's default $max_servers = 2 (its fastest
 # setting on 2 cores; AMAVISD_MAX_SERVERS overrides).
+# Both filters drop root to this user (amavisd's $daemon_user, carried by migrate).
+daemon_user() {
+  if [ "$(id -u)" != 0 ]; then id -un; elif id amavis >/dev/null 2>&1; then echo amavis; else echo nobody; fi
+}
 amavisd_conf() { # mode dir
   local bv=1 bs=1; case $1 in clamd) bv=0;; rules) bv=0; bs=0;; esac
-  local du=amavis; [ "$(id -u)" = 0 ] || du=$(id -un)
+  local du; du=$(daemon_user)
   mkdir -p "$2"/{tmp,db,var,quarantine}
   cat <<EOC
 use strict;
@@ -181,12 +185,13 @@ for mode in $MODES; do
   grep -q '^max_servers:' "$WORK/rs-$mode.yaml" || echo "max_servers: 64" >> "$WORK/rs-$mode.yaml"
   grep -q '^tempbase:' "$WORK/rs-$mode.yaml" || echo "tempbase: '$WORK/rs-tmp'" >> "$WORK/rs-$mode.yaml"
   [ -n "$EXTRA" ] && echo "$EXTRA" >> "$WORK/rs-$mode.yaml"
+  chown -R "$(daemon_user)" "$WORK/rs-tmp" "$A"
   "$BIN" check-config "$WORK/rs-$mode.yaml" >/dev/null || { echo "config for $mode rejected" >&2; exit 1; }
   AMAVISD_RS_LOG=warn "$BIN" serve -c "$WORK/rs-$mode.yaml" 2>"$WORK/filter-$mode.log" & FPID=$!; PIDS+=($FPID)
   wait_port $FILTER_PORT
   "$PROBE" 127.0.0.1:$FILTER_PORT 3 "$LATFILE" >/dev/null  # warm-up: rules compiled, clamd connected
   if [ "$AGAINST" = 1 ]; then
-    chown -R amavis:amavis "$A"; chmod 644 "$WORK/amavisd-$mode.conf"
+    chmod 644 "$WORK/amavisd-$mode.conf"
     amavisd -c "$WORK/amavisd-$mode.conf" start >/dev/null 2>&1
     wait_port $AMAVIS_PORT
     "$PROBE" 127.0.0.1:$AMAVIS_PORT 2 "$LATFILE" >/dev/null || true
