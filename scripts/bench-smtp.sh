@@ -57,6 +57,7 @@ WORK=$(mktemp -d /tmp/bench-smtp.XXXXXX); chmod 755 "$WORK"
 SINK_PORT=${SINK_PORT:-27025}; FILTER_PORT=${FILTER_PORT:-27024}; AMAVIS_PORT=${AMAVIS_PORT:-27026}
 PIDS=()
 cleanup() {
+  set +e
   [ -s "$WORK/amavis/amavisd.pid" ] && kill "$(cat "$WORK/amavis/amavisd.pid")" 2>/dev/null
   for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
   sleep 0.5; rm -rf "$WORK"
