@@ -61,6 +61,18 @@ fn field_names(block: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Our header edits for the local recipient bob@example.com.
+fn edits(c: &Config, f: &Findings) -> HeaderEdits {
+    let d = decide(
+        c,
+        &PolicyMaps::new(c),
+        f,
+        "a@example.org",
+        "bob@example.com",
+    );
+    edits_for(c, f, &d, None, "")
+}
+
 #[test]
 fn virus_name_from_clamd_stays_in_its_alert_field() {
     let c = config();
@@ -69,14 +81,7 @@ fn virus_name_from_clamd_stays_in_its_alert_field() {
         viruses: vec![EVIL.into()],
         ..Default::default()
     };
-    let d = decide(
-        &c,
-        &PolicyMaps::new(&c),
-        &f,
-        "a@example.org",
-        "bob@example.com",
-    );
-    let e = edits_for(&c, &f, &d, None, "");
+    let e = edits(&c, &f);
     assert_eq!(
         field_names(&e.prepend),
         ["X-Virus-Scanned", "X-Amavis-Alert"]
@@ -93,14 +98,7 @@ fn rule_names_in_x_spam_status_stay_in_the_field() {
         }),
         ..Default::default()
     };
-    let d = decide(
-        &c,
-        &PolicyMaps::new(&c),
-        &f,
-        "a@example.org",
-        "bob@example.com",
-    );
-    let e = edits_for(&c, &f, &d, None, "");
+    let e = edits(&c, &f);
     assert_eq!(
         field_names(&e.prepend),
         [
@@ -133,14 +131,7 @@ fn bad_header_text_and_banned_description_stay_in_the_alert() {
         banned: vec![EVIL.into()],
         ..Default::default()
     };
-    let d = decide(
-        &c,
-        &PolicyMaps::new(&c),
-        &f,
-        "a@example.org",
-        "bob@example.com",
-    );
-    let e = edits_for(&c, &f, &d, None, "");
+    let e = edits(&c, &f);
     assert_eq!(field_names(&e.prepend), ["X-Amavis-Alert"]);
 }
 
