@@ -369,17 +369,8 @@ impl RuleSet {
         let rules = &c.rules;
         let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
             c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
-        let cands = Candidates {
-            header: vec![true; rules.len()],
-            gate: self.gate_hits(&ctx),
-            hvals,
-            body: c.pf_body.candidates(&ctx.bodies.body_lines),
-            rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
-            uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
-            full: c
-                .pf_full
-                .candidates(std::slice::from_ref(&ctx.pristine_vec)),
-        };
+        // Profiling times every header rule: no header prefilter.
+        let cands = self.candidates(&ctx, vec![true; rules.len()], hvals);
         let mut out: Vec<(String, std::time::Duration)> = c
             .plain
             .iter()
@@ -392,6 +383,28 @@ impl RuleSet {
             .collect();
         out.sort_by_key(|x| std::cmp::Reverse(x.1));
         out
+    }
+
+    /// The per-message prefilter results for every rule kind, given the
+    /// header candidates and header values the caller worked out.
+    fn candidates(
+        &self,
+        ctx: &Ctx,
+        header: Vec<bool>,
+        hvals: Vec<Option<std::rc::Rc<[u8]>>>,
+    ) -> Candidates {
+        let c = &self.compiled;
+        Candidates {
+            header,
+            gate: self.gate_hits(ctx),
+            hvals,
+            body: c.pf_body.candidates(&ctx.bodies.body_lines),
+            rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
+            uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
+            full: c
+                .pf_full
+                .candidates(std::slice::from_ref(&ctx.pristine_vec)),
+        }
     }
 
     /// Which gated rules may match (their gate matched the joined text).
@@ -417,17 +430,7 @@ impl RuleSet {
                 });
             }
         }
-        let cands = Candidates {
-            header,
-            gate: self.gate_hits(ctx),
-            hvals,
-            body: c.pf_body.candidates(&ctx.bodies.body_lines),
-            rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
-            uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
-            full: c
-                .pf_full
-                .candidates(std::slice::from_ref(&ctx.pristine_vec)),
-        };
+        let cands = self.candidates(ctx, header, hvals);
         let mut hits = vec![0.0f64; rules.len()];
         for &i in &self.compiled.plain {
             let r = &rules[i];

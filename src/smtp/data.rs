@@ -74,22 +74,11 @@ impl DataReader {
                         State::Mid
                     }
                 },
-                State::DotCr { crlf } => match b {
-                    b'\n' if crlf => return (i, true),
-                    // `<LF>.<CR><LF>`: content, not an end.
-                    b'\n' => {
-                        out.extend_from_slice(b"\r\n");
-                        State::Start { crlf: true }
-                    }
-                    b'\r' => {
-                        out.push(b'\r');
-                        State::MidCr
-                    }
-                    _ => {
-                        out.extend_from_slice(&[b'\r', b]);
-                        State::Mid
-                    }
-                },
+                // `.<CR><LF>` after a `<CR><LF>`: the end of data.
+                State::DotCr { crlf: true } if b == b'\n' => return (i, true),
+                // Otherwise a held-back `<CR>` (also after `<LF>.`, which is
+                // content, not an end) is resolved by what follows it.
+                State::DotCr { .. } | State::MidCr => Self::after_cr(b, out),
                 State::Mid => match b {
                     b'\r' => State::MidCr,
                     b'\n' => self.bare(out),
@@ -102,23 +91,28 @@ impl DataReader {
                         State::Mid
                     }
                 },
-                State::MidCr => match b {
-                    b'\n' => {
-                        out.extend_from_slice(b"\r\n");
-                        State::Start { crlf: true }
-                    }
-                    b'\r' => {
-                        out.push(b'\r');
-                        State::MidCr
-                    }
-                    _ => {
-                        out.extend_from_slice(&[b'\r', b]);
-                        State::Mid
-                    }
-                },
             };
         }
         (i, false)
+    }
+
+    /// The byte after a held-back `<CR>`: `<CR><LF>` ends a line; any other
+    /// byte makes the `<CR>` ordinary content (as Postfix passes bare `<CR>`).
+    fn after_cr(b: u8, out: &mut Vec<u8>) -> State {
+        match b {
+            b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                State::Start { crlf: true }
+            }
+            b'\r' => {
+                out.push(b'\r');
+                State::MidCr
+            }
+            _ => {
+                out.extend_from_slice(&[b'\r', b]);
+                State::Mid
+            }
+        }
     }
 
     fn bare(&mut self, out: &mut Vec<u8>) -> State {
