@@ -132,9 +132,10 @@ pub(crate) fn trim_domain(rs: &RuleSet, host: &str) -> String {
     let host = host.to_ascii_lowercase();
     let labels: Vec<&str> = host.split('.').collect();
     let tail = |n: usize| labels[labels.len().saturating_sub(n)..].join(".");
-    let keep = if labels.len() >= 4 && rs.setting("util_rb_3tld").iter().any(|t| *t == tail(3)) {
+    let l = rs.lists();
+    let keep = if labels.len() >= 4 && l.tld3.contains(&tail(3)) {
         4
-    } else if labels.len() >= 3 && rs.setting("util_rb_2tld").iter().any(|t| *t == tail(2)) {
+    } else if labels.len() >= 3 && l.tld2.contains(&tail(2)) {
         3
     } else {
         2
@@ -147,9 +148,7 @@ fn domain_valid(rs: &RuleSet, dom: &str) -> bool {
     let Some((_, tld)) = dom.rsplit_once('.') else {
         return false;
     };
-    rs.setting("util_rb_tld")
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(tld))
+    rs.lists().tld.contains(&tld.to_ascii_lowercase())
 }
 
 fn is_ip(h: &str) -> bool {
@@ -286,29 +285,9 @@ fn stock_info(ctx: &Ctx) -> usize {
 /// in the `enlist_uri_host (NAME)` list; `!host` entries and
 /// `delist_uri_host` take hosts out again.
 fn uri_host_listed(rs: &RuleSet, ctx: &Ctx, name: &str) -> bool {
-    let mut list: std::collections::HashMap<String, bool> = Default::default();
-    let mut cur = String::new();
-    for t in rs.setting("enlist_uri_host") {
-        if let Some(n) = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-            cur = n.to_string();
-        } else if cur == name {
-            match t.strip_prefix('!') {
-                Some(h) => list.insert(h.to_lowercase(), false),
-                None => list.insert(t.to_lowercase(), true),
-            };
-        }
-    }
-    let mut cur: Option<String> = None;
-    for t in rs.setting("delist_uri_host") {
-        if let Some(n) = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-            cur = Some(n.to_string());
-        } else if cur.as_deref().is_none_or(|c| c == name) {
-            list.remove(&t.to_lowercase());
-        }
-    }
-    if list.is_empty() {
+    let Some(list) = rs.lists().uri_hosts.get(name).filter(|l| !l.is_empty()) else {
         return false;
-    }
+    };
     ctx.bodies.uris.iter().any(|u| {
         let lower = u.to_ascii_lowercase();
         if lower.starts_with("mailto:") {

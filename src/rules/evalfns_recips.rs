@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use super::RuleSet;
 use super::ctx::{Ctx, parse_addresses};
 use super::evalfns::glob_match;
+use super::evalfns_tosubject::{address_in_subject, user_in_subject};
 
 /// The eval functions of this file; `None` for any other name.
 pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool> {
@@ -30,7 +31,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
         }
         "check_from_in_list" => {
             let globs = addrlist(rs, arg(0).unwrap_or(""));
-            all_from_addrs(ctx).iter().any(|a| in_addrlist(&globs, a))
+            all_from_addrs(ctx).iter().any(|a| in_addrlist(globs, a))
         }
         "check_replyto_in_list" => {
             let globs = addrlist(rs, arg(0).unwrap_or(""));
@@ -40,7 +41,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
                 .flat_map(|v| parse_addresses(v))
                 .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
                 .find(|a| looks_like_address(a));
-            first.is_some_and(|a| in_addrlist(&globs, &a))
+            first.is_some_and(|a| in_addrlist(globs, &a))
         }
         _ => return None,
     })
@@ -129,19 +130,11 @@ fn to_in_subject(ctx: &Ctx, test: &str) -> bool {
         return false;
     };
     let subject = ctx.get_str("Subject");
-    let q = |s: &str| ::regex::escape(s);
-    let pat = match test {
-        "address" => format!(r"(?i)\b{}\b", q(&full_to)),
-        "user" => {
-            let to = full_to.split('@').next().unwrap_or("");
-            let t = q(to);
-            format!(
-                r"(?ix)^(?:(?:re|fw):\s*(?:\w+\s+)?{t}\n?\z|(?-i:{t})\s*[,:;!?-](?:\n?\z|\s)|{t}\n?\z|,\s*{t}[,:;!?-]\n?\z)"
-            )
-        }
-        _ => return false,
-    };
-    ::regex::Regex::new(&pat).is_ok_and(|re| re.is_match(&subject))
+    match test {
+        "address" => address_in_subject(&subject, &full_to),
+        "user" => user_in_subject(&subject, full_to.split('@').next().unwrap_or("")),
+        _ => false,
+    }
 }
 
 /// SpamAssassin's `IS_IPV4_ADDRESS` and not `IP_PRIVATE` (which also holds
@@ -208,17 +201,8 @@ pub fn looks_like_address(a: &str) -> bool {
 
 /// The globs of one `enlist_addrlist (NAME) ...` list (lower-cased); the
 /// kept setting is the flat token list of every such line.
-fn addrlist(rs: &RuleSet, name: &str) -> Vec<String> {
-    let mut cur = String::new();
-    let mut out = Vec::new();
-    for t in rs.setting("enlist_addrlist") {
-        if let Some(n) = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-            cur = n.to_string();
-        } else if cur == name {
-            out.push(t.to_lowercase());
-        }
-    }
-    out
+fn addrlist<'a>(rs: &'a RuleSet, name: &str) -> &'a [String] {
+    rs.lists().addrlists.get(name).map_or(&[], Vec::as_slice)
 }
 
 /// `_check_welcomelist`: exact entry or anchored glob, case-insensitive.

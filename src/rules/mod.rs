@@ -13,10 +13,12 @@ mod evalfns_image;
 mod evalfns_mime;
 mod evalfns_mimeflags;
 mod evalfns_recips;
+mod evalfns_tosubject;
 mod gate;
 mod html;
 mod html_style;
 mod html_text;
+mod lists;
 mod meta;
 mod msg;
 mod parse;
@@ -73,6 +75,8 @@ pub struct RuleSet {
     required: f64,
     settings: std::collections::HashMap<String, Vec<String>>,
     freemail: evalfns_freemail::FreemailLists,
+    /// List settings as lookup tables.
+    lists: lists::Lists,
     /// Regex arguments of eval rules, compiled once (by pattern text).
     eval_regexes: HashMap<String, regex::PerlRegex>,
     unknown: std::collections::BTreeMap<String, usize>,
@@ -263,6 +267,7 @@ impl RuleSet {
                 evalfns_freemail::FreemailLists::new(&get("freemail_domains"), &wl)
             },
             unknown: cfg.unknown.clone(),
+            lists: lists::Lists::new(&cfg.settings),
             compiled,
         }
     }
@@ -322,6 +327,10 @@ impl RuleSet {
 
     pub(crate) fn freemail(&self) -> &evalfns_freemail::FreemailLists {
         &self.freemail
+    }
+
+    pub(crate) fn lists(&self) -> &lists::Lists {
+        &self.lists
     }
 
     pub(crate) fn setting(&self, key: &str) -> &[String] {

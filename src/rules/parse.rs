@@ -446,6 +446,11 @@ impl ConfigReader {
                     return;
                 }
                 let e = self.cfg.settings.entry(k.to_string()).or_default();
+                // An unnamed delist affects every list: mark it, or the flat
+                // token list would give it the previous line's name.
+                if k == "delist_uri_host" && !value.trim_start().starts_with('(') {
+                    e.push("(*)".to_string());
+                }
                 e.extend(value.split_whitespace().map(str::to_string));
             }
             k if IGNORED.contains(&k) || k.starts_with("bayes_") => {}
