@@ -1,10 +1,13 @@
 //! Relay facts from `Received:` headers, a reduced version of
 //! `Message/Metadata/Received.pm`: the common Sendmail/Postfix/Exim/qmail
-//! forms, trust inferred as SpamAssassin does without `trusted_networks`
-//! (private IPs and authenticated hops are trusted until the first public
-//! one), and the `X-Spam-Relays-*` pseudo-header strings built from them.
+//! forms, trust decided by `trusted_networks` / `internal_networks` /
+//! `msa_networks` or, without them, inferred as SpamAssassin does (private
+//! IPs and authenticated hops are trusted until the first public one), and
+//! the `X-Spam-Relays-*` pseudo-header strings built from them.
 
 use std::net::IpAddr;
+
+use super::netset::NetSet;
 
 /// One parsed relay (a hop that handed the message over TCP/IP).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,13 +22,15 @@ pub struct Relay {
     pub auth: String,
     pub internal: bool,
     pub trusted: bool,
+    /// In `msa_networks`: every later relay keeps this one's trust.
+    pub msa: bool,
 }
 
 impl Relay {
     /// `make_relay_as_string`.
     pub fn as_string(&self) -> String {
         format!(
-            "[ ip={} rdns={} helo={} by={} ident={} envfrom={} intl={} id={} auth={} msa=0 ]",
+            "[ ip={} rdns={} helo={} by={} ident={} envfrom={} intl={} id={} auth={} msa={} ]",
             self.ip,
             self.rdns,
             self.helo,
@@ -34,7 +39,8 @@ impl Relay {
             self.envfrom,
             u8::from(self.internal),
             self.id,
-            self.auth
+            self.auth,
+            u8::from(self.msa)
         )
     }
 
@@ -95,40 +101,100 @@ impl Relays {
     }
 }
 
-/// Parse the `Received:` values (top first, unfolded) into relays.
-pub fn parse_relays(headers: &[String]) -> Relays {
+/// The configured networks (`trusted_networks`, `internal_networks`,
+/// `msa_networks` after any `clear_*`); none configured means inference.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    trusted: Option<NetSet>,
+    internal: Option<NetSet>,
+    msa: NetSet,
+}
+
+impl Trust {
+    /// From the settings' entries; an empty list is "not configured".
+    pub fn new(trusted: &[String], internal: &[String], msa: &[String]) -> Trust {
+        let set = |entries: &[String]| {
+            (!entries.is_empty()).then(|| {
+                let mut s = NetSet::with_loopback();
+                for e in entries {
+                    s.add_cidr(e);
+                }
+                s
+            })
+        };
+        let mut m = NetSet::default();
+        for e in msa {
+            m.add_cidr(e);
+        }
+        Trust {
+            trusted: set(trusted),
+            internal: set(internal),
+            msa: m,
+        }
+    }
+}
+
+/// `parse_received_headers`: the `Received:` values (top first, unfolded)
+/// as relays, split by the configured networks (or inferred trust).
+pub fn parse_relays_with(headers: &[String], trust: &Trust) -> Relays {
     let mut out = Relays {
         last_trusted_index: -1,
         last_internal_index: -1,
         ..Relays::default()
     };
-    let mut in_trusted = true;
+    // One list configured stands in for the other (SpamAssassin 2.60 compat).
+    let nets = match (&trust.trusted, &trust.internal) {
+        (Some(t), Some(i)) => Some((t, i)),
+        (Some(t), None) => Some((t, t)),
+        (None, Some(i)) => Some((i, i)),
+        (None, None) => None,
+    };
+    let (mut in_trusted, mut in_internal, mut found_msa) = (true, true, false);
     for h in headers {
         let line = h.split_whitespace().collect::<Vec<_>>().join(" ");
-        match parse_line(&line) {
-            p @ (Parsed::Unparseable | Parsed::Ignored) => {
+        let mut r = match parse_line(&line) {
+            Parsed::Relay(r) => r,
+            p => {
                 if matches!(p, Parsed::Unparseable) {
                     out.unparseable += 1;
                 }
-                if in_trusted {
-                    out.last_trusted_index += 1;
-                    out.last_internal_index += 1;
+                out.last_trusted_index += i64::from(in_trusted);
+                out.last_internal_index += i64::from(in_internal);
+                continue;
+            }
+        };
+        if in_trusted && !found_msa {
+            match nets {
+                None => {
+                    if !r.ip_private() && r.auth.is_empty() {
+                        in_trusted = false;
+                        in_internal = false;
+                    }
+                }
+                Some((trusted, internal)) => {
+                    if r.auth.is_empty() && !trusted.contains_ip(&r.ip) {
+                        in_trusted = false;
+                        in_internal = false;
+                    } else {
+                        if in_internal && r.auth.is_empty() && !internal.contains_ip(&r.ip) {
+                            in_internal = false;
+                        }
+                        if trust.msa.contains_ip(&r.ip) {
+                            found_msa = true;
+                            r.msa = true;
+                        }
+                    }
                 }
             }
-            Parsed::Relay(mut r) => {
-                if in_trusted && !r.ip_private() && r.auth.is_empty() {
-                    in_trusted = false;
-                }
-                r.trusted = in_trusted;
-                r.internal = in_trusted;
-                if in_trusted {
-                    out.last_trusted_index += 1;
-                    out.last_internal_index += 1;
-                    out.trusted.push(r);
-                } else {
-                    out.untrusted.push(r);
-                }
-            }
+        }
+        r.trusted = in_trusted;
+        r.internal = in_internal;
+        out.last_internal_index += i64::from(in_internal);
+        if in_trusted {
+            out.last_trusted_index += 1;
+            out.trusted.push(r);
+        } else {
+            out.untrusted.push(r);
         }
     }
     out
