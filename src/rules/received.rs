@@ -291,11 +291,14 @@ fn parse_line(line: &str) -> Parsed {
             .to_string(),
         ..Relay::default()
     };
-    if let Some(id) = word_after(after, " id ") {
-        r.id = id
-            .trim_end_matches(';')
-            .trim_matches(|c| c == '<' || c == '>')
-            .to_string();
+    // / id <?([^\s<>;]{3,})/ anywhere in the line: shorter ids are not ids
+    static ID: std::sync::OnceLock<::regex::Regex> = std::sync::OnceLock::new();
+    let id_re =
+        ID.get_or_init(|| ::regex::Regex::new(r" id <?([^\s<>;]{3,})").expect("static regex"));
+    if let Some(c) = id_re.captures(line)
+        && !microsoft_smtp(line, rest)
+    {
+        r.id = c[1].to_string();
     }
     // / with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)/i
     if let Some(w) = word_after(after, "with ") {
@@ -427,6 +430,20 @@ fn parse_line(line: &str) -> Parsed {
     Parsed::Relay(r)
 }
 
+/// Received.pm's "Microsoft SMTP Server" form (`with mapi id 15.1.2.3`),
+/// which it records without an id.
+fn microsoft_smtp(line: &str, rest: &str) -> bool {
+    static RES: std::sync::OnceLock<[::regex::Regex; 2]> = std::sync::OnceLock::new();
+    let [with, from] = RES.get_or_init(|| {
+        [
+            r" with (?:Microsoft SMTP Server|mapi id) (?:\([^)]+\) )?\d+\.\d+\.\d+\.\d+(?:$|[ ;])",
+            r"^\S+ \(\[?[0-9A-Fa-f.:]+(?:%[A-Za-z0-9._~-]*)?\]?\) by \S+ ",
+        ]
+        .map(|p| ::regex::Regex::new(p).expect("static regex"))
+    });
+    with.is_match(line) && from.is_match(rest)
+}
+
 /// Received.pm's "STUFF TO IGNORE" list: local handovers SpamAssassin
 /// drops instead of counting as unparseable. Tried, as there, only once no
 /// IP was found; `line` is whitespace-collapsed and starts with "from ".
@@ -531,6 +548,23 @@ mod tests {
             parse_line("from phobos [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) for z"),
             Parsed::Ignored
         ));
+    }
+
+    #[test]
+    fn ids_as_received_pm_takes_them() {
+        // 3+ characters, and none for the Microsoft SMTP Server form.
+        let r = one(
+            "from a.example (a.example [192.0.2.1]) by b.example (Postfix) with ESMTP id A1; Mon",
+        );
+        assert_eq!(r.id, "");
+        let r = one(
+            "from a.example (a.example [192.0.2.1]) by b.example (Postfix) with ESMTP id <ABC>; Mon",
+        );
+        assert_eq!(r.id, "ABC");
+        let r = one(
+            "from EXCH01.corp.example ([10.1.2.3]) by EXCH01.corp.example ([10.1.2.3]) with mapi id 15.01.2507.039; Wed",
+        );
+        assert_eq!((r.id.as_str(), r.ip.as_str()), ("", "10.1.2.3"));
     }
 
     #[test]
