@@ -436,3 +436,51 @@ fn corpus_with_trusted_networks() {
     );
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+// ---- envelope_sender_header ----
+
+const ES_RULES: &str = r"header EF_X EnvelopeFrom =~ /^bounce\@x\.example$/
+header EF_EMPTY EnvelopeFrom =~ /^$/
+header EF_ANY EnvelopeFrom =~ /./
+header EF_UNSET EnvelopeFrom =~ /^UNSET$/ [if-unset: UNSET]
+";
+
+fn es_hits(setting: bool, msg: &str) -> Vec<String> {
+    let cfg = if setting {
+        format!("envelope_sender_header X-Env-Sender\n{ES_RULES}")
+    } else {
+        ES_RULES.to_string()
+    };
+    let rs = RuleSet::from_config_text(&cfg);
+    let mut v: Vec<String> = rs
+        .check(msg.as_bytes(), None)
+        .hits
+        .into_iter()
+        .map(|h| h.name)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn envelope_sender_header() {
+    let base = "Received: from mx.example.net (mx.example.net [192.0.2.7]) by mail.example.org (Postfix) with ESMTP id ABC123; Mon, 3 Mar 2025 10:00:00 +0000\nReturn-Path: <rp@rp.example>\nFrom: joe@sender.example\nTo: ann@example.org\nSubject: hi\n\nx\n";
+    let with = |h: &str| format!("{h}\n{base}");
+    let rp_on_top = format!(
+        "Return-Path: <rp@rp.example>\n{}",
+        base.replace("Return-Path: <rp@rp.example>\n", "")
+    );
+    let unset = ["EF_EMPTY", "EF_UNSET"];
+    // SA agreed on every case: the topmost copy's first address ...
+    let two = with("X-Env-Sender: Bounce <bounce@x.example>\nX-Env-Sender: other@y.example");
+    assert_eq!(es_hits(true, &two), ["EF_ANY", "EF_X"]);
+    // ... and nothing else when it is missing, "<>" or without an "@"
+    // (no fallback to Return-Path, even one above every Received line).
+    assert_eq!(es_hits(true, base), unset);
+    assert_eq!(es_hits(true, &with("X-Env-Sender: <>")), unset);
+    assert_eq!(es_hits(true, &with("X-Env-Sender: nobody")), unset);
+    assert_eq!(es_hits(true, &rp_on_top), unset);
+    // Without the setting the header means nothing; Return-Path counts.
+    assert_eq!(es_hits(false, &two), unset);
+    assert_eq!(es_hits(false, &rp_on_top), ["EF_ANY"]);
+}
