@@ -484,3 +484,75 @@ fn envelope_sender_header() {
     assert_eq!(es_hits(false, &two), unset);
     assert_eq!(es_hits(false, &rp_on_top), ["EF_ANY"]);
 }
+
+// ---- originating_ip_headers ----
+
+/// 10_default_prefs.cf's list.
+const ORIG_HEADERS: &str = "clear_originating_ip_headers
+originating_ip_headers X-Yahoo-Post-IP X-Originating-IP X-Apparently-From
+originating_ip_headers X-SenderIP X-AOL-IP
+originating_ip_headers X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp";
+
+const WEBMAIL: &str = "Received: from web.example.org (web.example.org [10.0.0.9]) by mail.example.org (Postfix) with ESMTP id ABC123; Mon, 3 Mar 2025 10:00:00 +0000
+X-Originating-IP: [203.0.113.77]
+From: joe@example.org
+To: ann@example.org
+Subject: hi
+Date: Mon, 3 Mar 2025 10:00:00 +0000
+Message-ID: <1@example.org>
+
+x
+";
+
+fn web_hop() -> String {
+    "[ ip=10.0.0.9 rdns=web.example.org helo=web.example.org by=mail.example.org ident= envfrom= intl=1 id=ABC123 auth= msa=0 ]".to_string()
+}
+
+fn synthetic(ip: &str, intl: u8) -> String {
+    format!("[ ip={ip} rdns= helo= by= ident= envfrom= intl={intl} id= auth= msa=0 ]")
+}
+
+#[test]
+fn originating_ip_headers_add_a_last_hop() {
+    // SA agreed on each (its default config has the same list).
+    relays(
+        ORIG_HEADERS,
+        WEBMAIL,
+        [
+            &[web_hop()],
+            &[synthetic("203.0.113.77", 0)],
+            &[web_hop()],
+            &[synthetic("203.0.113.77", 0)],
+        ],
+    );
+    assert!(!all_trusted(ORIG_HEADERS, WEBMAIL));
+    let private = WEBMAIL.replace("203.0.113.77", "192.168.3.3");
+    let both = [web_hop(), synthetic("192.168.3.3", 1)];
+    relays(ORIG_HEADERS, &private, [&both, &[], &both, &[]]);
+    assert!(all_trusted(ORIG_HEADERS, &private));
+    // The last copy of each header, in the order of the list.
+    let two = WEBMAIL.replace(
+        "X-Originating-IP: [203.0.113.77]\n",
+        "X-AOL-IP: 198.51.100.9\nX-Originating-IP: 203.0.113.77\nX-Originating-IP: [192.0.2.200]\n",
+    );
+    let untrusted = [synthetic("192.0.2.200", 0), synthetic("198.51.100.9", 0)];
+    relays(
+        ORIG_HEADERS,
+        &two,
+        [&[web_hop()], &untrusted, &[web_hop()], &untrusted],
+    );
+    let v6 = WEBMAIL.replace("[203.0.113.77]", "2001:db8::5");
+    relays(
+        ORIG_HEADERS,
+        &v6,
+        [
+            &[web_hop()],
+            &[synthetic("2001:db8::5", 0)],
+            &[web_hop()],
+            &[synthetic("2001:db8::5", 0)],
+        ],
+    );
+    // clear_originating_ip_headers: the header is not looked at.
+    assert!(all_trusted("clear_originating_ip_headers", WEBMAIL));
+    assert!(all_trusted("", WEBMAIL));
+}

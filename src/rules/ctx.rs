@@ -46,6 +46,8 @@ pub struct Memo {
 pub struct MetaConfig {
     pub trust: received::Trust,
     pub envelope_sender_header: Option<String>,
+    /// `originating_ip_headers`: their IP joins the relays as a last hop.
+    pub originating_ip_headers: Vec<String>,
 }
 
 impl MetaConfig {
@@ -59,6 +61,7 @@ impl MetaConfig {
                 get("msa_networks"),
             ),
             envelope_sender_header: get("envelope_sender_header").last().cloned(),
+            originating_ip_headers: get("originating_ip_headers").to_vec(),
         }
     }
 }
@@ -97,11 +100,15 @@ impl<'a> Ctx<'a> {
             .map(|f| f.decoded.clone())
             .unwrap_or_default();
         let bodies = text::build(&parts, &subject);
-        let rcvd: Vec<String> = fields
+        let mut rcvd: Vec<String> = fields
             .iter()
             .filter(|f| f.name.eq_ignore_ascii_case("received"))
             .map(|f| String::from_utf8_lossy(&f.decoded).into_owned())
             .collect();
+        rcvd.extend(received::originating_ip_lines(
+            &cfg.originating_ip_headers,
+            &fields,
+        ));
         let relays = received::parse_relays_with(&rcvd, &cfg.trust);
         Ctx {
             pristine: message,

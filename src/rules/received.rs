@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 
+use super::msg::Field;
 use super::netset::NetSet;
 
 /// One parsed relay (a hop that handed the message over TCP/IP).
@@ -134,6 +135,46 @@ impl Trust {
     }
 }
 
+/// The synthetic `Received:` lines SpamAssassin appends for the
+/// `originating_ip_headers` (X-Originating-IP and the like): one per
+/// listed header (names case-insensitive, each once) whose last copy holds
+/// an IP address.
+pub fn originating_ip_lines(names: &[String], fields: &[Field]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            continue;
+        }
+        seen.push(lower);
+        let Some(f) = fields.iter().rfind(|f| f.name.eq_ignore_ascii_case(name)) else {
+            continue;
+        };
+        if let Some(ip) = first_ip(&String::from_utf8_lossy(&f.decoded)) {
+            out.push(format!("from X-Originating-IP: {ip}"));
+        }
+    }
+    out
+}
+
+/// The first IPv4 or IPv6 address in a text (`m/($IP_ADDRESS)/`, read
+/// token by token).
+fn first_ip(s: &str) -> Option<String> {
+    s.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
+        .map(|t| t.trim_matches('.'))
+        .find_map(|t| match t.parse::<IpAddr>() {
+            // IPv6 hex digits are lower case in the Perl pattern
+            Ok(IpAddr::V6(_)) if t.bytes().any(|b| b.is_ascii_uppercase()) => None,
+            Ok(_) => Some(t.to_string()),
+            // "1.2.3.4:8080": the address part
+            Err(_) => t
+                .split(':')
+                .find(|p| p.parse::<std::net::Ipv4Addr>().is_ok())
+                .map(str::to_string),
+        })
+}
+
 /// `parse_received_headers`: the `Received:` values (top first, unfolded)
 /// as relays, split by the configured networks (or inferred trust).
 pub fn parse_relays_with(headers: &[String], trust: &Trust) -> Relays {
@@ -242,6 +283,15 @@ fn strip_ip(s: &str) -> String {
 }
 
 fn parse_line(line: &str) -> Parsed {
+    // the synthetic line of an originating_ip_headers address
+    if let Some(ip) = line.strip_prefix("from X-Originating-IP: ")
+        && ip.parse::<IpAddr>().is_ok()
+    {
+        return Parsed::Relay(Relay {
+            ip: strip_ip(ip),
+            ..Relay::default()
+        });
+    }
     let low = line.to_ascii_lowercase();
     if low.starts_with("(from ") && (low.contains("@localhost) by ") || low.contains("jqueuemail"))
     {
