@@ -341,6 +341,30 @@ fn trusted_networks_decide_trust() {
             &[out(0, 0), desk(0, "ESMTPSA")],
         ],
     );
+    // Ranges (Net::CIDR::Lite), an excluded one-address range included.
+    let cfg = "trusted_networks 198.51.100.1-198.51.100.3 203.0.113.8-203.0.113.12\ninternal_networks 198.51.100.2-198.51.100.2";
+    relays(
+        cfg,
+        THREE_HOPS,
+        [
+            &[gw(1), out(0, 0), desk(0, "ESMTPSA")],
+            &[],
+            &[gw(1)],
+            &[out(0, 0), desk(0, "ESMTPSA")],
+        ],
+    );
+    assert!(all_trusted(cfg, THREE_HOPS));
+    let cfg = "trusted_networks 198.51.100.1-198.51.100.3 203.0.113.8-203.0.113.12 !203.0.113.9-203.0.113.9";
+    relays(
+        cfg,
+        THREE_HOPS,
+        [
+            &[gw(1)],
+            &[out(0, 0), desk(0, "ESMTPSA")],
+            &[gw(1)],
+            &[out(0, 0), desk(0, "ESMTPSA")],
+        ],
+    );
     // clear_trusted_networks forgets the lines before it: inferred again.
     let cfg = "trusted_networks 198.51.100.0/24 203.0.113.9\nclear_trusted_networks";
     relays(

@@ -1,6 +1,7 @@
 //! `Mail::SpamAssassin::NetSet` as SpamAssassin uses it with Net::Patricia
 //! installed (Debian does): networks as IPv6 prefixes (IPv4 mapped into
-//! `::ffff:0:0/96`), the longest matching prefix decides, `!net` excludes.
+//! `::ffff:0:0/96`), the longest matching prefix decides, `!net` excludes;
+//! with Net::CIDR::Lite (also installed) `a-b` ranges are accepted.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -25,11 +26,16 @@ impl NetSet {
     /// `add_cidr` for one entry: `[!]addr[/len]`, IPv4 shorthand like
     /// `192.168.` or `10/8`, `[v6]`, `%scope`. Returns false (and adds
     /// nothing) for an entry SpamAssassin would warn about and skip.
-    /// Range notation (`a-b`, Net::CIDR::Lite) is not supported.
+    /// A range `[!]a-b` (Net::CIDR::Lite) adds the networks covering it.
     pub fn add_cidr(&mut self, entry: &str) -> bool {
-        match parse_entry(entry) {
-            Some(n) => {
-                self.nets.push(n);
+        let parsed = if entry.contains('-') {
+            parse_range(entry)
+        } else {
+            parse_entry(entry).map(|n| vec![n])
+        };
+        match parsed {
+            Some(nets) => {
+                self.nets.extend(nets);
                 true
             }
             None => {
@@ -75,6 +81,24 @@ fn lookup_key(ip: &str) -> Option<Ipv6Addr> {
         IpAddr::V4(a) => Some(mapped(a)),
         IpAddr::V6(a) => Some(a),
     }
+}
+
+/// `a-b` as the fewest networks covering exactly that range.
+fn parse_range(entry: &str) -> Option<Vec<(Ipv6Net, bool)>> {
+    let e = entry.trim_start();
+    let (e, exclude) = match e.strip_prefix('!') {
+        Some(rest) => (rest.trim_start(), true),
+        None => (e, false),
+    };
+    let (a, b) = e.split_once('-')?;
+    let nets: Vec<Ipv6Net> = match (a.trim().parse().ok()?, b.trim().parse().ok()?) {
+        (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => ipnet::Ipv4Subnets::new(a, b, 0)
+            .filter_map(|n| Ipv6Net::new(mapped(n.addr()), n.prefix_len() + 96).ok())
+            .collect(),
+        (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => ipnet::Ipv6Subnets::new(a, b, 0).collect(),
+        _ => return None,
+    };
+    Some(nets.into_iter().map(|n| (n, exclude)).collect())
 }
 
 fn parse_entry(entry: &str) -> Option<(Ipv6Net, bool)> {
@@ -168,6 +192,20 @@ mod tests {
         assert!(!NetSet::default().contains_ip("127.0.0.1"));
         assert!(NetSet::with_loopback().contains_ip("127.0.0.1"));
         assert!(NetSet::with_loopback().contains_ip("::1"));
+    }
+
+    #[test]
+    fn ranges() {
+        let s = set(&["10.0.0.3-10.0.0.9", "!10.0.0.5-10.0.0.5"]);
+        assert!(!s.contains_ip("10.0.0.2"));
+        assert!(s.contains_ip("10.0.0.3"));
+        assert!(!s.contains_ip("10.0.0.5"));
+        assert!(s.contains_ip("10.0.0.9"));
+        assert!(!s.contains_ip("10.0.0.10"));
+        let s = set(&["2001:db8::1-2001:db8::ff"]);
+        assert!(s.contains_ip("2001:db8::80"));
+        assert!(!s.contains_ip("2001:db8::100"));
+        assert!(!NetSet::default().add_cidr("10.0.0.9-10.0.0.3"));
     }
 
     #[test]
