@@ -79,7 +79,7 @@ pub struct RuleSet {
     /// Regex arguments of eval rules, compiled once (by pattern text).
     eval_regexes: HashMap<String, regex::PerlRegex>,
     unknown: std::collections::BTreeMap<String, usize>,
-    /// Relay trust networks and `envelope_sender_header`.
+    /// Relay trust networks, originating IP headers, `envelope_sender_header`.
     meta: ctx::MetaConfig,
 }
 
