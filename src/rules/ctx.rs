@@ -25,6 +25,8 @@ pub struct Ctx<'a> {
     pub bodies: Bodies,
     pub relays: Relays,
     pub envelope_from: Option<String>,
+    /// `envelope_sender_header`: the header EnvelopeFrom reads, if set.
+    pub envelope_sender_header: Option<String>,
     cache: RefCell<HashMap<String, Option<Rc<[u8]>>>>,
     /// Per-message results of eval helpers, computed on first use.
     pub memo: Memo,
@@ -38,8 +40,43 @@ pub struct Memo {
     pub madiff: std::cell::OnceCell<(f64, usize, usize)>,
 }
 
+/// Settings that shape a message's metadata: relay trust and the header
+/// EnvelopeFrom reads.
+#[derive(Debug, Clone, Default)]
+pub struct MetaConfig {
+    pub trust: received::Trust,
+    pub envelope_sender_header: Option<String>,
+    /// `originating_ip_headers`: their IP joins the relays as a last hop.
+    pub originating_ip_headers: Vec<String>,
+}
+
+impl MetaConfig {
+    /// From the settings the config reader kept.
+    pub fn new(settings: &HashMap<String, Vec<String>>) -> MetaConfig {
+        let get = |k: &str| settings.get(k).map_or(&[][..], Vec::as_slice);
+        MetaConfig {
+            trust: received::Trust::new(
+                get("trusted_networks"),
+                get("internal_networks"),
+                get("msa_networks"),
+            ),
+            envelope_sender_header: get("envelope_sender_header").last().cloned(),
+            originating_ip_headers: get("originating_ip_headers").to_vec(),
+        }
+    }
+}
+
 impl<'a> Ctx<'a> {
     pub fn new(message: &'a [u8], envelope_from: Option<&str>) -> Ctx<'a> {
+        Ctx::with_config(message, envelope_from, &MetaConfig::default())
+    }
+
+    /// [`Ctx::new`] with the rule set's metadata settings.
+    pub fn with_config(
+        message: &'a [u8],
+        envelope_from: Option<&str>,
+        cfg: &MetaConfig,
+    ) -> Ctx<'a> {
         let data = if message.windows(2).any(|w| w == b"\r\n") {
             let mut v = Vec::with_capacity(message.len());
             let mut i = 0;
@@ -63,12 +100,16 @@ impl<'a> Ctx<'a> {
             .map(|f| f.decoded.clone())
             .unwrap_or_default();
         let bodies = text::build(&parts, &subject);
-        let rcvd: Vec<String> = fields
+        let mut rcvd: Vec<String> = fields
             .iter()
             .filter(|f| f.name.eq_ignore_ascii_case("received"))
             .map(|f| String::from_utf8_lossy(&f.decoded).into_owned())
             .collect();
-        let relays = received::parse_relays(&rcvd);
+        rcvd.extend(received::originating_ip_lines(
+            &cfg.originating_ip_headers,
+            &fields,
+        ));
+        let relays = received::parse_relays_with(&rcvd, &cfg.trust);
         Ctx {
             pristine: message,
             pristine_vec: message.to_vec(),
@@ -81,6 +122,7 @@ impl<'a> Ctx<'a> {
             bodies,
             relays,
             envelope_from: envelope_from.map(str::to_string),
+            envelope_sender_header: cfg.envelope_sender_header.clone(),
             cache: RefCell::new(HashMap::new()),
             memo: Memo::default(),
         }

@@ -6,7 +6,10 @@ use super::RuleSet;
 use super::ctx::{Ctx, parse_addresses};
 use super::evalfns_freemail::{freemail_from, freemail_header, freemail_replyto};
 use super::parse::RuleKind;
-use super::{evalfns_body, evalfns_header, evalfns_image, evalfns_mime, evalfns_recips};
+use super::{
+    evalfns_body, evalfns_header, evalfns_image, evalfns_local, evalfns_locales, evalfns_mime,
+    evalfns_recips,
+};
 
 /// Run eval function `func` with its rule-file arguments.
 pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]) -> bool {
@@ -69,6 +72,8 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, kind: RuleKind, func: &str, args: &[String]
             .or_else(|| evalfns_header::call(rs, ctx, func, args))
             .or_else(|| evalfns_image::call(ctx, kind, func, args))
             .or_else(|| evalfns_body::call(rs, ctx, func, args))
+            .or_else(|| evalfns_local::call(rs, ctx, func, args))
+            .or_else(|| evalfns_locales::call(rs, ctx, func, args))
             .unwrap_or_else(|| evalfns_mime::call(rs, ctx, kind, func, args)),
     }
 }

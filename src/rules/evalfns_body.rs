@@ -30,6 +30,12 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
             https_http_mismatch(rs, ctx, min, max)
         }
         "check_uri_host_listed" => uri_host_listed(rs, ctx, arg(0).unwrap_or("")),
+        "check_uri_host_in_blocklist" | "check_uri_host_in_blacklist" => {
+            uri_host_listed(rs, ctx, "BLOCK")
+        }
+        "check_uri_host_in_welcomelist" | "check_uri_host_in_whitelist" => {
+            uri_host_listed(rs, ctx, "WELCOME")
+        }
         "check_stock_info" => {
             let min: usize = arg(0).and_then(|v| v.parse().ok()).unwrap_or(0);
             min == 0 || stock_info(ctx) >= min
@@ -116,7 +122,7 @@ fn iframe_src_re() -> &'static ::regex::Regex {
     RE.get_or_init(|| ::regex::Regex::new(r"(?is)<iframe\b[^>]*?\bsrc\s*=").expect("static regex"))
 }
 
-fn anchor_re() -> &'static ::regex::Regex {
+pub(crate) fn anchor_re() -> &'static ::regex::Regex {
     static RE: OnceLock<::regex::Regex> = OnceLock::new();
     RE.get_or_init(|| {
         ::regex::Regex::new(
@@ -229,7 +235,7 @@ fn https_http_mismatch(rs: &RuleSet, ctx: &Ctx, min: usize, max: Option<usize>) 
     false
 }
 
-fn strip_tags(s: &str) -> String {
+pub(crate) fn strip_tags(s: &str) -> String {
     let mut out = String::new();
     let mut in_tag = false;
     for c in s.chars() {

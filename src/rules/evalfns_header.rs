@@ -386,12 +386,21 @@ fn charset_of_ct(ct: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_string())
 }
 
-/// `PerMsgStatus::get_envelope_from` (without `envelope_sender_header`):
+/// `PerMsgStatus::get_envelope_from`: the `envelope_sender_header` when set, else
 /// the envelope-from the last untrusted (else first trusted) relay
 /// recorded, else X-Envelope-From / Envelope-Sender / Return-Path — each
 /// only when no Received header precedes it (a header below a Received
 /// line was added before the message reached us and proves nothing).
 pub fn sa_envelope_from(ctx: &Ctx) -> Option<Vec<u8>> {
+    if let Some(h) = &ctx.envelope_sender_header {
+        // Configured: that header only (its topmost copy), or nothing.
+        let v = ctx.values(h, true).into_iter().next()?;
+        let a = super::ctx::parse_addresses(&v)
+            .into_iter()
+            .find_map(|(_, a)| a)?;
+        return (a.is_empty() || a.iter().position(|&b| b == b'@').is_some_and(|i| i > 0))
+            .then_some(a);
+    }
     let lasthop = ctx.relays.untrusted.first().or(ctx.relays.trusted.last());
     if let Some(r) = lasthop
         && r.envfrom.find('@').is_some_and(|i| i > 0)

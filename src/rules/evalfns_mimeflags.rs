@@ -203,6 +203,8 @@ struct Walk {
     containers: Vec<Vec<Field>>,
     nodes: usize,
     alt_counter: usize,
+    /// See [`MimeFacts::ma_non_text`].
+    ma_non_text: bool,
 }
 
 /// Raw header lines of a node as parsed fields.
@@ -224,6 +226,7 @@ pub fn leaf_parts(data: &[u8]) -> (Vec<Part>, MimeFacts) {
         missing_part_headers: w.flags.missing_mime_headers,
         missing_part_separator: w.flags.missing_mime_head_body_separator,
         containers: w.containers,
+        ma_non_text: w.ma_non_text,
     };
     (w.parts, facts)
 }
@@ -266,6 +269,14 @@ fn walk(w: &mut Walk, mut job: Job, parent_type: Option<&str>) {
         sub.alt_group = job.alt_group;
         walk(w, sub, Some(&job.ctype));
         return;
+    }
+    // check_ma_non_text: leaf children of a multipart/alternative
+    if parent_type == Some("multipart/alternative")
+        && !(job.ctype.starts_with("text/")
+            || job.ctype == "multipart/related"
+            || job.ctype == "application/rtf")
+    {
+        w.ma_non_text = true;
     }
     let headers = fields(&job.headers);
     let charset = last_header(&job.headers, "content-type")

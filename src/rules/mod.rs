@@ -10,6 +10,8 @@ mod evalfns_body;
 mod evalfns_freemail;
 mod evalfns_header;
 mod evalfns_image;
+mod evalfns_local;
+mod evalfns_locales;
 mod evalfns_mime;
 mod evalfns_mimeflags;
 mod evalfns_recips;
@@ -21,6 +23,7 @@ mod html_text;
 mod lists;
 mod meta;
 mod msg;
+mod netset;
 mod parse;
 mod prefilter;
 mod received;
@@ -80,6 +83,8 @@ pub struct RuleSet {
     /// Regex arguments of eval rules, compiled once (by pattern text).
     eval_regexes: HashMap<String, regex::PerlRegex>,
     unknown: std::collections::BTreeMap<String, usize>,
+    /// Relay trust networks, originating IP headers, `envelope_sender_header`.
+    meta: ctx::MetaConfig,
 }
 
 /// One rule that hit, with its set-0 score.
@@ -268,6 +273,7 @@ impl RuleSet {
             },
             unknown: cfg.unknown.clone(),
             lists: lists::Lists::new(&cfg.settings),
+            meta: ctx::MetaConfig::new(&cfg.settings),
             compiled,
         }
     }
@@ -356,7 +362,7 @@ impl RuleSet {
 
     /// Names of every rule that hit, `__` sub-rules included (diagnostics).
     pub fn debug_hits(&self, message: &[u8], envelope_from: Option<&str>) -> Vec<String> {
-        let ctx = Ctx::new(message, envelope_from);
+        let ctx = Ctx::with_config(message, envelope_from, &self.meta);
         let hits = self.hit_counts(&ctx);
         let mut v: Vec<String> = self
             .compiled
@@ -373,7 +379,7 @@ impl RuleSet {
     /// Time spent in each non-meta rule on one message, slowest first
     /// (diagnostics for rule authors and for profiling).
     pub fn profile_rules(&self, message: &[u8]) -> Vec<(String, std::time::Duration)> {
-        let ctx = Ctx::new(message, None);
+        let ctx = Ctx::with_config(message, None, &self.meta);
         let c = &self.compiled;
         let rules = &c.rules;
         let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
@@ -462,7 +468,7 @@ impl RuleSet {
     }
 
     fn check_inner(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
-        let ctx = Ctx::new(message, envelope_from);
+        let ctx = Ctx::with_config(message, envelope_from, &self.meta);
         let rules = &self.compiled.rules;
         let hits = self.hit_counts(&ctx);
         let mut out = Vec::new();

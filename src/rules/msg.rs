@@ -378,6 +378,8 @@ pub struct MimeFacts {
     pub missing_part_headers: bool,
     pub missing_part_separator: bool,
     pub containers: Vec<Vec<Field>>,
+    /// A multipart/alternative has a non-text leaf child (`check_ma_non_text`).
+    pub ma_non_text: bool,
 }
 
 /// Undo the transfer encoding (`Node::decode`).

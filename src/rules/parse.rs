@@ -110,10 +110,20 @@ const KEPT_SETTINGS: &[&str] = &[
     "enlist_addrlist",
     "delist_uri_host",
     "blocklist_uri_host",
+    "blacklist_uri_host",
     "welcomelist_uri_host",
+    "whitelist_uri_host",
+    "welcomelist_bounce_relays",
+    "whitelist_bounce_relays",
+    "ok_locales",
     "trusted_networks",
     "internal_networks",
     "msa_networks",
+    "clear_trusted_networks",
+    "clear_internal_networks",
+    "clear_msa_networks",
+    "originating_ip_headers",
+    "clear_originating_ip_headers",
     "envelope_sender_header",
     "redirector_pattern",
     "url_shortener",
@@ -138,7 +148,6 @@ const IGNORED: &[&str] = &[
     "clear_unsafe_report_template",
     "report_safe",
     "report_contact",
-    "ok_locales",
     "ok_languages",
     "bayes_ignore_header",
     "bayes_auto_learn",
@@ -154,8 +163,6 @@ const IGNORED: &[&str] = &[
     "uridnsbl_skip_domain",
     "dns_local_ports_avoid",
     "dns_block_rule",
-    "originating_ip_headers",
-    "clear_originating_ip_headers",
     "url_shortener_get",
     "fns_ignore_headers",
     "fns_ignore_dkim",
@@ -445,7 +452,26 @@ impl ConfigReader {
                     }
                     return;
                 }
+                if let Some(list) = k.strip_prefix("clear_") {
+                    self.cfg.settings.remove(list);
+                    return;
+                }
+                // Shorthands for `enlist_uri_host (BLOCK|WELCOME) ...`, kept
+                // in order with the long form.
+                let (k, tag) = match k {
+                    "blocklist_uri_host" | "blacklist_uri_host" => ("enlist_uri_host", "(BLOCK)"),
+                    "welcomelist_uri_host" | "whitelist_uri_host" => {
+                        ("enlist_uri_host", "(WELCOME)")
+                    }
+                    _ => (k, ""),
+                };
                 let e = self.cfg.settings.entry(k.to_string()).or_default();
+                if matches!(k, "ok_locales" | "envelope_sender_header") {
+                    e.clear(); // string settings: the last line wins
+                }
+                if !tag.is_empty() {
+                    e.push(tag.to_string());
+                }
                 // An unnamed delist affects every list: mark it, or the flat
                 // token list would give it the previous line's name.
                 if k == "delist_uri_host" && !value.trim_start().starts_with('(') {

@@ -1,10 +1,14 @@
 //! Relay facts from `Received:` headers, a reduced version of
 //! `Message/Metadata/Received.pm`: the common Sendmail/Postfix/Exim/qmail
-//! forms, trust inferred as SpamAssassin does without `trusted_networks`
-//! (private IPs and authenticated hops are trusted until the first public
-//! one), and the `X-Spam-Relays-*` pseudo-header strings built from them.
+//! forms, trust decided by `trusted_networks` / `internal_networks` /
+//! `msa_networks` or, without them, inferred as SpamAssassin does (private
+//! IPs and authenticated hops are trusted until the first public one), and
+//! the `X-Spam-Relays-*` pseudo-header strings built from them.
 
 use std::net::IpAddr;
+
+use super::msg::Field;
+use super::netset::NetSet;
 
 /// One parsed relay (a hop that handed the message over TCP/IP).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,13 +23,15 @@ pub struct Relay {
     pub auth: String,
     pub internal: bool,
     pub trusted: bool,
+    /// In `msa_networks`: every later relay keeps this one's trust.
+    pub msa: bool,
 }
 
 impl Relay {
     /// `make_relay_as_string`.
     pub fn as_string(&self) -> String {
         format!(
-            "[ ip={} rdns={} helo={} by={} ident={} envfrom={} intl={} id={} auth={} msa=0 ]",
+            "[ ip={} rdns={} helo={} by={} ident={} envfrom={} intl={} id={} auth={} msa={} ]",
             self.ip,
             self.rdns,
             self.helo,
@@ -34,7 +40,8 @@ impl Relay {
             self.envfrom,
             u8::from(self.internal),
             self.id,
-            self.auth
+            self.auth,
+            u8::from(self.msa)
         )
     }
 
@@ -95,40 +102,140 @@ impl Relays {
     }
 }
 
-/// Parse the `Received:` values (top first, unfolded) into relays.
-pub fn parse_relays(headers: &[String]) -> Relays {
+/// The configured networks (`trusted_networks`, `internal_networks`,
+/// `msa_networks` after any `clear_*`); none configured means inference.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    trusted: Option<NetSet>,
+    internal: Option<NetSet>,
+    msa: NetSet,
+}
+
+impl Trust {
+    /// From the settings' entries; an empty list is "not configured".
+    pub fn new(trusted: &[String], internal: &[String], msa: &[String]) -> Trust {
+        let set = |entries: &[String]| {
+            (!entries.is_empty()).then(|| {
+                let mut s = NetSet::with_loopback();
+                for e in entries {
+                    s.add_cidr(e);
+                }
+                s
+            })
+        };
+        let mut m = NetSet::default();
+        for e in msa {
+            m.add_cidr(e);
+        }
+        Trust {
+            trusted: set(trusted),
+            internal: set(internal),
+            msa: m,
+        }
+    }
+}
+
+/// The synthetic `Received:` lines SpamAssassin appends for the
+/// `originating_ip_headers` (X-Originating-IP and the like): one per
+/// listed header (names case-insensitive, each once) whose last copy holds
+/// an IP address.
+pub fn originating_ip_lines(names: &[String], fields: &[Field]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            continue;
+        }
+        seen.push(lower);
+        let Some(f) = fields.iter().rfind(|f| f.name.eq_ignore_ascii_case(name)) else {
+            continue;
+        };
+        if let Some(ip) = first_ip(&String::from_utf8_lossy(&f.decoded)) {
+            out.push(format!("from X-Originating-IP: {ip}"));
+        }
+    }
+    out
+}
+
+/// The first IPv4 or IPv6 address in a text (`m/($IP_ADDRESS)/`, read
+/// token by token).
+fn first_ip(s: &str) -> Option<String> {
+    s.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
+        .map(|t| t.trim_matches('.'))
+        .find_map(|t| match t.parse::<IpAddr>() {
+            // IPv6 hex digits are lower case in the Perl pattern
+            Ok(IpAddr::V6(_)) if t.bytes().any(|b| b.is_ascii_uppercase()) => None,
+            Ok(_) => Some(t.to_string()),
+            // "1.2.3.4:8080": the address part
+            Err(_) => t
+                .split(':')
+                .find(|p| p.parse::<std::net::Ipv4Addr>().is_ok())
+                .map(str::to_string),
+        })
+}
+
+/// `parse_received_headers`: the `Received:` values (top first, unfolded)
+/// as relays, split by the configured networks (or inferred trust).
+pub fn parse_relays_with(headers: &[String], trust: &Trust) -> Relays {
     let mut out = Relays {
         last_trusted_index: -1,
         last_internal_index: -1,
         ..Relays::default()
     };
-    let mut in_trusted = true;
+    // One list configured stands in for the other (SpamAssassin 2.60 compat).
+    let nets = match (&trust.trusted, &trust.internal) {
+        (Some(t), Some(i)) => Some((t, i)),
+        (Some(t), None) => Some((t, t)),
+        (None, Some(i)) => Some((i, i)),
+        (None, None) => None,
+    };
+    let (mut in_trusted, mut in_internal, mut found_msa) = (true, true, false);
     for h in headers {
         let line = h.split_whitespace().collect::<Vec<_>>().join(" ");
-        match parse_line(&line) {
-            p @ (Parsed::Unparseable | Parsed::Ignored) => {
+        let mut r = match parse_line(&line) {
+            Parsed::Relay(r) => r,
+            p => {
                 if matches!(p, Parsed::Unparseable) {
                     out.unparseable += 1;
                 }
-                if in_trusted {
-                    out.last_trusted_index += 1;
-                    out.last_internal_index += 1;
+                out.last_trusted_index += i64::from(in_trusted);
+                out.last_internal_index += i64::from(in_internal);
+                continue;
+            }
+        };
+        if in_trusted && !found_msa {
+            match nets {
+                None => {
+                    if !r.ip_private() && r.auth.is_empty() {
+                        in_trusted = false;
+                        in_internal = false;
+                    }
+                }
+                Some((trusted, internal)) => {
+                    if r.auth.is_empty() && !trusted.contains_ip(&r.ip) {
+                        in_trusted = false;
+                        in_internal = false;
+                    } else {
+                        if in_internal && r.auth.is_empty() && !internal.contains_ip(&r.ip) {
+                            in_internal = false;
+                        }
+                        if trust.msa.contains_ip(&r.ip) {
+                            found_msa = true;
+                            r.msa = true;
+                        }
+                    }
                 }
             }
-            Parsed::Relay(mut r) => {
-                if in_trusted && !r.ip_private() && r.auth.is_empty() {
-                    in_trusted = false;
-                }
-                r.trusted = in_trusted;
-                r.internal = in_trusted;
-                if in_trusted {
-                    out.last_trusted_index += 1;
-                    out.last_internal_index += 1;
-                    out.trusted.push(r);
-                } else {
-                    out.untrusted.push(r);
-                }
-            }
+        }
+        r.trusted = in_trusted;
+        r.internal = in_internal;
+        out.last_internal_index += i64::from(in_internal);
+        if in_trusted {
+            out.last_trusted_index += 1;
+            out.trusted.push(r);
+        } else {
+            out.untrusted.push(r);
         }
     }
     out
@@ -176,6 +283,15 @@ fn strip_ip(s: &str) -> String {
 }
 
 fn parse_line(line: &str) -> Parsed {
+    // the synthetic line of an originating_ip_headers address
+    if let Some(ip) = line.strip_prefix("from X-Originating-IP: ")
+        && ip.parse::<IpAddr>().is_ok()
+    {
+        return Parsed::Relay(Relay {
+            ip: strip_ip(ip),
+            ..Relay::default()
+        });
+    }
     let low = line.to_ascii_lowercase();
     if low.starts_with("(from ") && (low.contains("@localhost) by ") || low.contains("jqueuemail"))
     {
@@ -225,11 +341,14 @@ fn parse_line(line: &str) -> Parsed {
             .to_string(),
         ..Relay::default()
     };
-    if let Some(id) = word_after(after, " id ") {
-        r.id = id
-            .trim_end_matches(';')
-            .trim_matches(|c| c == '<' || c == '>')
-            .to_string();
+    // / id <?([^\s<>;]{3,})/ anywhere in the line: shorter ids are not ids
+    static ID: std::sync::OnceLock<::regex::Regex> = std::sync::OnceLock::new();
+    let id_re =
+        ID.get_or_init(|| ::regex::Regex::new(r" id <?([^\s<>;]{3,})").expect("static regex"));
+    if let Some(c) = id_re.captures(line)
+        && !microsoft_smtp(line, rest)
+    {
+        r.id = c[1].to_string();
     }
     // / with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)/i
     if let Some(w) = word_after(after, "with ") {
@@ -361,6 +480,20 @@ fn parse_line(line: &str) -> Parsed {
     Parsed::Relay(r)
 }
 
+/// Received.pm's "Microsoft SMTP Server" form (`with mapi id 15.1.2.3`),
+/// which it records without an id.
+fn microsoft_smtp(line: &str, rest: &str) -> bool {
+    static RES: std::sync::OnceLock<[::regex::Regex; 2]> = std::sync::OnceLock::new();
+    let [with, from] = RES.get_or_init(|| {
+        [
+            r" with (?:Microsoft SMTP Server|mapi id) (?:\([^)]+\) )?\d+\.\d+\.\d+\.\d+(?:$|[ ;])",
+            r"^\S+ \(\[?[0-9A-Fa-f.:]+(?:%[A-Za-z0-9._~-]*)?\]?\) by \S+ ",
+        ]
+        .map(|p| ::regex::Regex::new(p).expect("static regex"))
+    });
+    with.is_match(line) && from.is_match(rest)
+}
+
 /// Received.pm's "STUFF TO IGNORE" list: local handovers SpamAssassin
 /// drops instead of counting as unparseable. Tried, as there, only once no
 /// IP was found; `line` is whitespace-collapsed and starts with "from ".
@@ -465,6 +598,23 @@ mod tests {
             parse_line("from phobos [127.0.0.1] by localhost with IMAP (fetchmail-5.9.0) for z"),
             Parsed::Ignored
         ));
+    }
+
+    #[test]
+    fn ids_as_received_pm_takes_them() {
+        // 3+ characters, and none for the Microsoft SMTP Server form.
+        let r = one(
+            "from a.example (a.example [192.0.2.1]) by b.example (Postfix) with ESMTP id A1; Mon",
+        );
+        assert_eq!(r.id, "");
+        let r = one(
+            "from a.example (a.example [192.0.2.1]) by b.example (Postfix) with ESMTP id <ABC>; Mon",
+        );
+        assert_eq!(r.id, "ABC");
+        let r = one(
+            "from EXCH01.corp.example ([10.1.2.3]) by EXCH01.corp.example ([10.1.2.3]) with mapi id 15.01.2507.039; Wed",
+        );
+        assert_eq!((r.id.as_str(), r.ip.as_str()), ("", "10.1.2.3"));
     }
 
     #[test]
