@@ -150,6 +150,7 @@ fn main() {
         let t = std::time::Instant::now();
         let s = measured_passes(&rs, &msgs, n);
         let el = t.elapsed();
+        println!("{} rules, {} live", rs.rule_count(), rs.live_rule_count());
         println!(
             "load {load:?}; {n} passes in {el:?} = {:?} per message (score sum {s}); \
              RSS {rss0} KiB before load, +{} KiB after load, +{} KiB after the passes",

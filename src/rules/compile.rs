@@ -57,6 +57,10 @@ pub struct CRule {
     pub prefiltered: bool,
     /// Has a gate instead (runs only if its gate matches the whole text).
     pub gated: bool,
+    /// Can its result reach the score: an enabled scoring rule, or one an
+    /// enabled live meta reads. Dead `__` sub-rules (hundreds in the
+    /// installed set) are neither prefiltered, gated nor run by `check`.
+    pub live: bool,
 }
 
 /// The compiled rules and their evaluation order.
@@ -390,8 +394,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         .map(|(i, n)| ((*n).clone(), i))
         .collect();
     let mut out = Compiled::default();
-    let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
-    let mut gate_pats: [Vec<(u32, String, String)>; 3] = Default::default();
+    let mut filters: Vec<(u32, RuleKind, Filter)> = Vec::new();
     let mut key_ids: HashMap<String, u32> = HashMap::new();
     for name in &names {
         let raw = &cfg.rules[*name];
@@ -446,41 +449,14 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             multiple: flag("multiple"),
             maxhits: maxhits.unwrap_or(if flag("multiple") { 1000 } else { 1 }),
             nosubject: flag("nosubject"),
-            prefiltered: lits.lits.is_some(),
+            prefiltered: false,
             gated: false,
+            live: false,
             tflags,
         });
         let idx = (out.rules.len() - 1) as u32;
-        if let Some(l) = lits.lits {
-            match raw.kind {
-                RuleKind::Body => pf_lits[0].push((idx, l)),
-                RuleKind::Rawbody => pf_lits[1].push((idx, l)),
-                RuleKind::Uri => pf_lits[2].push((idx, l)),
-                RuleKind::Header => pf_lits[4].push((idx, l)),
-                _ => pf_lits[3].push((idx, l)),
-            }
-        }
-        if let Some((p, f)) = lits.gate {
-            let k = match raw.kind {
-                RuleKind::Body => Some(0),
-                RuleKind::Rawbody => Some(1),
-                RuleKind::Uri => Some(2),
-                _ => None,
-            };
-            if let Some(k) = k
-                && out.rules[idx as usize].enabled
-            {
-                out.rules[idx as usize].gated = true;
-                gate_pats[k].push((idx, p, f));
-            }
-        }
+        filters.push((idx, raw.kind, lits));
     }
-    out.pf_body = Prefilter::build(&pf_lits[0]);
-    out.pf_rawbody = Prefilter::build(&pf_lits[1]);
-    out.pf_uri = Prefilter::build(&pf_lits[2]);
-    out.pf_full = Prefilter::build(&pf_lits[3]);
-    out.pf_header = Prefilter::build(&pf_lits[4]);
-    out.gates = gate_pats.map(Gates::build);
     // Order: plain rules, then metas topologically.
     let n = out.rules.len();
     let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done
@@ -510,6 +486,45 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             out.plain.push(i);
         }
     }
+    mark_live(&mut out);
+    let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
+    let mut gate_pats: [Vec<(u32, String, String)>; 3] = Default::default();
+    for (idx, kind, lits) in filters {
+        let r = &mut out.rules[idx as usize];
+        if !r.live {
+            continue;
+        }
+        if let Some(l) = lits.lits {
+            r.prefiltered = true;
+            match kind {
+                RuleKind::Body => pf_lits[0].push((idx, l)),
+                RuleKind::Rawbody => pf_lits[1].push((idx, l)),
+                RuleKind::Uri => pf_lits[2].push((idx, l)),
+                RuleKind::Header => pf_lits[4].push((idx, l)),
+                _ => pf_lits[3].push((idx, l)),
+            }
+        }
+        if let Some((p, f)) = lits.gate {
+            let k = match kind {
+                RuleKind::Body => Some(0),
+                RuleKind::Rawbody => Some(1),
+                RuleKind::Uri => Some(2),
+                _ => None,
+            };
+            if let Some(k) = k
+                && r.enabled
+            {
+                r.gated = true;
+                gate_pats[k].push((idx, p, f));
+            }
+        }
+    }
+    out.pf_body = Prefilter::build(&pf_lits[0]);
+    out.pf_rawbody = Prefilter::build(&pf_lits[1]);
+    out.pf_uri = Prefilter::build(&pf_lits[2]);
+    out.pf_full = Prefilter::build(&pf_lits[3]);
+    out.pf_header = Prefilter::build(&pf_lits[4]);
+    out.gates = gate_pats.map(Gates::build);
     // `fix_tflags`: a meta depending directly on a rule flagged `net` in
     // the config is net too. SpamAssassin makes one pass in hash order, so
     // inheritance through a meta that itself inherited is not guaranteed;
@@ -533,6 +548,28 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     out
 }
 
+/// Set `live` on every rule whose hit can change the score (see
+/// [`CRule::live`]): enabled non-`__` rules, then what live metas read,
+/// dependents before dependencies (the reverse of `metas`' order).
+fn mark_live(out: &mut Compiled) {
+    for r in out.rules.iter_mut() {
+        r.live = r.enabled && !r.name.starts_with("__");
+    }
+    for k in (0..out.metas.len()).rev() {
+        let i = out.metas[k];
+        if !(out.rules[i].live && out.rules[i].enabled) {
+            continue;
+        }
+        let mut deps = Vec::new();
+        if let Test::Meta(e) = &out.rules[i].test {
+            meta::vars_of(e, &mut deps);
+        }
+        for d in deps {
+            out.rules[d].live = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,6 +586,44 @@ mod tests {
             replace_tags("<inter W1><post P2>x<A><B>", &t),
             "x[aA4]{1,2}\\W?[bB]{1,2}"
         );
+    }
+
+    #[test]
+    fn only_rules_that_can_reach_a_score_are_live() {
+        let rs = crate::rules::RuleSet::from_config_text(
+            "body __USED /alpha/\nbody __DEAD /beta/\nmeta __MID __USED\n\
+             meta TOP __MID && !__NEG\nbody __NEG /gamma/\nbody PLAIN /delta/\n\
+             meta __DEAD_META __DEAD\nbody OFF /eps/\nscore OFF 0\nmeta ZERO __ZDEP\n\
+             score ZERO 0\nbody __ZDEP /zeta/\n",
+        );
+        let live: Vec<(&str, bool)> = rs
+            .rules()
+            .iter()
+            .map(|r| (r.name.as_str(), r.live))
+            .collect();
+        for (name, want) in [
+            ("__USED", true),
+            ("__MID", true),
+            ("__NEG", true),
+            ("TOP", true),
+            ("PLAIN", true),
+            ("__DEAD", false),
+            ("__DEAD_META", false),
+            ("OFF", false),
+            ("__ZDEP", false),
+        ] {
+            assert!(live.contains(&(name, want)), "{name}: {live:?}");
+        }
+        // Dead rules still run for diagnostics.
+        let msg = b"Subject: x\n\nalpha beta delta\n";
+        assert!(rs.debug_hits(msg, None).contains(&"__DEAD".to_string()));
+        let hits: Vec<String> = rs
+            .check(msg, None)
+            .hits
+            .into_iter()
+            .map(|h| h.name)
+            .collect();
+        assert_eq!(hits, vec!["PLAIN", "TOP"]);
     }
 
     #[test]

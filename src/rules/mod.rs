@@ -287,6 +287,11 @@ impl RuleSet {
         self.compiled.rules.len()
     }
 
+    /// Rules `check` runs (the others cannot change a score).
+    pub fn live_rule_count(&self) -> usize {
+        self.compiled.rules.iter().filter(|r| r.live).count()
+    }
+
     pub fn required_score(&self) -> f64 {
         self.required
     }
@@ -305,7 +310,7 @@ impl RuleSet {
     /// reload); returns the rules whose regex could not be built.
     pub fn warm_up(&self) -> Vec<String> {
         let mut bad = Vec::new();
-        for r in &self.compiled.rules {
+        for r in self.compiled.rules.iter().filter(|r| r.live) {
             let ok = match &r.test {
                 Test::Header { re, .. }
                 | Test::Body(re)
@@ -363,7 +368,7 @@ impl RuleSet {
     /// Names of every rule that hit, `__` sub-rules included (diagnostics).
     pub fn debug_hits(&self, message: &[u8], envelope_from: Option<&str>) -> Vec<String> {
         let ctx = Ctx::with_config(message, envelope_from, &self.meta);
-        let hits = self.hit_counts(&ctx);
+        let hits = self.hit_counts(&ctx, true);
         let mut v: Vec<String> = self
             .compiled
             .rules
@@ -431,7 +436,9 @@ impl RuleSet {
         out
     }
 
-    fn hit_counts(&self, ctx: &Ctx) -> Vec<f64> {
+    /// Hit counts of the enabled rules; `all` also runs dead sub-rules
+    /// (see [`CRule::live`]), for diagnostics.
+    fn hit_counts(&self, ctx: &Ctx, all: bool) -> Vec<f64> {
         let rules = &self.compiled.rules;
         let c = &self.compiled;
         // Header values once per distinct request, then the header prefilter.
@@ -449,14 +456,14 @@ impl RuleSet {
         let mut hits = vec![0.0f64; rules.len()];
         for &i in &self.compiled.plain {
             let r = &rules[i];
-            if !r.enabled {
+            if !r.enabled || !(r.live || all) {
                 continue;
             }
             hits[i] = self.run_rule(i as u32, r, ctx, &cands) as f64;
         }
         for &i in &self.compiled.metas {
             let r = &rules[i];
-            if !r.enabled {
+            if !r.enabled || !(r.live || all) {
                 continue;
             }
             if let Test::Meta(e) = &r.test {
@@ -470,7 +477,7 @@ impl RuleSet {
     fn check_inner(&self, message: &[u8], envelope_from: Option<&str>) -> SpamResult {
         let ctx = Ctx::with_config(message, envelope_from, &self.meta);
         let rules = &self.compiled.rules;
-        let hits = self.hit_counts(&ctx);
+        let hits = self.hit_counts(&ctx, false);
         let mut out = Vec::new();
         let mut total = 0.0;
         for (i, r) in rules.iter().enumerate() {

@@ -8,6 +8,8 @@ use pcre2::bytes::{Regex, RegexBuilder};
 use regex_syntax::ast::Ast;
 use regex_syntax::hir::Hir;
 
+use regex_automata::meta::Regex as MetaRegex;
+
 /// JIT stack limit per match (the brief: 8 MiB).
 const JIT_STACK: usize = 8 * 1024 * 1024;
 
@@ -35,11 +37,11 @@ enum Engine {
 struct LazyRust {
     pattern: String,
     flags: String,
-    cell: std::sync::OnceLock<Option<regex::bytes::Regex>>,
+    cell: std::sync::OnceLock<Option<MetaRegex>>,
 }
 
 impl LazyRust {
-    fn get(&self) -> Option<&regex::bytes::Regex> {
+    fn get(&self) -> Option<&MetaRegex> {
         self.cell
             .get_or_init(|| {
                 let re = rust_engine(&self.pattern, &self.flags);
@@ -201,16 +203,32 @@ impl PerlRegex {
 /// The `regex` crate (finite automata, no backtracking blow-ups) for
 /// patterns whose meaning is the same there (see [`rust_compatible`]).
 /// Everything else goes to PCRE2.
-fn rust_engine(pattern: &str, flags: &str) -> Option<regex::bytes::Regex> {
-    regex::bytes::RegexBuilder::new(pattern)
-        .unicode(false)
-        .case_insensitive(flags.contains('i'))
-        .multi_line(flags.contains('m'))
-        .dot_matches_new_line(flags.contains('s'))
-        .ignore_whitespace(flags.contains('x'))
-        .size_limit(64 << 20)
-        .dfa_size_limit(8 << 20)
-        .build()
+fn rust_engine(pattern: &str, flags: &str) -> Option<MetaRegex> {
+    use regex_automata::meta;
+    use regex_automata::util::syntax;
+    MetaRegex::builder()
+        .syntax(
+            syntax::Config::new()
+                .unicode(false)
+                .utf8(false)
+                .case_insensitive(flags.contains('i'))
+                .multi_line(flags.contains('m'))
+                .dot_matches_new_line(flags.contains('s'))
+                .ignore_whitespace(flags.contains('x')),
+        )
+        .configure(
+            meta::Config::new()
+                .nfa_size_limit(Some(64 << 20))
+                .hybrid_cache_capacity(8 << 20)
+                // No literal prefilters inside the engine: rules with good
+                // literals already went through our Aho-Corasick pass, and
+                // its inner/suffix-literal strategies fall back to the
+                // PikeVM over the whole text when they detect quadratic
+                // work (measured: 6% of all rule time on the fixtures; 6%
+                // fewer instructions overall without them).
+                .auto_prefilter(false),
+        )
+        .build(pattern)
         .ok()
 }
 
