@@ -8,7 +8,11 @@ use amavisd_rs::rules::{LoadOptions, RuleSet};
 use criterion::{Criterion, criterion_group};
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
+    // RULES_MSGS=dir benches other messages (every *.eml there).
+    let dir = std::env::var_os("RULES_MSGS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages"),
+        std::path::PathBuf::from,
+    );
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .expect("fixtures")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -132,6 +136,35 @@ fn measured_passes(rs: &RuleSet, msgs: &[(String, Vec<u8>)], passes: usize) -> f
 
 criterion_group!(benches, bench);
 
+/// The allocator the `amavisd-rs` binary uses, so RSS figures match.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Resident memory by kind of mapping (`RULES_SMAPS=1`): heap arenas,
+/// anonymous maps (PCRE2's JIT code lives in its own), the binary.
+fn print_smaps() {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut by: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut cur = String::new();
+    for l in smaps.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.first().is_some_and(|a| a.contains('-') && a.len() > 8) {
+            let perms = f.get(1).copied().unwrap_or("");
+            cur = match f.get(5) {
+                Some(p) => format!("{p} {perms}"),
+                None => format!("[anon] {perms}"),
+            };
+        } else if f.first() == Some(&"Rss:") {
+            *by.entry(cur.clone()).or_default() += f[1].parse::<u64>().unwrap_or(0);
+        }
+    }
+    let mut v: Vec<_> = by.into_iter().filter(|x| x.1 >= 512).collect();
+    v.sort_by_key(|x| std::cmp::Reverse(x.1));
+    for (k, kb) in v {
+        println!("{kb:>8} KiB  {k}");
+    }
+}
+
 fn main() {
     // RULES_PASSES=n: load once, check every fixture 1 + n times, no criterion.
     if let Some(n) = std::env::var("RULES_PASSES")
@@ -158,6 +191,17 @@ fn main() {
             rss1 - rss0,
             rss_kib() - rss0
         );
+        if let Some(secs) = std::env::var("RULES_IDLE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            let _ = tikv_jemalloc_ctl::background_thread::write(true);
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            println!("RSS after {secs} s idle: +{} KiB", rss_kib() - rss0);
+        }
+        if std::env::var_os("RULES_SMAPS").is_some() {
+            print_smaps();
+        }
         return;
     }
     benches();

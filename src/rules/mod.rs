@@ -20,6 +20,7 @@ mod gate;
 mod html;
 mod html_style;
 mod html_text;
+mod lazydfa;
 mod lists;
 mod meta;
 mod msg;

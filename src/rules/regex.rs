@@ -37,10 +37,23 @@ enum Engine {
 struct LazyRust {
     pattern: String,
     flags: String,
+    /// The yes/no matcher (most rules only ever need this).
+    fwd: std::sync::OnceLock<Option<super::lazydfa::Matcher>>,
+    /// The full engine, for match counts and when the lazy DFA gives up.
     cell: std::sync::OnceLock<Option<MetaRegex>>,
 }
 
 impl LazyRust {
+    fn is_match(&self, subject: &[u8]) -> bool {
+        let fwd = self
+            .fwd
+            .get_or_init(|| super::lazydfa::Matcher::new(&self.pattern, &self.flags));
+        match fwd.as_ref().and_then(|m| m.is_match(subject)) {
+            Some(m) => m,
+            None => self.get().is_some_and(|re| re.is_match(subject)),
+        }
+    }
+
     fn get(&self) -> Option<&MetaRegex> {
         self.cell
             .get_or_init(|| {
@@ -82,6 +95,7 @@ impl PerlRegex {
                 re: Engine::LazyRust(Box::new(LazyRust {
                     pattern,
                     flags: flags.to_string(),
+                    fwd: std::sync::OnceLock::new(),
                     cell: std::sync::OnceLock::new(),
                 })),
             });
@@ -150,7 +164,10 @@ impl PerlRegex {
     /// Build a lazily compiled regex now; false if it cannot be built.
     pub fn force(&self) -> bool {
         match &self.re {
-            Engine::LazyRust(l) => l.get().is_some(),
+            Engine::LazyRust(l) => l
+                .fwd
+                .get_or_init(|| super::lazydfa::Matcher::new(&l.pattern, &l.flags))
+                .is_some(),
             _ => true,
         }
     }
@@ -161,7 +178,7 @@ impl PerlRegex {
         let re = match &self.re {
             Engine::Pcre(re) => re,
             Engine::Rust(re) => return re.is_match(subject),
-            Engine::LazyRust(l) => return l.get().is_some_and(|re| re.is_match(subject)),
+            Engine::LazyRust(l) => return l.is_match(subject),
         };
         match re.is_match(subject) {
             Ok(m) => m,
@@ -205,17 +222,8 @@ impl PerlRegex {
 /// Everything else goes to PCRE2.
 fn rust_engine(pattern: &str, flags: &str) -> Option<MetaRegex> {
     use regex_automata::meta;
-    use regex_automata::util::syntax;
     MetaRegex::builder()
-        .syntax(
-            syntax::Config::new()
-                .unicode(false)
-                .utf8(false)
-                .case_insensitive(flags.contains('i'))
-                .multi_line(flags.contains('m'))
-                .dot_matches_new_line(flags.contains('s'))
-                .ignore_whitespace(flags.contains('x')),
-        )
+        .syntax(super::lazydfa::syntax_for(flags))
         .configure(
             meta::Config::new()
                 .nfa_size_limit(Some(64 << 20))
