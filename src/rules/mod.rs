@@ -5,6 +5,7 @@
 
 mod compile;
 mod ctx;
+mod diag;
 mod evalfns;
 mod evalfns_body;
 mod evalfns_freemail;
@@ -22,6 +23,7 @@ mod html_style;
 mod html_text;
 mod lazydfa;
 mod lists;
+mod liveness;
 mod meta;
 mod msg;
 mod netset;
@@ -364,46 +366,6 @@ impl RuleSet {
                 }
             }
         }
-    }
-
-    /// Names of every rule that hit, `__` sub-rules included (diagnostics).
-    pub fn debug_hits(&self, message: &[u8], envelope_from: Option<&str>) -> Vec<String> {
-        let ctx = Ctx::with_config(message, envelope_from, &self.meta);
-        let hits = self.hit_counts(&ctx, true);
-        let mut v: Vec<String> = self
-            .compiled
-            .rules
-            .iter()
-            .zip(hits)
-            .filter(|(_, h)| *h > 0.0)
-            .map(|(r, _)| r.name.clone())
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Time spent in each non-meta rule on one message, slowest first
-    /// (diagnostics for rule authors and for profiling).
-    pub fn profile_rules(&self, message: &[u8]) -> Vec<(String, std::time::Duration)> {
-        let ctx = Ctx::with_config(message, None, &self.meta);
-        let c = &self.compiled;
-        let rules = &c.rules;
-        let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
-            c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
-        // Profiling times every header rule: no header prefilter.
-        let cands = self.candidates(&ctx, vec![true; rules.len()], hvals);
-        let mut out: Vec<(String, std::time::Duration)> = c
-            .plain
-            .iter()
-            .filter(|&&i| rules[i].enabled)
-            .map(|&i| {
-                let t = std::time::Instant::now();
-                self.run_rule(i as u32, &rules[i], &ctx, &cands);
-                (rules[i].name.clone(), t.elapsed())
-            })
-            .collect();
-        out.sort_by_key(|x| std::cmp::Reverse(x.1));
-        out
     }
 
     /// The per-message prefilter results for every rule kind, given the
