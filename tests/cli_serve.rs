@@ -9,14 +9,6 @@ use support::*;
 
 const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn config(port: u16, sink: u16, destiny: &str) -> String {
     format!(
         "inet_socket_port: {port}\nforward_method: 'smtp:[127.0.0.1]:{sink}'\nmyhostname: mx.example.com\nsa_tag2_level_deflt: 5\nsa_kill_level_deflt: 5\nfinal_spam_destiny: {destiny}\n"
@@ -50,15 +42,7 @@ async fn sighup_reloads_and_sigterm_stops() {
         .spawn()
         .unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut up = false;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "filter did not start");
+    assert!(wait_accepting(addr, 200).await, "filter did not start");
     let r = send_gtube(addr).await;
     assert!(r.starts_with("250 2.7.0 Ok, discarded"), "{r}");
 

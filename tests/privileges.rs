@@ -26,14 +26,6 @@ fn nobody() -> User {
     User::from_name("nobody").unwrap().expect("user nobody")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A directory owned by nobody, mode 0700.
 fn nobody_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -125,15 +117,8 @@ async fn root_start_drops_to_daemon_user_and_writes_as_it() {
     let pid = child.0.id();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     // The greeting comes from an accepted session: by then root is gone.
-    let mut c = None;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            c = Some(Client::hello(addr).await);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut c = c.expect("filter did not start");
+    assert!(wait_accepting(addr, 200).await, "filter did not start");
+    let mut c = Client::hello(addr).await;
     assert_eq!(status_line(pid, "Uid:"), [uid; 4]);
     assert_eq!(status_line(pid, "Gid:"), [gid; 4]);
     assert_eq!(status_line(pid, "Groups:"), [gid]);

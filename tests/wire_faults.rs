@@ -7,11 +7,8 @@ use support::*;
 
 #[tokio::test]
 async fn downstream_refusing_connections_gives_451() {
-    // Bind and drop to get a port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // A port nobody listens on.
+    let port = free_port();
     let f = start_filter("", port).await;
     let mut c = Client::hello(f.addr).await;
     let r = c

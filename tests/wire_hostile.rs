@@ -296,15 +296,6 @@ async fn ten_thousand_recipients_then_452_and_one_delivery() {
 
 // ---- Full-size runs against the real binary (scripts/hostile.sh) ----
 
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The binary with built-in rules, serving on a free port; killed on drop.
 struct Binary {
     child: std::process::Child,
@@ -322,11 +313,7 @@ impl Drop for Binary {
 async fn binary(downstream: u16, extra: &str) -> Binary {
     let dir = tempfile::tempdir().unwrap();
     let rules = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let cfg = dir.path().join("amavis-compat.yaml");
     std::fs::write(
         &cfg,
@@ -348,13 +335,8 @@ async fn binary(downstream: u16, extra: &str) -> Binary {
         addr: format!("127.0.0.1:{port}").parse().unwrap(),
         _dirs: (dir, rules),
     };
-    for _ in 0..200 {
-        if TcpStream::connect(b.addr).await.is_ok() {
-            return b;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("filter did not start");
+    assert!(wait_accepting(b.addr, 200).await, "filter did not start");
+    b
 }
 
 fn megabytes() -> usize {
@@ -385,11 +367,11 @@ async fn full_size_message_spooled_with_flat_memory() {
     let b = binary(d.port, "").await;
     let pid = b.child.id();
     let mut c = Client::hello(b.addr).await;
-    let base = status_kb(pid, "VmRSS:");
+    let base = proc_status_kb(pid, "VmRSS:");
     let t = std::time::Instant::now();
     let r = stream_message(&mut c, mb).await;
     let secs = t.elapsed().as_secs_f64();
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = proc_status_kb(pid, "VmHWM:");
     assert!(r.starts_with("250 2.0.0"), "{r}");
     let got = d.completed()[0].data_len;
     eprintln!(
@@ -412,9 +394,9 @@ async fn full_size_message_over_the_limit_is_refused_with_flat_memory() {
     let b = binary(d.port, &format!("smtpd_message_size_limit: {limit}\n")).await;
     let pid = b.child.id();
     let mut c = Client::hello(b.addr).await;
-    let base = status_kb(pid, "VmRSS:");
+    let base = proc_status_kb(pid, "VmRSS:");
     let r = stream_message(&mut c, mb).await;
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = proc_status_kb(pid, "VmHWM:");
     eprintln!(
         "FIGURES over limit: {mb} MB sent against a {limit}-byte limit: {r:?}, forwarded {}, filter RSS base {base} kB, peak {peak} kB",
         d.seen().len()
@@ -431,7 +413,7 @@ async fn flood_against_the_binary() {
     let d = Downstream::start(Mode::Accept).await;
     let b = binary(d.port, "max_servers: 2\nmax_servers_wait: 1\n").await;
     let pid = b.child.id();
-    let base = status_kb(pid, "VmRSS:");
+    let base = proc_status_kb(pid, "VmRSS:");
     let mut good = Client::hello(b.addr).await;
     let addr = b.addr;
     let flood: Vec<_> = (0..1000)
@@ -465,7 +447,7 @@ async fn flood_against_the_binary() {
             .or_insert(0) += 1;
         held.push(s);
     }
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = proc_status_kb(pid, "VmHWM:");
     eprintln!(
         "FIGURES flood: 1000 connections with max_servers 2: {counts:?}; good client {delivered}/10 delivered ({} at the next hop); filter RSS base {base} kB, peak {peak} kB",
         d.completed().len()
@@ -480,7 +462,7 @@ async fn long_commands_against_the_binary() {
     let d = Downstream::start(Mode::Accept).await;
     let b = binary(d.port, "").await;
     let pid = b.child.id();
-    let base = status_kb(pid, "VmRSS:");
+    let base = proc_status_kb(pid, "VmRSS:");
     let long = format!("NOOP {}", "x".repeat(100 * 1024));
     let mut refused = 0;
     for _ in 0..50 {
@@ -491,7 +473,7 @@ async fn long_commands_against_the_binary() {
         }
         assert!(c.cmd("QUIT").await.starts_with("221"));
     }
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = proc_status_kb(pid, "VmHWM:");
     eprintln!(
         "FIGURES long commands: {refused} commands of 100 KB refused over 50 sessions; filter RSS base {base} kB, peak {peak} kB"
     );

@@ -7,23 +7,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::*;
 
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_megabyte_message_with_flat_memory() {
     let d = Downstream::start_with(Mode::Accept, 0).await;
@@ -51,17 +34,10 @@ async fn fifty_megabyte_message_with_flat_memory() {
         .spawn()
         .unwrap();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut c = None;
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            c = Some(Client::hello(addr).await);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut c = c.expect("filter did not start");
+    assert!(wait_accepting(addr, 100).await, "filter did not start");
+    let mut c = Client::hello(addr).await;
     let pid = child.id();
-    let base = status_kb(pid, "VmRSS:");
+    let base = proc_status_kb(pid, "VmRSS:");
     c.cmd("MAIL FROM:<a@example.org>").await;
     c.cmd("RCPT TO:<b@example.com>").await;
     assert!(c.cmd("DATA").await.starts_with("354"));
@@ -79,7 +55,7 @@ async fn fifty_megabyte_message_with_flat_memory() {
     }
     c.send(b".\r\n").await;
     let r = c.reply().await;
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = proc_status_kb(pid, "VmHWM:");
     // The session may drop the spool just after it replied: give it a moment.
     let mut open_after = spool_fds(pid, dir.path()).len();
     for _ in 0..100 {

@@ -130,10 +130,7 @@ struct GateState {
 impl Gate {
     /// Forwards a free loopback port to `target`; open at once.
     pub fn start(target: SocketAddr) -> Gate {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = super::free_port();
         let state = Arc::new(GateState {
             target,
             open: true.into(),

@@ -348,3 +348,34 @@ impl Client {
 mod chaos;
 #[allow(unused_imports)]
 pub use chaos::{FilterProcess, Gate};
+
+/// A free loopback TCP port (bound, then released for the filter to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `/proc/<pid>/status` field in kB (`VmRSS:`, `VmHWM:`, ...), 0 if absent.
+pub fn proc_status_kb(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits, up to `tries` × 50 ms, until `addr` accepts a connection (a
+/// filter binary started in another process); false if it never does.
+pub async fn wait_accepting(addr: SocketAddr, tries: u32) -> bool {
+    for _ in 0..tries {
+        if TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
