@@ -48,6 +48,18 @@ fn write_config(dir: &Path, port: u16, downstream: u16, extra: &str) -> PathBuf 
 }
 
 /// Wait for the process to exit (at most 30 s); its status and stderr.
+/// `serve -c cfg` expected to refuse to start: its success and stderr.
+fn serve_until_exit(cfg: &std::path::Path) -> (bool, String) {
+    finished(
+        Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
+            .args(["serve", "-c"])
+            .arg(cfg)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 fn finished(mut child: Child) -> (bool, String) {
     for _ in 0..300 {
         if let Some(st) = child.try_wait().unwrap() {
@@ -183,13 +195,7 @@ fn unknown_daemon_user_is_refused_at_start() {
         free_port(),
         "daemon_user: no-such-user-amavisd-rs\n",
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
-        .args(["serve", "-c"])
-        .arg(&cfg)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (ok, err) = finished(child);
+    let (ok, err) = serve_until_exit(&cfg);
     assert!(!ok);
     assert!(
         err.contains(
@@ -216,13 +222,7 @@ fn tempbase_not_writable_by_daemon_user_is_a_start_error() {
             temp.path().display()
         ),
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
-        .args(["serve", "-c"])
-        .arg(&cfg)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (ok, err) = finished(child);
+    let (ok, err) = serve_until_exit(&cfg);
     assert!(!ok);
     assert!(
         err.contains(&format!(
