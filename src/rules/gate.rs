@@ -16,15 +16,13 @@
 
 use std::sync::OnceLock;
 
-use std::sync::Mutex;
-
-use regex_automata::Input;
-use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::dfa::DFA;
 use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 use regex_syntax::ast::Ast;
 use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
 
+use super::lazydfa::Matcher;
 use super::prefilter::relax;
 use super::regex::{parse_ast, translate};
 
@@ -77,9 +75,7 @@ struct Gate {
     /// The rule's pattern (through `escape_high_bytes`) and Perl flags.
     pattern: String,
     flags: String,
-    dfa: OnceLock<Option<DFA>>,
-    /// Lazy-DFA caches, one per concurrent search.
-    caches: Mutex<Vec<Cache>>,
+    dfa: OnceLock<Option<Matcher>>,
 }
 
 /// The gates of all rules of one text kind.
@@ -112,23 +108,14 @@ fn build_dfa(pattern: &str) -> Option<DFA> {
 impl Gate {
     /// Can the rule match in `text`? (Also when the automaton gives up.)
     fn may_match(&self, text: &[u8]) -> bool {
-        let Some(dfa) = self.dfa.get_or_init(|| {
+        let Some(m) = self.dfa.get_or_init(|| {
             let ast = parse_ast(&self.pattern, &self.flags);
             build_dfa(&gate_pattern(&self.pattern, &self.flags, ast.as_ref())?)
+                .map(Matcher::from_dfa)
         }) else {
             return true;
         };
-        let mut cache = self
-            .caches
-            .lock()
-            .ok()
-            .and_then(|mut c| c.pop())
-            .unwrap_or_else(|| dfa.create_cache());
-        let r = dfa.try_search_fwd(&mut cache, &Input::new(text).earliest(true));
-        if let Ok(mut c) = self.caches.lock() {
-            c.push(cache);
-        }
-        !matches!(r, Ok(None))
+        m.is_match(text).unwrap_or(true)
     }
 }
 
@@ -143,7 +130,6 @@ impl Gates {
                 pattern,
                 flags,
                 dfa: OnceLock::new(),
-                caches: Mutex::new(Vec::new()),
             })
             .collect();
         Gates { gates }

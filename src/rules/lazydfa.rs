@@ -1,5 +1,6 @@
-//! Match tests for the rule regexes the `regex` crate runs: a forward lazy
-//! DFA only. `meta::Regex` also builds a reverse NFA, one-pass and
+//! Yes/no match tests with a forward lazy DFA and a pool of its caches:
+//! for the rule regexes the `regex` crate runs, and for the gates
+//! (`gate.rs`). For the rules, only this: `meta::Regex` also builds a reverse NFA, one-pass and
 //! backtracking engines, and keeps caches for all of them per thread; a
 //! yes/no test needs none of that. Measured on the server at 16 sessions
 //! with the full rule set: idle RSS 73–87 → 56–68 MB, peak 120–131 →
@@ -40,6 +41,15 @@ impl Clone for Matcher {
 }
 
 impl Matcher {
+    /// A matcher for an automaton built elsewhere (the gates' own config).
+    pub fn from_dfa(dfa: DFA) -> Matcher {
+        Matcher {
+            dfa,
+            caches: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A rule regex with Perl flags.
     pub fn new(pattern: &str, flags: &str) -> Option<Matcher> {
         let dfa = DFA::builder()
             .configure(
@@ -58,10 +68,7 @@ impl Matcher {
             )
             .build(pattern)
             .ok()?;
-        Some(Matcher {
-            dfa,
-            caches: Mutex::new(Vec::new()),
-        })
+        Some(Matcher::from_dfa(dfa))
     }
 
     /// Is there a match anywhere in `subject`? `None` when the automaton
