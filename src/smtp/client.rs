@@ -5,6 +5,7 @@
 //! and DSN parameters; mail-send's high-level `send()` stops at the first
 //! rejected RCPT too. We need every per-recipient reply, verbatim.
 
+use super::dotstuff::DotStuffer;
 use crate::config::{Method, Protocol, Target};
 use crate::message::spool::Spool;
 use crate::smtp::envelope::{Params, Xforward};
@@ -91,12 +92,12 @@ impl OutMessage<'_> {
         self.len() == 0
     }
     fn has_8bit(&self) -> std::io::Result<bool> {
-        if self.head.iter().any(|b| *b >= 0x80) {
+        if !self.head.is_ascii() {
             return Ok(true);
         }
         if let Some(all) = self.spool.as_slice() {
             let body = all.get(self.body_offset as usize..).unwrap_or_default();
-            return Ok(body.iter().any(|b| *b >= 0x80));
+            return Ok(!body.is_ascii());
         }
         let mut r = self.spool.reader()?;
         std::io::copy(&mut r.by_ref().take(self.body_offset), &mut std::io::sink())?;
@@ -106,7 +107,7 @@ impl OutMessage<'_> {
             if n == 0 {
                 return Ok(false);
             }
-            if buf[..n].iter().any(|b| *b >= 0x80) {
+            if !buf[..n].is_ascii() {
                 return Ok(true);
             }
         }
@@ -314,9 +315,10 @@ impl Client {
 
         let mut replies = Vec::with_capacity(cmds.len());
         if self.caps.pipelining {
-            for (_, c) in &cmds {
-                self.write(c).await?;
-            }
+            // One write for the whole group: each write on a TCP_NODELAY
+            // socket is its own segment and wakes the next hop once more.
+            let group: Vec<u8> = cmds.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+            self.write(&group).await?;
             self.flush().await?;
             for (stage, _) in &cmds {
                 replies.push(self.read_reply(stage).await?);
@@ -537,50 +539,9 @@ async fn read_line_limited<R: AsyncBufReadExt + Unpin>(
     }
 }
 
-/// Redoes SMTP dot-stuffing over a byte stream split at arbitrary points.
-#[derive(Default)]
-pub struct DotStuffer {
-    /// True when the next byte starts a line.
-    not_first: bool,
-    last: u8,
-}
-
-impl DotStuffer {
-    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        for &b in data {
-            let at_line_start = !self.not_first || self.last == b'\n';
-            if at_line_start && b == b'.' {
-                out.push(b'.');
-            }
-            out.push(b);
-            self.last = b;
-            self.not_first = true;
-        }
-    }
-
-    /// Terminate: add a CRLF if the message did not end with one, then `.CRLF`.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.not_first && self.last != b'\n' {
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b".\r\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dot_stuffing_across_chunks() {
-        let mut s = DotStuffer::default();
-        let mut out = Vec::new();
-        s.push(b".a\r\nb\r", &mut out);
-        s.push(b"\n..c\r\n", &mut out);
-        s.push(b".", &mut out);
-        s.finish(&mut out);
-        assert_eq!(out, b"..a\r\nb\r\n...c\r\n..\r\n.\r\n");
-    }
 
     #[test]
     fn caps_from_ehlo() {

@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod client;
 pub mod data;
+pub mod dotstuff;
 pub mod envelope;
 pub mod path;
 pub mod pool;
