@@ -77,6 +77,30 @@ async fn eicar_in_file_spool_found() {
     assert_eq!(v, ClamdVerdict::Infected(vec![EICAR_NAME.to_string()]));
 }
 
+/// A message of exactly two 64 KiB INSTREAM chunks: the end marker then goes
+/// out alone (without it clamd would wait for more and the scan time out).
+#[tokio::test]
+async fn message_of_whole_chunks_is_scanned() {
+    let c = ClamdProcess::start("1M");
+    let msg = message_with_attachment("eicar.com", EICAR);
+    let at = msg.windows(17).position(|w| w == b"See attachment.\r\n").unwrap() + 17;
+    let mut pad = vec![b'x'; 2 * 65536 - msg.len()];
+    for i in (78..pad.len() - 2).step_by(80) {
+        pad[i..i + 2].copy_from_slice(b"\r\n");
+    }
+    let n = pad.len();
+    pad[n - 2..].copy_from_slice(b"\r\n");
+    let mut whole = msg[..at].to_vec();
+    whole.extend_from_slice(&pad);
+    whole.extend_from_slice(&msg[at..]);
+    assert_eq!(whole.len(), 2 * 65536);
+    let v = Clamd::new(&c.socket_str(), T)
+        .scan_spool(&Spool::from_bytes(whole))
+        .await
+        .unwrap();
+    assert_eq!(v, ClamdVerdict::Infected(vec![EICAR_NAME.to_string()]));
+}
+
 #[tokio::test]
 async fn clean_message_is_clean() {
     let c = ClamdProcess::start("1M");

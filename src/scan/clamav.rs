@@ -153,18 +153,30 @@ impl Clamd {
 async fn instream(stream: Box<dyn Stream>, spool: &Spool) -> Result<Vec<u8>, ClamdError> {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let upload = async {
-        wr.write_all(b"zINSTREAM\0").await.map_err(ClamdError::Io)?;
+        // The command, the chunks and the end marker share writes: a small
+        // message is one write (each write wakes a clamd thread once more).
+        const CMD: &[u8] = b"zINSTREAM\0";
         let mut reader = spool.reader().map_err(ClamdError::Spool)?;
-        let mut buf = vec![0u8; CHUNK + 4];
+        let mut buf = Vec::with_capacity(CMD.len() + CHUNK + 8);
+        buf.extend_from_slice(CMD);
         loop {
-            let n = fill(&mut reader, &mut buf[4..]).map_err(ClamdError::Spool)?;
-            if n == 0 {
+            let at = buf.len();
+            buf.resize(at + 4 + CHUNK, 0);
+            let n = fill(&mut reader, &mut buf[at + 4..]).map_err(ClamdError::Spool)?;
+            buf.truncate(at + 4 + n);
+            buf[at..at + 4].copy_from_slice(&(n as u32).to_be_bytes());
+            // A short chunk is the last one (`fill` stops only at EOF); a
+            // zero-length chunk is the end marker itself.
+            if n < CHUNK {
+                if n > 0 {
+                    buf.extend_from_slice(&[0, 0, 0, 0]);
+                }
+                wr.write_all(&buf).await.map_err(ClamdError::Io)?;
                 break;
             }
-            buf[..4].copy_from_slice(&(n as u32).to_be_bytes());
-            wr.write_all(&buf[..n + 4]).await.map_err(ClamdError::Io)?;
+            wr.write_all(&buf).await.map_err(ClamdError::Io)?;
+            buf.clear();
         }
-        wr.write_all(&[0, 0, 0, 0]).await.map_err(ClamdError::Io)?;
         wr.flush().await.map_err(ClamdError::Io)
     };
     let reply = read_reply(&mut rd);
