@@ -83,7 +83,11 @@ async fn eicar_in_file_spool_found() {
 async fn message_of_whole_chunks_is_scanned() {
     let c = ClamdProcess::start("1M");
     let msg = message_with_attachment("eicar.com", EICAR);
-    let at = msg.windows(17).position(|w| w == b"See attachment.\r\n").unwrap() + 17;
+    let at = msg
+        .windows(17)
+        .position(|w| w == b"See attachment.\r\n")
+        .unwrap()
+        + 17;
     let mut pad = vec![b'x'; 2 * 65536 - msg.len()];
     for i in (78..pad.len() - 2).step_by(80) {
         pad[i..i + 2].copy_from_slice(b"\r\n");
