@@ -206,7 +206,20 @@ pub fn is_rulename(s: &str) -> bool {
 /// Read a file as Latin-1 so every byte maps to one char (regexes need bytes).
 fn read_latin1(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
-    Ok(bytes.iter().map(|&b| b as char).collect())
+    // Most rule files are ASCII, which is its own Latin-1 decoding.
+    if bytes.is_ascii() {
+        return Ok(String::from_utf8(bytes).unwrap_or_default());
+    }
+    // Copy ASCII runs whole; only the high bytes become two-byte chars.
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 8);
+    let mut rest = &bytes[..];
+    while let Some(i) = rest.iter().position(|b| !b.is_ascii()) {
+        out.push_str(std::str::from_utf8(&rest[..i]).unwrap_or_default());
+        out.push(char::from(rest[i]));
+        rest = &rest[i + 1..];
+    }
+    out.push_str(std::str::from_utf8(rest).unwrap_or_default());
+    Ok(out)
 }
 
 /// Convert a Latin-1-decoded string back to text for display.
@@ -493,7 +506,10 @@ fn eval_call(def: &str) -> Option<&str> {
 }
 
 /// Drop an unescaped `#` comment and unescape `\#` (`Conf/Parser.pm`).
-fn strip_comment(line: &str) -> String {
+fn strip_comment(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.contains('#') {
+        return std::borrow::Cow::Borrowed(line);
+    }
     let mut out = String::with_capacity(line.len());
     let mut prev_backslash = false;
     for c in line.chars() {
@@ -507,7 +523,7 @@ fn strip_comment(line: &str) -> String {
         prev_backslash = c == '\\';
         out.push(c);
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Files of a directory with the given extension, sorted by name.
@@ -548,5 +564,18 @@ mod tests {
         assert_eq!(c.rules["F"].def, "Subject =~ /y/");
         assert_eq!(c.scores["F"], [1.0, 2.0, 3.0, 4.0]);
         assert_eq!(c.unknown.get("frobnicate"), Some(&1));
+    }
+
+    #[test]
+    fn files_read_as_latin1_byte_for_char() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.cf");
+        for bytes in [&b"plain ascii\n"[..], b"a\xe9# \xc3\xa9\nz\xff", b"\x80"] {
+            std::fs::write(&p, bytes).unwrap();
+            let s = read_latin1(&p).unwrap();
+            let back: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
+            assert_eq!(back, bytes);
+            assert_eq!(s.chars().count(), bytes.len());
+        }
     }
 }
