@@ -13,6 +13,7 @@ pub mod config;
 pub mod ids;
 pub mod message;
 pub mod migrate;
+pub mod pidfile;
 pub mod pipeline;
 pub mod policy;
 pub mod privileges;

@@ -95,3 +95,73 @@ async fn sighup_reloads_and_sigterm_stops() {
     }
     assert!(stopped, "SIGTERM did not stop the filter");
 }
+
+/// `pid_file`: our pid while serving, gone after SIGTERM; a pid file that
+/// names another running process stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pid_file_written_then_removed_and_a_live_one_refused() {
+    let d = Downstream::start(Mode::Accept).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pid_path = dir.path().join("amavisd.pid");
+    let path = dir.path().join("amavis-compat.yaml");
+    let port = free_port();
+    let cfg = format!(
+        "{}pid_file: {}\n",
+        config(port, d.port, "D_DISCARD"),
+        pid_path.display()
+    );
+    std::fs::write(&path, &cfg).unwrap();
+
+    // A file naming a live process (this test) is refused, and kept.
+    std::fs::write(&pid_path, format!("{}\n", std::process::id())).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
+        .args(["serve", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pid_file") && err.contains("running"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&pid_path).unwrap().trim(),
+        std::process::id().to_string()
+    );
+
+    // A stale one (no such process) is replaced by ours.
+    std::fs::write(&pid_path, "999999999\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amavisd-rs"))
+        .args(["serve", "-c"])
+        .arg(&path)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(wait_accepting(addr, 200).await, "filter did not start");
+    assert_eq!(
+        std::fs::read_to_string(&pid_path).unwrap(),
+        format!("{}\n", child.id())
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut status = None;
+    for _ in 0..100 {
+        if let Ok(Some(s)) = child.try_wait() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if status.is_none() {
+        child.kill().ok();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM did not stop it cleanly"
+    );
+    assert!(!pid_path.exists(), "pid file left behind");
+}

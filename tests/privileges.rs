@@ -113,9 +113,10 @@ async fn root_start_drops_to_daemon_user_and_writes_as_it() {
         port,
         d.port,
         &format!(
-            "daemon_user: nobody\ndaemon_group: nogroup\ntempbase: '{}'\nspool_memory_threshold: 0\nquarantinedir: '{}'\n",
+            "daemon_user: nobody\ndaemon_group: nogroup\ntempbase: '{}'\nspool_memory_threshold: 0\nquarantinedir: '{}'\npid_file: '{}/amavisd.pid'\n",
             temp.path().display(),
-            quarantine.path().display()
+            quarantine.path().display(),
+            temp.path().display()
         ),
     );
     let child = Killed(
@@ -134,6 +135,11 @@ async fn root_start_drops_to_daemon_user_and_writes_as_it() {
     assert_eq!(status_line(pid, "Uid:"), [uid; 4]);
     assert_eq!(status_line(pid, "Gid:"), [gid; 4]);
     assert_eq!(status_line(pid, "Groups:"), [gid]);
+    // The pid file, written as root, now belongs to the daemon user.
+    let pf = temp.path().join("amavisd.pid");
+    assert_eq!(std::fs::read_to_string(&pf).unwrap(), format!("{pid}\n"));
+    let m = std::fs::metadata(&pf).unwrap();
+    assert_eq!((m.uid(), m.gid()), (uid, gid));
 
     // Mid-DATA the body is in a 0600 spool file owned by nobody.
     c.cmd("MAIL FROM:<alice@example.org>").await;

@@ -281,8 +281,11 @@ pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Res
     }
     // Ports are bound (possibly privileged ones): now give up root, then
     // make sure the new user can write where messages go.
+    // Removed again when `serve` returns (clean shutdown).
+    let _pid_file;
     {
         let rt = server.runtime().load_full();
+        _pid_file = crate::pidfile::PidFile::create(&rt.config)?;
         crate::privileges::drop_privileges(&rt.config)?;
         crate::privileges::check_dirs(&rt.config)?;
     }
