@@ -511,8 +511,13 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 RuleKind::Uri => Some(2),
                 _ => None,
             };
+            // Body and uri rules the `regex` crate runs get their answer
+            // from one whole-text search instead (`exact.rs`).
+            let exact = matches!(&r.test, Test::Body(re) | Test::Uri(re) if re.is_lazy_rust())
+                && !r.multiple;
             if let Some(k) = k
                 && r.enabled
+                && !exact
             {
                 r.gated = true;
                 gate_pats[k].push((idx, p, f));

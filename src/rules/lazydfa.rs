@@ -31,6 +31,15 @@ pub fn syntax_for(flags: &str) -> syntax::Config {
         .ignore_whitespace(flags.contains('x'))
 }
 
+/// The lazy-DFA settings of a rule regex: a large cache, and giving up
+/// rather than thrashing it (the caller then falls back).
+pub fn rule_dfa_config() -> regex_automata::hybrid::dfa::Config {
+    DFA::config()
+        .cache_capacity(8 << 20)
+        .minimum_cache_clear_count(Some(8))
+        .minimum_bytes_per_state(Some(10))
+}
+
 impl Clone for Matcher {
     fn clone(&self) -> Matcher {
         Matcher {
@@ -52,13 +61,7 @@ impl Matcher {
     /// A rule regex with Perl flags.
     pub fn new(pattern: &str, flags: &str) -> Option<Matcher> {
         let dfa = DFA::builder()
-            .configure(
-                DFA::config()
-                    .cache_capacity(8 << 20)
-                    // Give up rather than thrash: the caller then falls back.
-                    .minimum_cache_clear_count(Some(8))
-                    .minimum_bytes_per_state(Some(10)),
-            )
+            .configure(rule_dfa_config())
             .syntax(syntax_for(flags))
             .thompson(
                 thompson::Config::new()

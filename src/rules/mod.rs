@@ -17,6 +17,7 @@ mod evalfns_mime;
 mod evalfns_mimeflags;
 mod evalfns_recips;
 mod evalfns_tosubject;
+mod exact;
 mod gate;
 mod html;
 mod html_style;
@@ -478,9 +479,16 @@ impl RuleSet {
         let lines = |re: &regex::PerlRegex,
                      list: &[Vec<u8>],
                      joined: &[u8],
+                     exact: Option<&exact::ExactText>,
                      cand: &HashMap<u32, Vec<u32>>,
                      skip_first: bool|
          -> usize {
+            if !r.multiple
+                && !r.prefiltered
+                && let Some(m) = exact.and_then(|t| re.is_match_exact(t, skip_first))
+            {
+                return usize::from(m);
+            }
             let count = |l: &[u8], n: usize| {
                 if r.multiple {
                     re.count_matches(l, max - n)
@@ -534,6 +542,7 @@ impl RuleSet {
                 re,
                 &ctx.bodies.body_lines,
                 &ctx.bodies.joined[0],
+                ctx.bodies.exact[0].as_ref(),
                 &cands.body,
                 r.nosubject,
             ),
@@ -541,6 +550,7 @@ impl RuleSet {
                 re,
                 &ctx.bodies.rawbody,
                 &ctx.bodies.joined[1],
+                None,
                 &cands.rawbody,
                 false,
             ),
@@ -555,6 +565,7 @@ impl RuleSet {
                 re,
                 &ctx.bodies.uri_bytes,
                 &ctx.bodies.joined[2],
+                ctx.bodies.exact[1].as_ref(),
                 &cands.uri,
                 false,
             ),
