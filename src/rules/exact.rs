@@ -24,6 +24,7 @@ use regex_syntax::hir::{Literal, Repetition};
 
 use super::lazydfa::Matcher;
 use super::regex::{parse_ast, translate};
+use super::reqbytes::{ByteSet, required};
 
 /// The byte between segments (never in a segment of a fitting text).
 const SEP: u8 = b'\r';
@@ -41,6 +42,15 @@ pub struct ExactText {
     nl_first: bool,
     /// A later segment is just `\n` (left out of `text`).
     nl_rest: bool,
+    /// The bytes in the segments.
+    present: ByteSet,
+}
+
+/// A rule's whole-text automaton and the bytes a match needs one of.
+#[derive(Debug, Clone)]
+pub struct ExactRe {
+    m: Matcher,
+    req: Option<ByteSet>,
 }
 
 impl ExactText {
@@ -76,12 +86,20 @@ impl ExactText {
             }
             out.text.extend_from_slice(s);
         }
+        out.present = ByteSet::of(&out.text);
+        if out.nl_first || out.nl_rest {
+            out.present = out.present.union(ByteSet::of(b"\n"));
+        }
         Some(out)
     }
 
     /// Does `m` (built by [`exact_matcher`]) match in some segment,
     /// leaving out the first if `skip_first`? `None` if the automaton gave up.
-    pub fn is_match(&self, m: &Matcher, skip_first: bool) -> Option<bool> {
+    pub fn is_match(&self, re: &ExactRe, skip_first: bool) -> Option<bool> {
+        if re.req.is_some_and(|r| !r.meets(&self.present)) {
+            return Some(false);
+        }
+        let m = &re.m;
         let text = match self.rest {
             Some(r) if skip_first => Some(&self.text[r..]),
             _ if skip_first => None,
@@ -102,7 +120,7 @@ impl ExactText {
 
 /// The exact automaton of a `regex`-crate rule pattern with Perl flags,
 /// `None` when it uses an assertion this cannot carry over.
-pub fn exact_matcher(pattern: &str, flags: &str) -> Option<Matcher> {
+pub fn exact_matcher(pattern: &str, flags: &str) -> Option<ExactRe> {
     let ast = parse_ast(pattern, flags)?;
     let hir = rewrite(translate(pattern, &ast, flags, flags.contains('i'))?)?;
     let mut lm = LookMatcher::new();
@@ -121,7 +139,10 @@ pub fn exact_matcher(pattern: &str, flags: &str) -> Option<Matcher> {
         .configure(super::lazydfa::rule_dfa_config())
         .build_from_nfa(nfa)
         .ok()?;
-    Some(Matcher::from_dfa(dfa))
+    Some(ExactRe {
+        m: Matcher::from_dfa(dfa),
+        req: required(&hir),
+    })
 }
 
 /// `h` with `\r` removed from what it can consume and its assertions

@@ -18,13 +18,13 @@ use std::sync::OnceLock;
 
 use regex_automata::hybrid::dfa::DFA;
 use regex_automata::nfa::thompson;
-use regex_automata::util::syntax;
 use regex_syntax::ast::Ast;
 use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
 
 use super::lazydfa::Matcher;
 use super::prefilter::relax;
 use super::regex::{parse_ast, translate};
+use super::reqbytes::{ByteSet, required};
 
 /// Lazy-DFA cache of one gate (per concurrent search).
 const CACHE: usize = 256 << 10;
@@ -32,7 +32,7 @@ const CACHE: usize = 256 << 10;
 /// The gate pattern of a rule regex (`pattern` already through
 /// `escape_high_bytes`, `ast` its syntax tree), or `None` when none can be
 /// derived (backreferences, `\Z`, `x` with look-around, ...).
-pub fn gate_pattern(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<String> {
+pub fn gate_pattern(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<Hir> {
     let ci = flags.contains('i');
     let hir = match ast.and_then(|a| translate(pattern, a, flags, ci)) {
         Some(h) => h,
@@ -42,7 +42,7 @@ pub fn gate_pattern(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<Str
         }
         None => return None,
     };
-    Some(widen_anchors(hir).to_string())
+    Some(widen_anchors(hir))
 }
 
 /// Text anchors become line anchors (a superset on a `\n`-joined text).
@@ -75,7 +75,8 @@ struct Gate {
     /// The rule's pattern (through `escape_high_bytes`) and Perl flags.
     pattern: String,
     flags: String,
-    dfa: OnceLock<Option<Matcher>>,
+    /// The automaton, and the bytes a match needs one of.
+    dfa: OnceLock<Option<(Matcher, Option<ByteSet>)>>,
 }
 
 /// The gates of all rules of one text kind.
@@ -86,7 +87,16 @@ pub struct Gates {
 
 /// A lazy DFA that gives up (instead of thrashing its cache) when states
 /// are built too often: the rule then simply runs.
-fn build_dfa(pattern: &str) -> Option<DFA> {
+fn build_dfa(hir: &Hir) -> Option<DFA> {
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .nfa_size_limit(Some(16 << 20)),
+        )
+        .build_from_hir(hir)
+        .map_err(|e| tracing::warn!(error = %e, "rule gate failed to build"))
+        .ok()?;
     DFA::builder()
         .configure(
             DFA::config()
@@ -94,27 +104,24 @@ fn build_dfa(pattern: &str) -> Option<DFA> {
                 .minimum_cache_clear_count(Some(1))
                 .minimum_bytes_per_state(Some(10)),
         )
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .thompson(
-            thompson::Config::new()
-                .utf8(false)
-                .nfa_size_limit(Some(16 << 20)),
-        )
-        .build(pattern)
+        .build_from_nfa(nfa)
         .map_err(|e| tracing::warn!(error = %e, "rule gate failed to build"))
         .ok()
 }
 
 impl Gate {
     /// Can the rule match in `text`? (Also when the automaton gives up.)
-    fn may_match(&self, text: &[u8]) -> bool {
-        let Some(m) = self.dfa.get_or_init(|| {
+    fn may_match(&self, text: &[u8], present: &ByteSet) -> bool {
+        let Some((m, req)) = self.dfa.get_or_init(|| {
             let ast = parse_ast(&self.pattern, &self.flags);
-            build_dfa(&gate_pattern(&self.pattern, &self.flags, ast.as_ref())?)
-                .map(Matcher::from_dfa)
+            let hir = gate_pattern(&self.pattern, &self.flags, ast.as_ref())?;
+            Some((Matcher::from_dfa(build_dfa(&hir)?), required(&hir)))
         }) else {
             return true;
         };
+        if req.is_some_and(|r| !r.meets(present)) {
+            return false;
+        }
         m.is_match(text).unwrap_or(true)
     }
 }
@@ -135,10 +142,11 @@ impl Gates {
         Gates { gates }
     }
 
-    /// Set `out[rule]` for every gated rule that may match in `text`.
-    pub fn mark(&self, text: &[u8], out: &mut [bool]) {
+    /// Set `out[rule]` for every gated rule that may match in `text`
+    /// (whose bytes are `present`).
+    pub fn mark(&self, text: &[u8], present: &ByteSet, out: &mut [bool]) {
         for g in &self.gates {
-            if g.may_match(text) {
+            if g.may_match(text, present) {
                 out[g.rule as usize] = true;
             }
         }
@@ -150,7 +158,7 @@ mod tests {
     use super::*;
 
     fn gate(p: &str, f: &str) -> Option<String> {
-        gate_pattern(p, f, parse_ast(p, f).as_ref())
+        gate_pattern(p, f, parse_ast(p, f).as_ref()).map(|h| h.to_string())
     }
 
     #[test]
@@ -178,7 +186,8 @@ mod tests {
             .collect();
         let g = Gates::build(items);
         let mut out = vec![false; 30];
-        g.mark(b"w3x a\nw27x b\nw5xx", &mut out);
+        let text = b"w3x a\nw27x b\nw5xx";
+        g.mark(text, &ByteSet::of(text), &mut out);
         let hit: Vec<usize> = (0..30).filter(|&i| out[i]).collect();
         assert_eq!(hit, vec![3, 27]);
     }

@@ -32,6 +32,7 @@ mod parse;
 mod prefilter;
 mod received;
 mod regex;
+mod reqbytes;
 mod text;
 
 use std::collections::HashMap;
@@ -394,8 +395,14 @@ impl RuleSet {
     /// Which gated rules may match (their gate matched the joined text).
     fn gate_hits(&self, ctx: &Ctx) -> Vec<bool> {
         let mut out = vec![false; self.compiled.rules.len()];
-        for (g, text) in self.compiled.gates.iter().zip(&ctx.bodies.joined) {
-            g.mark(text, &mut out);
+        for ((g, text), present) in self
+            .compiled
+            .gates
+            .iter()
+            .zip(&ctx.bodies.joined)
+            .zip(&ctx.bodies.present)
+        {
+            g.mark(text, present, &mut out);
         }
         out
     }

@@ -40,7 +40,7 @@ struct LazyRust {
     /// The yes/no matcher (most rules only ever need this).
     fwd: std::sync::OnceLock<Option<super::lazydfa::Matcher>>,
     /// The whole-text matcher of `exact.rs` (body and uri rules).
-    exact: std::sync::OnceLock<Option<super::lazydfa::Matcher>>,
+    exact: std::sync::OnceLock<Option<super::exact::ExactRe>>,
     /// The full engine, for match counts and when the lazy DFA gives up.
     cell: std::sync::OnceLock<Option<MetaRegex>>,
 }
