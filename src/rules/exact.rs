@@ -16,6 +16,8 @@
 //! Texts that do not fit (a `\r`, an inner `\n`) fall back to per-segment
 //! searches.
 
+use regex_automata::MatchKind;
+use regex_automata::PatternSet;
 use regex_automata::hybrid::dfa::DFA;
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::look::LookMatcher;
@@ -93,6 +95,24 @@ impl ExactText {
         Some(out)
     }
 
+    /// Add to `set` the patterns of the multi-pattern `m` (built by
+    /// [`build`] with `MatchKind::All`) that match in some segment. `None`
+    /// if the automaton gave up.
+    pub fn which(&self, m: &Matcher, set: &mut PatternSet) -> Option<()> {
+        if self.first || self.rest.is_some() {
+            m.which(&self.text, set)?;
+        }
+        if self.nl_first || self.nl_rest {
+            m.which(b"\n", set)?;
+        }
+        Some(())
+    }
+
+    /// The bytes in the segments.
+    pub fn present(&self) -> &ByteSet {
+        &self.present
+    }
+
     /// Does `m` (built by [`exact_matcher`]) match in some segment,
     /// leaving out the first if `skip_first`? `None` if the automaton gave up.
     pub fn is_match(&self, re: &ExactRe, skip_first: bool) -> Option<bool> {
@@ -121,8 +141,21 @@ impl ExactText {
 /// The exact automaton of a `regex`-crate rule pattern with Perl flags,
 /// `None` when it uses an assertion this cannot carry over.
 pub fn exact_matcher(pattern: &str, flags: &str) -> Option<ExactRe> {
+    let hir = exact_hir(pattern, flags)?;
+    Some(ExactRe {
+        m: build(std::slice::from_ref(&hir), MatchKind::LeftmostFirst)?,
+        req: required(&hir),
+    })
+}
+
+/// The pattern rewritten for the joined text (see the module docs).
+pub fn exact_hir(pattern: &str, flags: &str) -> Option<Hir> {
     let ast = parse_ast(pattern, flags)?;
-    let hir = rewrite(translate(pattern, &ast, flags, flags.contains('i'))?)?;
+    rewrite(translate(pattern, &ast, flags, flags.contains('i'))?)
+}
+
+/// A lazy DFA for rewritten patterns, `\r` its line terminator.
+pub fn build(hirs: &[Hir], kind: MatchKind) -> Option<Matcher> {
     let mut lm = LookMatcher::new();
     lm.set_line_terminator(SEP);
     let nfa = thompson::Compiler::new()
@@ -133,16 +166,13 @@ pub fn exact_matcher(pattern: &str, flags: &str) -> Option<ExactRe> {
                 .nfa_size_limit(Some(64 << 20))
                 .look_matcher(lm),
         )
-        .build_from_hir(&hir)
+        .build_many_from_hir(hirs)
         .ok()?;
     let dfa = DFA::builder()
-        .configure(super::lazydfa::rule_dfa_config())
+        .configure(super::lazydfa::rule_dfa_config().match_kind(kind))
         .build_from_nfa(nfa)
         .ok()?;
-    Some(ExactRe {
-        m: Matcher::from_dfa(dfa),
-        req: required(&hir),
-    })
+    Some(Matcher::from_dfa(dfa))
 }
 
 /// `h` with `\r` removed from what it can consume and its assertions

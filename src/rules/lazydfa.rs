@@ -8,10 +8,10 @@
 
 use std::sync::Mutex;
 
-use regex_automata::Input;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::syntax;
+use regex_automata::{Input, PatternSet};
 
 /// A forward lazy DFA with its caches (one per concurrent search).
 #[derive(Debug)]
@@ -77,19 +77,39 @@ impl Matcher {
     /// Is there a match anywhere in `subject`? `None` when the automaton
     /// gave up (its cache kept filling up).
     pub fn is_match(&self, subject: &[u8]) -> Option<bool> {
+        self.with_cache(|dfa, cache| {
+            dfa.try_search_fwd(cache, &Input::new(subject).earliest(true))
+                .ok()
+                .map(|m| m.is_some())
+        })
+    }
+
+    /// Add the patterns matching somewhere in `subject` to `set` (an
+    /// automaton built with `MatchKind::All`). `None` when it gave up.
+    pub fn which(&self, subject: &[u8], set: &mut PatternSet) -> Option<()> {
+        self.with_cache(|dfa, cache| {
+            dfa.try_which_overlapping_matches(cache, &Input::new(subject), set)
+                .ok()
+        })
+    }
+
+    fn with_cache<T>(&self, f: impl FnOnce(&DFA, &mut Cache) -> T) -> T {
         let mut cache = self
             .caches
             .lock()
             .ok()
             .and_then(|mut c| c.pop())
             .unwrap_or_else(|| self.dfa.create_cache());
-        let r = self
-            .dfa
-            .try_search_fwd(&mut cache, &Input::new(subject).earliest(true));
+        let r = f(&self.dfa, &mut cache);
         if let Ok(mut c) = self.caches.lock() {
             c.push(cache);
         }
-        r.ok().map(|m| m.is_some())
+        r
+    }
+
+    /// How many patterns the automaton has.
+    pub fn pattern_len(&self) -> usize {
+        self.dfa.pattern_len()
     }
 }
 

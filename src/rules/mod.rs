@@ -18,6 +18,7 @@ mod evalfns_mimeflags;
 mod evalfns_recips;
 mod evalfns_tosubject;
 mod exact;
+mod exactset;
 mod gate;
 mod html;
 mod html_style;
@@ -50,6 +51,8 @@ struct Candidates {
     header: Vec<bool>,
     /// Rule index → its gate matched (gated rules only).
     gate: Vec<bool>,
+    /// Rule index → its grouped exact search's answer.
+    exact: Vec<exactset::Answer>,
     hvals: Vec<Option<std::rc::Rc<[u8]>>>,
     body: HashMap<u32, Vec<u32>>,
     rawbody: HashMap<u32, Vec<u32>>,
@@ -382,6 +385,15 @@ impl RuleSet {
         Candidates {
             header,
             gate: self.gate_hits(ctx),
+            exact: {
+                let mut v = vec![exactset::Answer::Unknown; c.rules.len()];
+                for (s, t) in c.exact_sets.iter().zip(&ctx.bodies.exact) {
+                    if let Some(t) = t {
+                        s.mark(t, &mut v);
+                    }
+                }
+                v
+            },
             hvals,
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
@@ -490,11 +502,15 @@ impl RuleSet {
                      cand: &HashMap<u32, Vec<u32>>,
                      skip_first: bool|
          -> usize {
-            if !r.multiple
-                && !r.prefiltered
-                && let Some(m) = exact.and_then(|t| re.is_match_exact(t, skip_first))
-            {
-                return usize::from(m);
+            if !r.multiple && !r.prefiltered {
+                match cands.exact[idx as usize] {
+                    exactset::Answer::Yes => return 1,
+                    exactset::Answer::No => return 0,
+                    exactset::Answer::Unknown => {}
+                }
+                if let Some(m) = exact.and_then(|t| re.is_match_exact(t, skip_first)) {
+                    return usize::from(m);
+                }
             }
             let count = |l: &[u8], n: usize| {
                 if r.multiple {

@@ -170,6 +170,14 @@ impl PerlRegex {
         matches!(self.re, Engine::LazyRust(_))
     }
 
+    /// The pattern and flags of a regex the `regex` crate runs.
+    pub fn lazy_source(&self) -> Option<(&str, &str)> {
+        match &self.re {
+            Engine::LazyRust(l) => Some((&l.pattern, &l.flags)),
+            _ => None,
+        }
+    }
+
     /// Build a lazily compiled regex now; false if it cannot be built.
     pub fn force(&self) -> bool {
         match &self.re {

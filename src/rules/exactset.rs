@@ -1,0 +1,116 @@
+//! The exact whole-text searches of `exact.rs` for many rules at once: a
+//! few rules share one multi-pattern lazy DFA, so a message's text is read
+//! once per group instead of once per rule. Groups stay small because a
+//! multi-pattern DFA's states multiply with the patterns in flight.
+
+use std::sync::OnceLock;
+
+use regex_automata::{MatchKind, PatternSet};
+
+use super::exact::{ExactText, build, exact_hir};
+use super::lazydfa::Matcher;
+use super::reqbytes::{ByteSet, required};
+
+/// Rules per group.
+const GROUP: usize = 16;
+
+/// One group: its rules, and (built on first use) its automaton with each
+/// member's required bytes.
+#[derive(Debug)]
+struct Group {
+    /// `(rule index, pattern, flags)`.
+    rules: Vec<(u32, String, String)>,
+    /// The automaton; pattern `i` is the `i`-th rule that could be
+    /// rewritten (`members[i]` is its place in `rules`).
+    dfa: OnceLock<Option<Built>>,
+}
+
+#[derive(Debug)]
+struct Built {
+    m: Matcher,
+    members: Vec<(u32, Option<ByteSet>)>,
+}
+
+/// The groups of one text kind.
+#[derive(Debug, Default)]
+pub struct ExactSets {
+    groups: Vec<Group>,
+}
+
+/// A rule's exact result for one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Answer {
+    /// Not worked out here (the rule searches on its own).
+    #[default]
+    Unknown,
+    No,
+    Yes,
+}
+
+impl ExactSets {
+    /// Groups for `(rule index, pattern, flags)` triples, in order.
+    pub fn build(items: Vec<(u32, String, String)>) -> ExactSets {
+        let mut groups = Vec::new();
+        let mut it = items.into_iter().peekable();
+        while it.peek().is_some() {
+            groups.push(Group {
+                rules: it.by_ref().take(GROUP).collect(),
+                dfa: OnceLock::new(),
+            });
+        }
+        ExactSets { groups }
+    }
+
+    /// Set `out[rule]` for every grouped rule, from one search per group.
+    pub fn mark(&self, text: &ExactText, out: &mut [Answer]) {
+        for g in &self.groups {
+            let Some(b) = g.dfa.get_or_init(|| g.compile()) else {
+                continue;
+            };
+            let mut open = false;
+            for (rule, req) in &b.members {
+                if req.is_some_and(|r| !r.meets(text.present())) {
+                    out[*rule as usize] = Answer::No;
+                } else {
+                    open = true;
+                }
+            }
+            if !open {
+                continue;
+            }
+            let mut set = PatternSet::new(b.m.pattern_len());
+            if text.which(&b.m, &mut set).is_none() {
+                continue;
+            }
+            for (i, (rule, req)) in b.members.iter().enumerate() {
+                if req.is_none_or(|r| r.meets(text.present())) {
+                    out[*rule as usize] = if set.contains(regex_automata::PatternID::must(i)) {
+                        Answer::Yes
+                    } else {
+                        Answer::No
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Group {
+    fn compile(&self) -> Option<Built> {
+        let mut hirs = Vec::new();
+        let mut members = Vec::new();
+        for (rule, p, f) in &self.rules {
+            if let Some(h) = exact_hir(p, f) {
+                members.push((*rule, required(&h)));
+                hirs.push(h);
+            }
+        }
+        if hirs.is_empty() {
+            return None;
+        }
+        Some(Built {
+            m: build(&hirs, MatchKind::All)?,
+            members,
+        })
+    }
+}
