@@ -114,3 +114,51 @@ impl Group {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::exact::exact_matcher;
+
+    #[test]
+    fn grouped_answers_equal_single_searches() {
+        let pats = [
+            (r"^foo", ""),
+            (r"\bbar\b", "i"),
+            (r"a\s$", "m"),
+            (r"\s^", "m"),
+            (r"\$\d", ""),
+            (r"[^a-z ]{3}", ""),
+            (r"\n", ""),
+            (r"zz+", ""),
+            (r"^\s", "m"),
+            (r"o\sb", ""),
+        ];
+        let items: Vec<(u32, String, String)> = pats
+            .iter()
+            .enumerate()
+            .map(|(i, (p, f))| (i as u32, p.to_string(), f.to_string()))
+            .collect();
+        let sets = ExactSets::build(items);
+        let texts: [&[&[u8]]; 4] = [
+            &[b"Subj\n", b"foo a\n", b"x BAR"],
+            &[b"\n", b"a $5 zz\n", b" o"],
+            &[b"o\n", b"bar"],
+            &[b"abc", b"\n", b"ABC!!"],
+        ];
+        let mut yes = 0;
+        for segs in texts {
+            let segs: Vec<Vec<u8>> = segs.iter().map(|s| s.to_vec()).collect();
+            let t = ExactText::build(&segs).unwrap();
+            let mut out = vec![Answer::Unknown; pats.len()];
+            sets.mark(&t, &mut out);
+            for (i, (p, f)) in pats.iter().enumerate() {
+                let single = t.is_match(&exact_matcher(p, f).unwrap(), false).unwrap();
+                let want = if single { Answer::Yes } else { Answer::No };
+                assert_eq!(out[i], want, "/{p}/{f} on {segs:?}");
+                yes += usize::from(single);
+            }
+        }
+        assert!(yes > 5 && yes < 35, "{yes} hits: the texts test both answers");
+    }
+}
