@@ -17,7 +17,9 @@ use regex_automata::{Input, PatternSet};
 #[derive(Debug)]
 pub struct Matcher {
     dfa: DFA,
-    caches: Mutex<Vec<Cache>>,
+    /// Boxed: a `Cache` is large, and moves in and out of the pool on
+    /// every search.
+    caches: Mutex<Vec<Box<Cache>>>,
 }
 
 /// The syntax of a rule regex with Perl flags, on bytes, ASCII classes.
@@ -99,7 +101,7 @@ impl Matcher {
             .lock()
             .ok()
             .and_then(|mut c| c.pop())
-            .unwrap_or_else(|| self.dfa.create_cache());
+            .unwrap_or_else(|| Box::new(self.dfa.create_cache()));
         let r = f(&self.dfa, &mut cache);
         if let Ok(mut c) = self.caches.lock() {
             c.push(cache);
