@@ -18,7 +18,8 @@ use regex_automata::{Input, PatternSet};
 pub struct Matcher {
     dfa: DFA,
     /// Boxed: a `Cache` is large, and moves in and out of the pool on
-    /// every search.
+    /// every search (measured: 1% of all rule instructions).
+    #[allow(clippy::vec_box)]
     caches: Mutex<Vec<Box<Cache>>>,
 }
 
