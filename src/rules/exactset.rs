@@ -48,6 +48,18 @@ pub enum Answer {
     Yes,
 }
 
+/// Every grouped rule's answer for the body and uri texts (`None`: the
+/// text does not fit, see `exact.rs`), by rule index.
+pub fn answers(sets: &[ExactSets; 2], texts: &[Option<ExactText>; 2], rules: usize) -> Vec<Answer> {
+    let mut v = vec![Answer::Unknown; rules];
+    for (s, t) in sets.iter().zip(texts) {
+        if let Some(t) = t {
+            s.mark(t, &mut v);
+        }
+    }
+    v
+}
+
 impl ExactSets {
     /// Groups for `(rule index, pattern, flags)` triples, in order.
     pub fn build(items: Vec<(u32, String, String)>) -> ExactSets {

@@ -385,15 +385,7 @@ impl RuleSet {
         Candidates {
             header,
             gate: self.gate_hits(ctx),
-            exact: {
-                let mut v = vec![exactset::Answer::Unknown; c.rules.len()];
-                for (s, t) in c.exact_sets.iter().zip(&ctx.bodies.exact) {
-                    if let Some(t) = t {
-                        s.mark(t, &mut v);
-                    }
-                }
-                v
-            },
+            exact: exactset::answers(&c.exact_sets, &ctx.bodies.exact, c.rules.len()),
             hvals,
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
