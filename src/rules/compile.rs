@@ -79,6 +79,8 @@ pub struct Compiled {
     pub pf_header: Prefilter,
     /// Gates of body, rawbody and uri rules without literals.
     pub gates: [Gates; 3],
+    /// Grouped exact searches of body and uri rules (`exactset.rs`).
+    pub exact_sets: [super::exactset::ExactSets; 2],
     /// Distinct `Name:mods` requests of header rules.
     pub header_keys: Vec<String>,
 }
@@ -511,8 +513,13 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
                 RuleKind::Uri => Some(2),
                 _ => None,
             };
+            // Body and uri rules the `regex` crate runs get their answer
+            // from one whole-text search instead (`exact.rs`).
+            let exact = matches!(&r.test, Test::Body(re) | Test::Uri(re) if re.is_lazy_rust())
+                && !r.multiple;
             if let Some(k) = k
                 && r.enabled
+                && !exact
             {
                 r.gated = true;
                 gate_pats[k].push((idx, p, f));
@@ -525,6 +532,22 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     out.pf_full = Prefilter::build(&pf_lits[3]);
     out.pf_header = Prefilter::build(&pf_lits[4]);
     out.gates = gate_pats.map(Gates::build);
+    let mut exact_items: [Vec<(u32, String, String)>; 2] = Default::default();
+    for &i in &out.plain {
+        let r = &out.rules[i];
+        if !r.live || !r.enabled || r.multiple || r.prefiltered || r.nosubject {
+            continue;
+        }
+        let (k, re) = match &r.test {
+            Test::Body(re) => (0, re),
+            Test::Uri(re) => (1, re),
+            _ => continue,
+        };
+        if let Some((p, f)) = re.lazy_source() {
+            exact_items[k].push((i as u32, p.to_string(), f.to_string()));
+        }
+    }
+    out.exact_sets = exact_items.map(super::exactset::ExactSets::build);
     // `fix_tflags`: a meta depending directly on a rule flagged `net` in
     // the config is net too. SpamAssassin makes one pass in hash order, so
     // inheritance through a meta that itself inherited is not guaranteed;

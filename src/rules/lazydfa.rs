@@ -8,16 +8,19 @@
 
 use std::sync::Mutex;
 
-use regex_automata::Input;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::syntax;
+use regex_automata::{Input, PatternSet};
 
 /// A forward lazy DFA with its caches (one per concurrent search).
 #[derive(Debug)]
 pub struct Matcher {
     dfa: DFA,
-    caches: Mutex<Vec<Cache>>,
+    /// Boxed: a `Cache` is large, and moves in and out of the pool on
+    /// every search (measured: 1% of all rule instructions).
+    #[allow(clippy::vec_box)]
+    caches: Mutex<Vec<Box<Cache>>>,
 }
 
 /// The syntax of a rule regex with Perl flags, on bytes, ASCII classes.
@@ -29,6 +32,15 @@ pub fn syntax_for(flags: &str) -> syntax::Config {
         .multi_line(flags.contains('m'))
         .dot_matches_new_line(flags.contains('s'))
         .ignore_whitespace(flags.contains('x'))
+}
+
+/// The lazy-DFA settings of a rule regex: a large cache, and giving up
+/// rather than thrashing it (the caller then falls back).
+pub fn rule_dfa_config() -> regex_automata::hybrid::dfa::Config {
+    DFA::config()
+        .cache_capacity(8 << 20)
+        .minimum_cache_clear_count(Some(8))
+        .minimum_bytes_per_state(Some(10))
 }
 
 impl Clone for Matcher {
@@ -52,13 +64,7 @@ impl Matcher {
     /// A rule regex with Perl flags.
     pub fn new(pattern: &str, flags: &str) -> Option<Matcher> {
         let dfa = DFA::builder()
-            .configure(
-                DFA::config()
-                    .cache_capacity(8 << 20)
-                    // Give up rather than thrash: the caller then falls back.
-                    .minimum_cache_clear_count(Some(8))
-                    .minimum_bytes_per_state(Some(10)),
-            )
+            .configure(rule_dfa_config())
             .syntax(syntax_for(flags))
             .thompson(
                 thompson::Config::new()
@@ -74,19 +80,39 @@ impl Matcher {
     /// Is there a match anywhere in `subject`? `None` when the automaton
     /// gave up (its cache kept filling up).
     pub fn is_match(&self, subject: &[u8]) -> Option<bool> {
+        self.with_cache(|dfa, cache| {
+            dfa.try_search_fwd(cache, &Input::new(subject).earliest(true))
+                .ok()
+                .map(|m| m.is_some())
+        })
+    }
+
+    /// Add the patterns matching somewhere in `subject` to `set` (an
+    /// automaton built with `MatchKind::All`). `None` when it gave up.
+    pub fn which(&self, subject: &[u8], set: &mut PatternSet) -> Option<()> {
+        self.with_cache(|dfa, cache| {
+            dfa.try_which_overlapping_matches(cache, &Input::new(subject), set)
+                .ok()
+        })
+    }
+
+    fn with_cache<T>(&self, f: impl FnOnce(&DFA, &mut Cache) -> T) -> T {
         let mut cache = self
             .caches
             .lock()
             .ok()
             .and_then(|mut c| c.pop())
-            .unwrap_or_else(|| self.dfa.create_cache());
-        let r = self
-            .dfa
-            .try_search_fwd(&mut cache, &Input::new(subject).earliest(true));
+            .unwrap_or_else(|| Box::new(self.dfa.create_cache()));
+        let r = f(&self.dfa, &mut cache);
         if let Ok(mut c) = self.caches.lock() {
             c.push(cache);
         }
-        r.ok().map(|m| m.is_some())
+        r
+    }
+
+    /// How many patterns the automaton has.
+    pub fn pattern_len(&self) -> usize {
+        self.dfa.pattern_len()
     }
 }
 

@@ -17,6 +17,8 @@ mod evalfns_mime;
 mod evalfns_mimeflags;
 mod evalfns_recips;
 mod evalfns_tosubject;
+mod exact;
+mod exactset;
 mod gate;
 mod html;
 mod html_style;
@@ -31,6 +33,7 @@ mod parse;
 mod prefilter;
 mod received;
 mod regex;
+mod reqbytes;
 mod text;
 
 use std::collections::HashMap;
@@ -48,6 +51,8 @@ struct Candidates {
     header: Vec<bool>,
     /// Rule index → its gate matched (gated rules only).
     gate: Vec<bool>,
+    /// Rule index → its grouped exact search's answer.
+    exact: Vec<exactset::Answer>,
     hvals: Vec<Option<std::rc::Rc<[u8]>>>,
     body: HashMap<u32, Vec<u32>>,
     rawbody: HashMap<u32, Vec<u32>>,
@@ -380,6 +385,7 @@ impl RuleSet {
         Candidates {
             header,
             gate: self.gate_hits(ctx),
+            exact: exactset::answers(&c.exact_sets, &ctx.bodies.exact, c.rules.len()),
             hvals,
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
@@ -393,8 +399,14 @@ impl RuleSet {
     /// Which gated rules may match (their gate matched the joined text).
     fn gate_hits(&self, ctx: &Ctx) -> Vec<bool> {
         let mut out = vec![false; self.compiled.rules.len()];
-        for (g, text) in self.compiled.gates.iter().zip(&ctx.bodies.joined) {
-            g.mark(text, &mut out);
+        for ((g, text), present) in self
+            .compiled
+            .gates
+            .iter()
+            .zip(&ctx.bodies.joined)
+            .zip(&ctx.bodies.present)
+        {
+            g.mark(text, present, &mut out);
         }
         out
     }
@@ -478,9 +490,20 @@ impl RuleSet {
         let lines = |re: &regex::PerlRegex,
                      list: &[Vec<u8>],
                      joined: &[u8],
+                     exact: Option<&exact::ExactText>,
                      cand: &HashMap<u32, Vec<u32>>,
                      skip_first: bool|
          -> usize {
+            if !r.multiple && !r.prefiltered {
+                match cands.exact[idx as usize] {
+                    exactset::Answer::Yes => return 1,
+                    exactset::Answer::No => return 0,
+                    exactset::Answer::Unknown => {}
+                }
+                if let Some(m) = exact.and_then(|t| re.is_match_exact(t, skip_first)) {
+                    return usize::from(m);
+                }
+            }
             let count = |l: &[u8], n: usize| {
                 if r.multiple {
                     re.count_matches(l, max - n)
@@ -534,6 +557,7 @@ impl RuleSet {
                 re,
                 &ctx.bodies.body_lines,
                 &ctx.bodies.joined[0],
+                ctx.bodies.exact[0].as_ref(),
                 &cands.body,
                 r.nosubject,
             ),
@@ -541,6 +565,7 @@ impl RuleSet {
                 re,
                 &ctx.bodies.rawbody,
                 &ctx.bodies.joined[1],
+                None,
                 &cands.rawbody,
                 false,
             ),
@@ -555,6 +580,7 @@ impl RuleSet {
                 re,
                 &ctx.bodies.uri_bytes,
                 &ctx.bodies.joined[2],
+                ctx.bodies.exact[1].as_ref(),
                 &cands.uri,
                 false,
             ),

@@ -39,6 +39,8 @@ struct LazyRust {
     flags: String,
     /// The yes/no matcher (most rules only ever need this).
     fwd: std::sync::OnceLock<Option<super::lazydfa::Matcher>>,
+    /// The whole-text matcher of `exact.rs` (body and uri rules).
+    exact: std::sync::OnceLock<Option<super::exact::ExactRe>>,
     /// The full engine, for match counts and when the lazy DFA gives up.
     cell: std::sync::OnceLock<Option<MetaRegex>>,
 }
@@ -96,6 +98,7 @@ impl PerlRegex {
                     pattern,
                     flags: flags.to_string(),
                     fwd: std::sync::OnceLock::new(),
+                    exact: std::sync::OnceLock::new(),
                     cell: std::sync::OnceLock::new(),
                 })),
             });
@@ -161,6 +164,20 @@ impl PerlRegex {
         matches!(self.re, Engine::Pcre(_))
     }
 
+    /// Does the `regex` crate run it from its pattern (so
+    /// [`PerlRegex::is_match_exact`] can answer)?
+    pub fn is_lazy_rust(&self) -> bool {
+        matches!(self.re, Engine::LazyRust(_))
+    }
+
+    /// The pattern and flags of a regex the `regex` crate runs.
+    pub fn lazy_source(&self) -> Option<(&str, &str)> {
+        match &self.re {
+            Engine::LazyRust(l) => Some((&l.pattern, &l.flags)),
+            _ => None,
+        }
+    }
+
     /// Build a lazily compiled regex now; false if it cannot be built.
     pub fn force(&self) -> bool {
         match &self.re {
@@ -187,6 +204,19 @@ impl PerlRegex {
                 false
             }
         }
+    }
+
+    /// Does the regex match in some segment of `text` (leaving out the
+    /// first if `skip_first`)? `None` when PCRE2 runs it or the whole-text
+    /// automaton cannot be built or gave up: search each segment instead.
+    pub fn is_match_exact(&self, text: &super::exact::ExactText, skip_first: bool) -> Option<bool> {
+        let Engine::LazyRust(l) = &self.re else {
+            return None;
+        };
+        let m = l
+            .exact
+            .get_or_init(|| super::exact::exact_matcher(&l.pattern, &l.flags));
+        text.is_match(m.as_ref()?, skip_first)
     }
 
     /// Count non-overlapping matches, up to `max` (for `tflags multiple`).

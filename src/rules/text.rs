@@ -31,6 +31,11 @@ pub struct Bodies {
     /// [`context_free`](super::regex::PerlRegex::context_free) regex out
     /// of every segment at once.
     pub joined: [Vec<u8>; 3],
+    /// `body_lines` and `uri_bytes` joined for exact whole-text searches
+    /// (`None` when they do not fit, see `exact.rs`).
+    pub exact: [Option<super::exact::ExactText>; 2],
+    /// The bytes in each of `joined`.
+    pub present: [super::reqbytes::ByteSet; 3],
 }
 
 fn truncate_at(text: &mut Vec<u8>, size: usize, seps: &[u8]) {
@@ -103,6 +108,15 @@ pub fn build(parts: &[Part], subject: &[u8]) -> Bodies {
         join_segments(&b.body_lines),
         join_segments(&b.rawbody),
         b.uri_bytes.join(&b'\n'),
+    ];
+    b.present = [
+        super::reqbytes::ByteSet::of(&b.joined[0]),
+        super::reqbytes::ByteSet::of(&b.joined[1]),
+        super::reqbytes::ByteSet::of(&b.joined[2]),
+    ];
+    b.exact = [
+        super::exact::ExactText::build(&b.body_lines),
+        super::exact::ExactText::build(&b.uri_bytes),
     ];
     b
 }
