@@ -1,8 +1,9 @@
-//! Diagnostics over a rule set: every hit including sub-rules, and time per
-//! rule (for rule authors and for profiling; `check` does neither).
+//! Diagnostics over a rule set: every hit including sub-rules, time per
+//! rule (for rule authors and for profiling; `check` does neither), and the
+//! `spamassassin -t`-style report of a result.
 
-use super::RuleSet;
 use super::ctx::Ctx;
+use super::{RuleSet, SpamResult};
 
 impl RuleSet {
     /// Names of every rule that hit, `__` sub-rules included (diagnostics).
@@ -44,4 +45,23 @@ impl RuleSet {
         out.sort_by_key(|x| std::cmp::Reverse(x.1));
         out
     }
+}
+
+/// A report like `spamassassin -t`: the score, then one line per hit.
+pub fn explain(result: &SpamResult) -> String {
+    // Formats from the `report` template and PerMsgStatus.pm: totals "%2.1f",
+    // per-rule "%4.1f" (or "%4.0f" for |score| >= 10).
+    let mut out = format!(
+        "Content analysis details:   ({:.1} points, {:.1} required)\n\n pts rule name              description\n---- ---------------------- --------------------------------------------------\n",
+        result.score, result.required
+    );
+    for h in &result.hits {
+        let pts = if h.score.abs() >= 10.0 {
+            format!("{:4.0}", h.score)
+        } else {
+            format!("{:4.1}", h.score)
+        };
+        out.push_str(&format!("{pts} {:<22} {}\n", h.name, h.description));
+    }
+    out
 }

@@ -74,6 +74,14 @@ impl ExactSets {
         ExactSets { groups }
     }
 
+    /// Build every group's automaton now (start-up warm-up; otherwise the
+    /// first message pays for it).
+    pub fn force(&self) {
+        for g in &self.groups {
+            g.dfa.get_or_init(|| g.compile());
+        }
+    }
+
     /// Set `out[rule]` for every grouped rule, from one search per group.
     pub fn mark(&self, text: &ExactText, out: &mut [Answer]) {
         for g in &self.groups {

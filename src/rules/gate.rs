@@ -165,6 +165,13 @@ impl Gates {
         Gates { groups }
     }
 
+    /// Build every group's automaton now (start-up warm-up).
+    pub fn force(&self) {
+        for g in &self.groups {
+            g.dfa.get_or_init(|| g.compile());
+        }
+    }
+
     /// Set `out[rule]` for every gated rule that may match in `text`
     /// (whose bytes are `present`).
     pub fn mark(&self, text: &[u8], present: &ByteSet, out: &mut [bool]) {

@@ -40,6 +40,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use compile::{CRule, Test};
+pub use diag::explain;
 pub use parse::RuleKind;
 
 use compile::Compiled;
@@ -148,25 +149,6 @@ pub fn relay_summary(message: &[u8]) -> (String, String, usize) {
         ctx.relays.untrusted_str(),
         ctx.relays.unparseable,
     )
-}
-
-/// A report like `spamassassin -t`: the score, then one line per hit.
-pub fn explain(result: &SpamResult) -> String {
-    // Formats from the `report` template and PerMsgStatus.pm: totals "%2.1f",
-    // per-rule "%4.1f" (or "%4.0f" for |score| >= 10).
-    let mut out = format!(
-        "Content analysis details:   ({:.1} points, {:.1} required)\n\n pts rule name              description\n---- ---------------------- --------------------------------------------------\n",
-        result.score, result.required
-    );
-    for h in &result.hits {
-        let pts = if h.score.abs() >= 10.0 {
-            format!("{:4.0}", h.score)
-        } else {
-            format!("{:4.1}", h.score)
-        };
-        out.push_str(&format!("{pts} {:<22} {}\n", h.name, h.description));
-    }
-    out
 }
 
 fn sa_default_rules_dir() -> PathBuf {
@@ -317,6 +299,11 @@ impl RuleSet {
     /// Build every lazily compiled regex now (e.g. in the background after a
     /// reload); returns the rules whose regex could not be built.
     pub fn warm_up(&self) -> Vec<String> {
+        self.compiled
+            .exact_sets
+            .iter()
+            .for_each(exactset::ExactSets::force);
+        self.compiled.gates.iter().for_each(gate::Gates::force);
         let mut bad = Vec::new();
         for r in self.compiled.rules.iter().filter(|r| r.live) {
             let ok = match &r.test {
