@@ -29,6 +29,7 @@ mod liveness;
 mod meta;
 mod msg;
 mod netset;
+mod nullprefix;
 mod parse;
 mod prefilter;
 mod received;

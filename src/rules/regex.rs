@@ -21,6 +21,9 @@ pub struct PerlRegex {
     /// match in any text containing that piece (lets a whole-text test
     /// rule out every line at once).
     context_free: bool,
+    /// PCRE2 patterns with a leading part that can match empty: the rest,
+    /// for yes/no tests (see `nullprefix.rs`).
+    exists: Option<Box<Regex>>,
 }
 
 /// PCRE2 for what only it handles; the `regex` crate (built on first use,
@@ -94,6 +97,7 @@ impl PerlRegex {
         if let Some(context_free) = rust_compatible(&pattern, flags, ast) {
             return Ok(PerlRegex {
                 context_free,
+                exists: None,
                 re: Engine::LazyRust(Box::new(LazyRust {
                     pattern,
                     flags: flags.to_string(),
@@ -128,6 +132,10 @@ impl PerlRegex {
             Ok(re) => Ok(PerlRegex {
                 re: Engine::Pcre(re),
                 context_free: false,
+                exists: ast
+                    .and_then(|a| super::nullprefix::strip(&pattern, a, flags))
+                    .and_then(|p| b.build(&p).ok())
+                    .map(Box::new),
             }),
             Err(e) if e.to_string().contains("too large") => {
                 let re = regex::bytes::RegexBuilder::new(&pattern)
@@ -147,6 +155,7 @@ impl PerlRegex {
                 Ok(PerlRegex {
                     re: Engine::Rust(re),
                     context_free: false,
+                    exists: None,
                 })
             }
             Err(e) => Err(e.to_string()),
@@ -193,7 +202,7 @@ impl PerlRegex {
     /// or match limit) counts as no match, as the brief asks, and is logged.
     pub fn is_match(&self, subject: &[u8]) -> bool {
         let re = match &self.re {
-            Engine::Pcre(re) => re,
+            Engine::Pcre(re) => self.exists.as_deref().unwrap_or(re),
             Engine::Rust(re) => return re.is_match(subject),
             Engine::LazyRust(l) => return l.is_match(subject),
         };
