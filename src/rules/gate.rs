@@ -96,6 +96,17 @@ struct Built {
 #[derive(Debug, Default)]
 pub struct Gates {
     groups: Vec<Group>,
+    /// Rule index -> its own one-pattern gate, to skip the segments it
+    /// cannot match in once the group said it matches somewhere.
+    single: std::collections::HashMap<u32, Single>,
+}
+
+/// One rule's gate on its own, built on first use.
+#[derive(Debug)]
+struct Single {
+    pattern: String,
+    flags: String,
+    dfa: OnceLock<Option<Matcher>>,
 }
 
 /// A lazy DFA reporting which gates match, that gives up (instead of
@@ -154,6 +165,17 @@ impl Gates {
     /// The gates of `(rule index, pattern, flags)` triples (a rule whose
     /// gate cannot be derived always runs).
     pub fn build(items: Vec<(u32, String, String)>) -> Gates {
+        let single = items
+            .iter()
+            .map(|(rule, pattern, flags)| {
+                let s = Single {
+                    pattern: pattern.clone(),
+                    flags: flags.clone(),
+                    dfa: OnceLock::new(),
+                };
+                (*rule, s)
+            })
+            .collect();
         let mut groups = Vec::new();
         let mut it = items.into_iter().peekable();
         while it.peek().is_some() {
@@ -162,7 +184,26 @@ impl Gates {
                 dfa: OnceLock::new(),
             });
         }
-        Gates { groups }
+        Gates { groups, single }
+    }
+
+    /// The rule's gate alone, for one segment at a time: a segment it does
+    /// not match in cannot hold a match of the rule (the gate is a superset
+    /// there too: its widened anchors hold at the segment's edges). PCRE2
+    /// then runs only where the gate matched. `None`: no gate, or it
+    /// cannot be built (the rule runs on every segment).
+    pub fn segment_filter(&self, rule: u32) -> Option<&Matcher> {
+        let s = self.single.get(&rule)?;
+        s.dfa
+            .get_or_init(|| {
+                let h = gate_pattern(
+                    &s.pattern,
+                    &s.flags,
+                    parse_ast(&s.pattern, &s.flags).as_ref(),
+                )?;
+                build_dfa(std::slice::from_ref(&h)).map(Matcher::from_dfa)
+            })
+            .as_ref()
     }
 
     /// Build every group's automaton now (start-up warm-up).
@@ -233,5 +274,16 @@ mod tests {
         g.mark(text, &ByteSet::of(text), &mut out);
         let hit: Vec<usize> = (0..30).filter(|&i| out[i]).collect();
         assert_eq!(hit, vec![3, 27]);
+    }
+
+    #[test]
+    fn segment_filter_is_the_rules_gate_alone() {
+        // Look-around dropped, `^` widened: a superset on each segment.
+        let g = Gates::build(vec![(4, r"^foo(?!bar)\d".to_string(), String::new())]);
+        let f = g.segment_filter(4).expect("a gate");
+        assert_eq!(f.is_match(b"foo1 x"), Some(true));
+        assert_eq!(f.is_match(b"foobar1"), Some(false));
+        assert_eq!(f.is_match(b"x foo1"), Some(false));
+        assert!(g.segment_filter(5).is_none(), "not a gated rule");
     }
 }

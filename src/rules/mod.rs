@@ -480,6 +480,7 @@ impl RuleSet {
                      joined: &[u8],
                      exact: Option<&exact::ExactText>,
                      cand: &HashMap<u32, Vec<u32>>,
+                     gates: &gate::Gates,
                      skip_first: bool|
          -> usize {
             if !r.multiple && !r.prefiltered {
@@ -516,7 +517,16 @@ impl RuleSet {
                 if !r.gated && re.context_free() && !re.is_match(joined) {
                     return 0;
                 }
+                // A gated rule runs only where its own gate matches.
+                let filter = if r.gated {
+                    gates.segment_filter(idx)
+                } else {
+                    None
+                };
                 for l in list.iter().skip(usize::from(skip_first)) {
+                    if filter.is_some_and(|f| f.is_match(l) == Some(false)) {
+                        continue;
+                    }
                     n += count(l, n);
                     if n >= max {
                         break;
@@ -547,6 +557,7 @@ impl RuleSet {
                 &ctx.bodies.joined[0],
                 ctx.bodies.exact[0].as_ref(),
                 &cands.body,
+                &self.compiled.gates[0],
                 r.nosubject,
             ),
             Test::Rawbody(re) => lines(
@@ -555,6 +566,7 @@ impl RuleSet {
                 &ctx.bodies.joined[1],
                 None,
                 &cands.rawbody,
+                &self.compiled.gates[1],
                 false,
             ),
             Test::Full(re) => {
@@ -570,6 +582,7 @@ impl RuleSet {
                 &ctx.bodies.joined[2],
                 ctx.bodies.exact[1].as_ref(),
                 &cands.uri,
+                &self.compiled.gates[2],
                 false,
             ),
             Test::MimeHeader { hdr, raw, re, neg } => {
