@@ -181,7 +181,8 @@ for mode in $MODES; do
   "$BIN" migrate "$WORK/amavisd-$mode.conf" -o "$WORK/rs-$mode.yaml" 2>"$WORK/migrate-$mode.log"
   mkdir -p "$WORK/rs-tmp"
   sed -i -e "s/^inet_socket_port:.*/inet_socket_port: $FILTER_PORT/" -e "s/^max_servers:.*/max_servers: 64/" \
-      -e "s|^tempbase:.*|tempbase: '$WORK/rs-tmp'|" "$WORK/rs-$mode.yaml"
+      -e "s|^tempbase:.*|tempbase: '$WORK/rs-tmp'|" \
+      -e "s|^pid_file:.*|pid_file: '$WORK/rs-tmp/amavisd-rs.pid'|" "$WORK/rs-$mode.yaml"
   grep -q '^inet_socket_port:' "$WORK/rs-$mode.yaml" || echo "inet_socket_port: $FILTER_PORT" >> "$WORK/rs-$mode.yaml"
   grep -q '^max_servers:' "$WORK/rs-$mode.yaml" || echo "max_servers: 64" >> "$WORK/rs-$mode.yaml"
   grep -q '^tempbase:' "$WORK/rs-$mode.yaml" || echo "tempbase: '$WORK/rs-tmp'" >> "$WORK/rs-$mode.yaml"
