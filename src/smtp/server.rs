@@ -270,6 +270,13 @@ pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Res
             }
         }
     }
+    // Signal handlers before the ports are bound: once a client can
+    // connect, SIGTERM means a clean stop (not the default instant death,
+    // which would also leave the pid file behind).
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let rt = Runtime::build(cfg).await?;
     if let Some(rs) = rt.rules.clone() {
         // Build the lazily compiled regexes now rather than on first messages.
@@ -292,10 +299,6 @@ pub async fn serve(cfg: Config, path: Option<std::path::PathBuf>) -> anyhow::Res
     let handle = server.shutdown_handle();
     let live = server.runtime();
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("signal handler");
-        let mut int = signal(SignalKind::interrupt()).expect("signal handler");
-        let mut hup = signal(SignalKind::hangup()).expect("signal handler");
         loop {
             tokio::select! {
                 _ = term.recv() => break,
