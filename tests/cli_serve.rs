@@ -28,6 +28,25 @@ async fn send_gtube(addr: std::net::SocketAddr) -> String {
     r
 }
 
+/// SIGTERM, then up to 10 s for the exit; `None` (and SIGKILL) if it hangs.
+async fn terminate(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for _ in 0..100 {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().ok();
+    None
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_and_sigterm_stops() {
     let d = Downstream::start(Mode::Accept).await;
@@ -76,24 +95,9 @@ async fn sighup_reloads_and_sigterm_stops() {
     assert!(last.starts_with("554 5.7.0 Reject, id="), "{last}");
 
     assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
+        terminate(&mut child).await.is_some(),
+        "SIGTERM did not stop the filter"
     );
-    let mut stopped = false;
-    for _ in 0..100 {
-        if let Ok(Some(_)) = child.try_wait() {
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if !stopped {
-        child.kill().ok();
-    }
-    assert!(stopped, "SIGTERM did not stop the filter");
 }
 
 /// `pid_file`: our pid while serving, gone after SIGTERM; a pid file that
@@ -142,25 +146,7 @@ async fn pid_file_written_then_removed_and_a_live_one_refused() {
         format!("{}\n", child.id())
     );
     assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut status = None;
-    for _ in 0..100 {
-        if let Ok(Some(s)) = child.try_wait() {
-            status = Some(s);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if status.is_none() {
-        child.kill().ok();
-    }
-    assert!(
-        status.is_some_and(|s| s.success()),
+        terminate(&mut child).await.is_some_and(|s| s.success()),
         "SIGTERM did not stop it cleanly"
     );
     assert!(!pid_path.exists(), "pid file left behind");
