@@ -63,14 +63,12 @@ pub fn answers(sets: &[ExactSets; 2], texts: &[Option<ExactText>; 2], rules: usi
 impl ExactSets {
     /// Groups for `(rule index, pattern, flags)` triples, in order.
     pub fn build(items: Vec<(u32, String, String)>) -> ExactSets {
-        let mut groups = Vec::new();
-        let mut it = items.into_iter().peekable();
-        while it.peek().is_some() {
-            groups.push(Group {
-                rules: it.by_ref().take(GROUP).collect(),
+        let groups = super::lazydfa::in_groups(items, GROUP)
+            .map(|rules| Group {
+                rules,
                 dfa: OnceLock::new(),
-            });
-        }
+            })
+            .collect();
         ExactSets { groups }
     }
 

@@ -176,14 +176,12 @@ impl Gates {
                 (*rule, s)
             })
             .collect();
-        let mut groups = Vec::new();
-        let mut it = items.into_iter().peekable();
-        while it.peek().is_some() {
-            groups.push(Group {
-                rules: it.by_ref().take(GROUP).collect(),
+        let groups = super::lazydfa::in_groups(items, GROUP)
+            .map(|rules| Group {
+                rules,
                 dfa: OnceLock::new(),
-            });
-        }
+            })
+            .collect();
         Gates { groups, single }
     }
 

@@ -116,6 +116,13 @@ impl Matcher {
     }
 }
 
+/// `items` in consecutive groups of `n` (the last may be smaller): the
+/// grouped multi-pattern automata of `gate.rs` and `exactset.rs`.
+pub fn in_groups<T>(items: Vec<T>, n: usize) -> impl Iterator<Item = Vec<T>> {
+    let mut it = items.into_iter().peekable();
+    std::iter::from_fn(move || it.peek().is_some().then(|| it.by_ref().take(n).collect()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
