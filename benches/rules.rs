@@ -87,7 +87,11 @@ fn bench(c: &mut Criterion) {
                     ""
                 };
                 let pf = if r.prefiltered { "pf" } else { "" };
-                (r.name.as_str(), format!("{:?} {engine} {pf} {cf}", r.kind))
+                let g = if r.gated { "gated" } else { "" };
+                (
+                    r.name.as_str(),
+                    format!("{:?} {engine} {pf} {cf} {g}", r.kind),
+                )
             })
             .collect();
         let mut v: Vec<_> = sum.into_iter().collect();
@@ -179,6 +183,21 @@ fn main() {
         let msgs = fixtures();
         for (_, m) in &msgs {
             rs.check(m, None); // builds the lazily compiled regexes
+        }
+        if std::env::var_os("RULES_EACH").is_some() {
+            // Per-fixture time, each checked `n` times in a row after
+            // warm passes over all of them (as criterion's per-file runs).
+            measured_passes(&rs, &msgs, 2);
+            for (name, m) in &msgs {
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    std::hint::black_box(rs.check(m, None));
+                }
+                println!(
+                    "{:>9.3} ms  {name}",
+                    t.elapsed().as_secs_f64() * 1e3 / n as f64
+                );
+            }
         }
         let t = std::time::Instant::now();
         let s = measured_passes(&rs, &msgs, n);

@@ -61,6 +61,8 @@ pub struct CRule {
     /// enabled live meta reads. Dead `__` sub-rules (hundreds in the
     /// installed set) are neither prefiltered, gated nor run by `check`.
     pub live: bool,
+    /// Header rules: `(group, member)` in `Compiled::header_sets`.
+    pub hgroup: Option<(u32, u8)>,
 }
 
 /// The compiled rules and their evaluation order.
@@ -83,6 +85,8 @@ pub struct Compiled {
     pub exact_sets: [super::exactset::ExactSets; 2],
     /// Distinct `Name:mods` requests of header rules.
     pub header_keys: Vec<String>,
+    /// Header rules searched a group at a time (`headerset.rs`).
+    pub header_sets: super::headerset::HeaderSets,
 }
 
 /// Apply `replace_tag`/`pre`/`inter`/`post` to a pattern, as
@@ -225,6 +229,9 @@ struct Filter {
     lits: Option<Literals>,
     /// Pattern and flags to derive a gate from (on first use).
     gate: Option<(String, String)>,
+    /// The pattern (through `escape_high_bytes`) and flags (header rules'
+    /// shared searches, `headerset.rs`).
+    source: Option<(String, String)>,
 }
 
 /// Compile, optionally also extracting prefilter literals (or, failing
@@ -255,7 +262,10 @@ fn compile_re_lits(
     // segments, and gating those too measured no better).
     let want_gate = want_lits && filter.lits.is_none() && (re.is_pcre() || !re.context_free());
     if want_gate {
-        filter.gate = Some((pattern, flags.to_string()));
+        filter.gate = Some((pattern.clone(), flags.to_string()));
+    }
+    if want_lits {
+        filter.source = Some((pattern, flags.to_string()));
     }
     Ok((re, filter))
 }
@@ -300,8 +310,10 @@ fn build_test(
                     Some((hdr, neg, pat, unset)) => {
                         let key = key_ids[&hdr];
                         compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
-                            // Header rules: literals only (no gates there).
+                            // Header rules: literals, and grouped searches
+                            // instead of gates (`headerset.rs`).
                             lits.lits = l.lits;
+                            lits.source = l.source;
                             Test::Header {
                                 key,
                                 hdr,
@@ -454,6 +466,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             prefiltered: false,
             gated: false,
             live: false,
+            hgroup: None,
             tflags,
         });
         let idx = (out.rules.len() - 1) as u32;
@@ -491,10 +504,23 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     super::liveness::mark_live(&mut out);
     let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
     let mut gate_pats: [Vec<(u32, String, String)>; 3] = Default::default();
+    let mut header_items = Vec::new();
     for (idx, kind, lits) in filters {
         let r = &mut out.rules[idx as usize];
         if !r.live {
             continue;
+        }
+        if let (Test::Header { key, re, .. }, Some((pattern, flags))) = (&r.test, &lits.source)
+            && r.enabled
+            && (re.is_lazy_rust() || re.is_pcre())
+        {
+            header_items.push(super::headerset::Item {
+                rule: idx,
+                key: *key,
+                pattern: pattern.clone(),
+                flags: flags.clone(),
+                exact: re.is_lazy_rust(),
+            });
         }
         if let Some(l) = lits.lits {
             r.prefiltered = true;
@@ -532,6 +558,11 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     out.pf_full = Prefilter::build(&pf_lits[3]);
     out.pf_header = Prefilter::build(&pf_lits[4]);
     out.gates = gate_pats.map(Gates::build);
+    let (sets, members) = super::headerset::HeaderSets::build(header_items);
+    out.header_sets = sets;
+    for (rule, g, m) in members {
+        out.rules[rule as usize].hgroup = Some((g, m));
+    }
     let mut exact_items: [Vec<(u32, String, String)>; 2] = Default::default();
     for &i in &out.plain {
         let r = &out.rules[i];

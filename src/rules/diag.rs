@@ -35,7 +35,7 @@ impl RuleSet {
         let mut out: Vec<(String, std::time::Duration)> = c
             .plain
             .iter()
-            .filter(|&&i| rules[i].enabled)
+            .filter(|&&i| rules[i].enabled && rules[i].live)
             .map(|&i| {
                 let t = std::time::Instant::now();
                 self.run_rule(i as u32, &rules[i], &ctx, &cands);

@@ -20,6 +20,7 @@ mod evalfns_tosubject;
 mod exact;
 mod exactset;
 mod gate;
+mod headerset;
 mod html;
 mod html_style;
 mod html_text;
@@ -59,6 +60,8 @@ struct Candidates {
     /// Rule index → its grouped exact search's answer.
     exact: Vec<exactset::Answer>,
     hvals: Vec<Option<std::rc::Rc<[u8]>>>,
+    /// Per-message state of the grouped header searches.
+    hsets: headerset::State,
     body: HashMap<u32, Vec<u32>>,
     rawbody: HashMap<u32, Vec<u32>>,
     uri: HashMap<u32, Vec<u32>>,
@@ -264,6 +267,7 @@ impl RuleSet {
             .iter()
             .for_each(exactset::ExactSets::force);
         self.compiled.gates.iter().for_each(gate::Gates::force);
+        self.compiled.header_sets.force();
         let mut bad = Vec::new();
         for r in self.compiled.rules.iter().filter(|r| r.live) {
             let ok = match &r.test {
@@ -334,6 +338,7 @@ impl RuleSet {
             gate: self.gate_hits(ctx),
             exact: exactset::answers(&c.exact_sets, &ctx.bodies.exact, c.rules.len()),
             hvals,
+            hsets: c.header_sets.state(),
             body: c.pf_body.candidates(&ctx.bodies.body_lines),
             rawbody: c.pf_rawbody.candidates(&ctx.bodies.rawbody),
             uri: c.pf_uri.candidates(&ctx.bodies.uri_bytes),
@@ -504,7 +509,14 @@ impl RuleSet {
             } => {
                 let m = match &cands.hvals[*key as usize] {
                     Some(_) if r.prefiltered && !cands.header[idx as usize] => false,
-                    Some(v) => re.is_match(v),
+                    Some(v) => match r
+                        .hgroup
+                        .map(|(g, m)| self.compiled.header_sets.answer(g, m, v, &cands.hsets))
+                    {
+                        Some(exactset::Answer::Yes) => true,
+                        Some(exactset::Answer::No) => false,
+                        _ => re.is_match(v),
+                    },
                     None => re.is_match(unset.as_deref().unwrap_or(b"")),
                 };
                 usize::from(m != *neg)
