@@ -208,3 +208,26 @@ fn ruleset_is_shareable_across_tasks() {
         assert_eq!(h.join().unwrap(), 2, "MISSING_FROM and MISSING_DATE");
     }
 }
+
+/// Prefiltered rules whose literals start every match are tried only at
+/// the literals' occurrences: a match at a later occurrence still counts,
+/// look-behind still sees the bytes before the literal, and `nosubject`
+/// still leaves out the Subject line (both engines).
+#[test]
+fn body_rules_tried_at_their_literals() {
+    let r = "body B_LB /(?<!not )free money/\n\
+             body B_LB_NO /(?<!not )free money now/\n\
+             body B_RUST /\\bfree money\\b/i\n\
+             body B_RUST_NO /\\bfree moneyz/i\n\
+             body B_X /(?<!not )free \\s+ money/x\n\
+             body B_NOSUBJ /special offer/i\n\
+             tflags B_NOSUBJ nosubject\n\
+             body B_SUBJ /special offer/i\n";
+    let msg = MSG.replace(
+        "Second paragraph",
+        "not free money now, FREE MONEY later, freefree money, not free money",
+    );
+    let mut got = hits(r, &msg);
+    got.sort();
+    assert_eq!(got, ["B_LB", "B_RUST", "B_SUBJ", "B_X"]);
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::gate::Gates;
 use super::meta::{self, Expr, Resolver};
 use super::parse::{ParsedConfig, ReplaceTags, RuleKind, latin1_to_utf8};
-use super::prefilter::{self, Prefilter};
+use super::prefilter::{self, Literals, Prefilter};
 use super::regex::{PerlRegex, split_delimited};
 
 /// What a compiled rule tests.
@@ -63,6 +63,10 @@ pub struct CRule {
     pub live: bool,
     /// Header rules: `(group, member)` in `Compiled::header_sets`.
     pub hgroup: Option<(u32, u8)>,
+    /// Prefiltered rules: slot in their kind's `Prefilter`, and whether a
+    /// match must start at one of the literals.
+    pub pf_slot: u32,
+    pub pf_prefix: bool,
 }
 
 /// The compiled rules and their evaluation order.
@@ -219,9 +223,6 @@ fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)>
 fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, String> {
     compile_re_lits(name, text, tags, false).map(|(re, _)| re)
 }
-
-/// Prefilter literals of one rule.
-type Literals = Vec<Vec<u8>>;
 
 /// What filters a rule before it runs: literals and/or a gate pattern.
 #[derive(Default)]
@@ -467,6 +468,8 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             gated: false,
             live: false,
             hgroup: None,
+            pf_slot: 0,
+            pf_prefix: false,
             tflags,
         });
         let idx = (out.rules.len() - 1) as u32;
@@ -524,13 +527,16 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
         }
         if let Some(l) = lits.lits {
             r.prefiltered = true;
-            match kind {
-                RuleKind::Body => pf_lits[0].push((idx, l)),
-                RuleKind::Rawbody => pf_lits[1].push((idx, l)),
-                RuleKind::Uri => pf_lits[2].push((idx, l)),
-                RuleKind::Header => pf_lits[4].push((idx, l)),
-                _ => pf_lits[3].push((idx, l)),
-            }
+            r.pf_prefix = l.prefix;
+            let k = match kind {
+                RuleKind::Body => 0,
+                RuleKind::Rawbody => 1,
+                RuleKind::Uri => 2,
+                RuleKind::Header => 4,
+                _ => 3,
+            };
+            r.pf_slot = pf_lits[k].len() as u32;
+            pf_lits[k].push((idx, l.lits));
         }
         if let Some((p, f)) = lits.gate {
             let k = match kind {

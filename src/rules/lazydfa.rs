@@ -87,6 +87,18 @@ impl Matcher {
         })
     }
 
+    /// Is there a match starting exactly at `at`? (Look-behind assertions
+    /// still see the bytes before it.) `None` when the automaton gave up.
+    pub fn is_match_at(&self, subject: &[u8], at: usize) -> Option<bool> {
+        self.with_cache(|dfa, cache| {
+            let input = Input::new(subject)
+                .range(at..)
+                .anchored(regex_automata::Anchored::Yes)
+                .earliest(true);
+            dfa.try_search_fwd(cache, &input).ok().map(|m| m.is_some())
+        })
+    }
+
     /// Add the patterns matching somewhere in `subject` to `set` (an
     /// automaton built with `MatchKind::All`). `None` when it gave up.
     pub fn which(&self, subject: &[u8], set: &mut PatternSet) -> Option<()> {

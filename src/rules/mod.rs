@@ -62,10 +62,10 @@ struct Candidates {
     hvals: Vec<Option<std::rc::Rc<[u8]>>>,
     /// Per-message state of the grouped header searches.
     hsets: headerset::State,
-    body: HashMap<u32, Vec<u32>>,
-    rawbody: HashMap<u32, Vec<u32>>,
-    uri: HashMap<u32, Vec<u32>>,
-    full: HashMap<u32, Vec<u32>>,
+    body: prefilter::Cands,
+    rawbody: prefilter::Cands,
+    uri: prefilter::Cands,
+    full: prefilter::Cands,
 }
 
 /// Where to read rules from; empty lists mean SpamAssassin's own search order.
@@ -443,7 +443,7 @@ impl RuleSet {
                      list: &[Vec<u8>],
                      joined: &[u8],
                      exact: Option<&exact::ExactText>,
-                     cand: &HashMap<u32, Vec<u32>>,
+                     cand: &prefilter::Cands,
                      gates: &gate::Gates,
                      skip_first: bool|
          -> usize {
@@ -466,11 +466,36 @@ impl RuleSet {
             };
             let mut n = 0;
             if r.prefiltered {
-                let Some(v) = cand.get(&idx) else { return 0 };
-                for &j in v {
-                    if skip_first && j == 0 {
+                let hits = cand.of(r.pf_slot);
+                // A match starts at one of the literals: try just there.
+                if r.pf_prefix && !r.multiple {
+                    let at = |&(j, p): &(u32, u32)| {
+                        if skip_first && j == 0 {
+                            return Some(false);
+                        }
+                        re.is_match_at(&list[j as usize], p as usize)
+                    };
+                    let mut sure = true;
+                    for h in hits {
+                        match at(h) {
+                            Some(true) => return 1,
+                            Some(false) => {}
+                            None => {
+                                sure = false;
+                                break;
+                            }
+                        }
+                    }
+                    if sure {
+                        return 0;
+                    }
+                }
+                let mut last = None;
+                for &(j, _) in hits {
+                    if (skip_first && j == 0) || last == Some(j) {
                         continue;
                     }
+                    last = Some(j);
                     n += count(&list[j as usize], n);
                     if n >= max {
                         break;
@@ -541,7 +566,7 @@ impl RuleSet {
                 false,
             ),
             Test::Full(re) => {
-                if r.prefiltered && !cands.full.contains_key(&idx) {
+                if r.prefiltered && cands.full.of(r.pf_slot).is_empty() {
                     0
                 } else {
                     usize::from(re.is_match(ctx.pristine))

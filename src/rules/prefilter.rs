@@ -27,15 +27,21 @@ const MAX_LITERAL: usize = 8;
 /// (Perl flags `flags`), lower-cased; `None` when no useful set exists.
 #[cfg(test)]
 pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
-    required_prefixes_parsed(pattern, flags, parse_ast(pattern, flags).as_ref())
+    required_prefixes_parsed(pattern, flags, parse_ast(pattern, flags).as_ref()).map(|l| l.lits)
+}
+
+/// A rule's prefilter literals.
+#[derive(Debug, Clone)]
+pub struct Literals {
+    pub lits: Vec<Vec<u8>>,
+    /// Every match *starts* with one of them (not only contains one): the
+    /// rule can then be tried anchored at each occurrence instead of over
+    /// the whole segment (see `Cands`).
+    pub prefix: bool,
 }
 
 /// [`required_prefixes`] given the pattern's syntax tree from [`parse_ast`].
-pub fn required_prefixes_parsed(
-    pattern: &str,
-    flags: &str,
-    ast: Option<&Ast>,
-) -> Option<Vec<Vec<u8>>> {
+pub fn required_prefixes_parsed(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<Literals> {
     // Case is ignored here: the search below is ASCII case-insensitive, and
     // PCRE2 without UTF folds ASCII only, so case-sensitive literals suffice.
     let parse = |p: &str| translate(p, &parse_ast(p, flags)?, flags, false);
@@ -48,9 +54,15 @@ pub fn required_prefixes_parsed(
     };
     // Prefix literals first; if they are too weak, every match must also
     // end with one of the suffix literals, which works just as well here.
-    literals_of(&hir, ExtractKind::Prefix)
-        .or_else(|| literals_of(&hir, ExtractKind::Suffix))
+    if let Some(lits) = literals_of(&hir, ExtractKind::Prefix) {
+        return Some(Literals { lits, prefix: true });
+    }
+    literals_of(&hir, ExtractKind::Suffix)
         .or_else(|| inner_literals(&hir))
+        .map(|lits| Literals {
+            lits,
+            prefix: false,
+        })
 }
 
 /// Failing both, any piece of a top-level concatenation with a literal set
@@ -190,8 +202,31 @@ fn literals_of(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
 #[derive(Debug, Default)]
 pub struct Prefilter {
     ac: Option<AhoCorasick>,
-    /// Pattern id → rule indexes that own the literal.
-    owners: Vec<Vec<u32>>,
+    /// Pattern id → `(rule index, slot)` of the rules that own the literal;
+    /// a rule's slot is its place in the list given to [`Prefilter::build`].
+    owners: Vec<Vec<(u32, u32)>>,
+    slots: usize,
+}
+
+/// Per message: where each prefiltered rule's literals occur, as
+/// `(segment, offset of the literal)` in text order, by slot. Dense
+/// arrays (a counting sort), not a hash map: tens of thousands of
+/// occurrences in a big message.
+#[derive(Debug, Default)]
+pub struct Cands {
+    start: Vec<u32>,
+    hits: Vec<(u32, u32)>,
+}
+
+impl Cands {
+    /// The occurrences of slot `slot`'s literals.
+    pub fn of(&self, slot: u32) -> &[(u32, u32)] {
+        let s = slot as usize;
+        match (self.start.get(s), self.start.get(s + 1)) {
+            (Some(&a), Some(&b)) => &self.hits[a as usize..b as usize],
+            _ => &[],
+        }
+    }
 }
 
 impl Prefilter {
@@ -199,8 +234,8 @@ impl Prefilter {
     pub fn build(rules: &[(u32, Vec<Vec<u8>>)]) -> Prefilter {
         let mut index: HashMap<&[u8], usize> = HashMap::new();
         let mut pats: Vec<&[u8]> = Vec::new();
-        let mut owners: Vec<Vec<u32>> = Vec::new();
-        for (rule, lits) in rules {
+        let mut owners: Vec<Vec<(u32, u32)>> = Vec::new();
+        for (slot, (rule, lits)) in rules.iter().enumerate() {
             for l in lits {
                 let l = &l[..l.len().min(MAX_LITERAL)];
                 let id = *index.entry(l).or_insert_with(|| {
@@ -208,8 +243,8 @@ impl Prefilter {
                     owners.push(Vec::new());
                     pats.len() - 1
                 });
-                if owners[id].last() != Some(rule) {
-                    owners[id].push(*rule);
+                if owners[id].last().map(|o| o.0) != Some(*rule) {
+                    owners[id].push((*rule, slot as u32));
                 }
             }
         }
@@ -221,28 +256,42 @@ impl Prefilter {
             .match_kind(MatchKind::Standard)
             .build(&pats)
             .ok();
-        Prefilter { ac, owners }
+        Prefilter {
+            ac,
+            owners,
+            slots: rules.len(),
+        }
     }
 
-    /// For each rule with literals, the segments (lines, chunks, URIs) in
-    /// which one of its literals occurs, in order.
-    pub fn candidates(&self, segments: &[Vec<u8>]) -> HashMap<u32, Vec<u32>> {
-        let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+    /// For each rule with literals, where they occur in `segments` (lines,
+    /// chunks, URIs).
+    pub fn candidates(&self, segments: &[Vec<u8>]) -> Cands {
         let Some(ac) = &self.ac else {
-            return out;
+            return Cands::default();
         };
+        let mut found: Vec<(u32, u32, u32)> = Vec::new();
         for (i, seg) in segments.iter().enumerate() {
-            let i = i as u32;
             for m in ac.find_overlapping_iter(seg.as_slice()) {
-                for &r in &self.owners[m.pattern().as_usize()] {
-                    let v = out.entry(r).or_default();
-                    if v.last() != Some(&i) {
-                        v.push(i);
-                    }
+                for &(_, slot) in &self.owners[m.pattern().as_usize()] {
+                    found.push((slot, i as u32, m.start() as u32));
                 }
             }
         }
-        out
+        let mut start = vec![0u32; self.slots + 1];
+        for f in &found {
+            start[f.0 as usize + 1] += 1;
+        }
+        for k in 1..start.len() {
+            start[k] += start[k - 1];
+        }
+        let mut next = start.clone();
+        let mut hits = vec![(0, 0); found.len()];
+        for (slot, seg, pos) in found {
+            let n = &mut next[slot as usize];
+            hits[*n as usize] = (seg, pos);
+            *n += 1;
+        }
+        Cands { start, hits }
     }
 }
 
@@ -252,7 +301,7 @@ impl Prefilter {
     pub fn mark(&self, text: &[u8], out: &mut [bool], keep: impl Fn(u32) -> bool) {
         let Some(ac) = &self.ac else { return };
         for m in ac.find_overlapping_iter(text) {
-            for &r in &self.owners[m.pattern().as_usize()] {
+            for &(r, _) in &self.owners[m.pattern().as_usize()] {
                 if keep(r) {
                     out[r as usize] = true;
                 }
@@ -298,8 +347,29 @@ mod tests {
         );
         assert!(relax(r"a(?=b)*").is_none(), "quantified look-around");
         assert!(required_prefixes(r"ab", "").is_none(), "too short");
-        let pf = Prefilter::build(&[(7, vec![b"cash".to_vec()])]);
-        let c = pf.candidates(&[b"no".to_vec(), b"CASH now".to_vec()]);
-        assert_eq!(c.get(&7), Some(&vec![1]));
+        // Slot = place in the list; hits are (segment, literal offset).
+        let pf = Prefilter::build(&[
+            (7, vec![b"cash".to_vec()]),
+            (9, vec![b"now".to_vec(), b"cash n".to_vec()]),
+        ]);
+        let c = pf.candidates(&[b"no".to_vec(), b"CASH now, cash".to_vec()]);
+        assert_eq!(c.of(0), &[(1, 0), (1, 10)]);
+        assert_eq!(c.of(1), &[(1, 0), (1, 5)]);
+        assert_eq!(c.of(2), &[] as &[(u32, u32)]);
+        assert!(
+            required_prefixes_parsed(
+                "free (cash|money)",
+                "",
+                parse_ast("free (cash|money)", "").as_ref()
+            )
+            .unwrap()
+            .prefix
+        );
+        assert!(
+            !required_prefixes_parsed(r"\d+ dollars", "", parse_ast(r"\d+ dollars", "").as_ref())
+                .unwrap()
+                .prefix,
+            "suffix literals do not start a match"
+        );
     }
 }

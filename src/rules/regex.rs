@@ -24,6 +24,16 @@ pub struct PerlRegex {
     /// PCRE2 patterns with a leading part that can match empty: the rest,
     /// for yes/no tests (see `nullprefix.rs`).
     exists: Option<Box<Regex>>,
+    /// PCRE2 rules: the pattern behind `\G`, built on first use, to try a
+    /// match at one offset only (see [`PerlRegex::is_match_at`]).
+    anchored: Option<Box<Anchored>>,
+}
+
+#[derive(Debug, Clone)]
+struct Anchored {
+    builder: RegexBuilder,
+    pattern: String,
+    re: std::sync::OnceLock<Option<Regex>>,
 }
 
 /// PCRE2 for what only it handles; the `regex` crate (built on first use,
@@ -57,6 +67,13 @@ impl LazyRust {
             Some(m) => m,
             None => self.get().is_some_and(|re| re.is_match(subject)),
         }
+    }
+
+    fn is_match_at(&self, subject: &[u8], at: usize) -> Option<bool> {
+        self.fwd
+            .get_or_init(|| super::lazydfa::Matcher::new(&self.pattern, &self.flags))
+            .as_ref()?
+            .is_match_at(subject, at)
     }
 
     fn get(&self) -> Option<&MetaRegex> {
@@ -98,6 +115,7 @@ impl PerlRegex {
             return Ok(PerlRegex {
                 context_free,
                 exists: None,
+                anchored: None,
                 re: Engine::LazyRust(Box::new(LazyRust {
                     pattern,
                     flags: flags.to_string(),
@@ -136,6 +154,16 @@ impl PerlRegex {
                     .and_then(|a| super::nullprefix::strip(&pattern, a, flags))
                     .and_then(|p| b.build(&p).ok())
                     .map(Box::new),
+                anchored: Some(Box::new(Anchored {
+                    builder: b.clone(),
+                    // Under `/x` a `#` comment runs to the end of line.
+                    pattern: if flags.contains('x') {
+                        format!("\\G(?:{pattern}\n)")
+                    } else {
+                        format!("\\G(?:{pattern})")
+                    },
+                    re: std::sync::OnceLock::new(),
+                })),
             }),
             Err(e) if e.to_string().contains("too large") => {
                 let re = regex::bytes::RegexBuilder::new(&pattern)
@@ -156,6 +184,7 @@ impl PerlRegex {
                     re: Engine::Rust(re),
                     context_free: false,
                     exists: None,
+                    anchored: None,
                 })
             }
             Err(e) => Err(e.to_string()),
@@ -212,6 +241,23 @@ impl PerlRegex {
                 tracing::debug!(pattern = re.as_str(), error = %e, "rule regex failed");
                 false
             }
+        }
+    }
+
+    /// Is there a match starting exactly at `at` in `subject` (look-behind
+    /// still sees the bytes before it)? `None` when this regex cannot say
+    /// (the caller then searches the whole subject).
+    pub fn is_match_at(&self, subject: &[u8], at: usize) -> Option<bool> {
+        match &self.re {
+            Engine::LazyRust(l) => l.is_match_at(subject, at),
+            Engine::Pcre(_) => {
+                let a = self.anchored.as_deref()?;
+                let re =
+                    a.re.get_or_init(|| a.builder.build(&a.pattern).ok())
+                        .as_ref()?;
+                re.is_match_at(subject, at).ok()
+            }
+            Engine::Rust(_) => None,
         }
     }
 
@@ -418,5 +464,38 @@ mod tests {
         assert!(r.is_match(b"a foo\n"), "\\Z stays with PCRE2");
         let r = PerlRegex::from_delimited(r"/^\s*$/m").unwrap();
         assert!(!r.is_match(b"foo\n"), "no /m ^ after a final newline");
+    }
+
+    /// `is_match_at` answers "a match starting exactly here" in both
+    /// engines (never `None` for these), with look-behind seeing the
+    /// bytes before the offset.
+    #[test]
+    fn match_at_an_offset() {
+        let hay = b"not free money, free money";
+        for (re, at, want) in [
+            (r"/(?<!not )free money/", 4, false),
+            (r"/(?<!not )free money/", 16, true),
+            (r"/(?<!not )free money/", 15, false),
+            (r"/(?<!not\ )free \s+ money/x", 16, true),
+            (r"/(?<!not\ )free \s+ money/x", 4, false),
+            (r"/(?<!not )free \s+ money/x", 4, true), // `/x`: the lookbehind is "not"
+            (r"/\bfree money/i", 16, true),
+            (r"/\bfree money/i", 17, false),
+            (r"/ree money/", 17, true),
+            (r"/\bree money/", 17, false),
+        ] {
+            let r = PerlRegex::from_delimited(re).unwrap();
+            assert_eq!(r.is_match_at(hay, at), Some(want), "{re} at {at}");
+        }
+        assert!(
+            PerlRegex::from_delimited(r"/(?<!x)free/")
+                .unwrap()
+                .is_pcre()
+        );
+        assert!(
+            PerlRegex::from_delimited(r"/\bfree/")
+                .unwrap()
+                .is_lazy_rust()
+        );
     }
 }
