@@ -203,6 +203,28 @@ fn main() {
         let s = measured_passes(&rs, &msgs, n);
         let el = t.elapsed();
         println!("{} rules, {} live", rs.rule_count(), rs.live_rule_count());
+        if std::env::var_os("RULES_COUNTS").is_some() {
+            let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+            for r in rs.rules().iter().filter(|r| r.live && r.enabled) {
+                let dbg = format!("{:?}", r.test);
+                let engine = ["Pcre", "LazyRust", "Rust"]
+                    .into_iter()
+                    .find(|e| dbg.contains(&format!("re: {e}(")) || dbg.contains(&format!("({e}(")))
+                    .unwrap_or("-");
+                let k = format!(
+                    "{:?} {engine}{}{}{}{}",
+                    r.kind,
+                    if r.prefiltered { " pf" } else { "" },
+                    if r.pf_prefix { "-prefix" } else { "" },
+                    if r.gated { " gated" } else { "" },
+                    if r.multiple { " multiple" } else { "" }
+                );
+                *by.entry(k).or_default() += 1;
+            }
+            for (k, n) in by {
+                println!("{n:>5} {k}");
+            }
+        }
         println!(
             "load {load:?}; {n} passes in {el:?} = {:?} per message (score sum {s}); \
              RSS {rss0} KiB before load, +{} KiB after load, +{} KiB after the passes",

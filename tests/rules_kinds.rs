@@ -231,3 +231,27 @@ fn body_rules_tried_at_their_literals() {
     got.sort();
     assert_eq!(got, ["B_LB", "B_RUST", "B_SUBJ", "B_X"]);
 }
+
+/// `tflags multiple` rules tried at their literals count as a search from
+/// left to right does: matches do not overlap, each segment counts on its
+/// own, and `maxhits` caps the count (both engines).
+#[test]
+fn multiple_rules_counted_at_their_literals() {
+    let r = "body M_RUST /xyzxyz/\n\
+             tflags M_RUST multiple\n\
+             body M_PCRE /(?<!q)xyzxyz/\n\
+             tflags M_PCRE multiple\n\
+             body M_MAX /xyzxyz/\n\
+             tflags M_MAX multiple maxhits=2\n";
+    let msg = MSG.replace(
+        "Second paragraph",
+        "xyzxyzxyz qxyzxyz xyzxyz.\n\nxyzxyzxyzxyz",
+    );
+    let got = hits(r, &msg);
+    let n = |name: &str| got.iter().filter(|h| *h == name).count();
+    // Line 1: 0, (3 overlaps), 18; "qxyzxyz" only for the regex crate rule.
+    // Line 2: 0, 6.
+    assert_eq!(n("M_RUST"), 5, "{got:?}");
+    assert_eq!(n("M_PCRE"), 4, "{got:?}");
+    assert_eq!(n("M_MAX"), 2, "{got:?}");
+}

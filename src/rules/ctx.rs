@@ -38,6 +38,10 @@ pub struct Memo {
     pub mime: std::cell::OnceCell<super::evalfns_mime::MimeStats>,
     pub date_diff: std::cell::OnceCell<i64>,
     pub madiff: std::cell::OnceCell<(f64, usize, usize)>,
+    /// `check_for_uppercase`'s percentage (three rules ask for it).
+    pub upper_pct: std::cell::OnceCell<f64>,
+    /// `check_abundant_unicode_ratio`'s ratio (asked with two thresholds).
+    pub unicode_ratio: std::cell::OnceCell<f64>,
 }
 
 /// Settings that shape a message's metadata: relay trust and the header

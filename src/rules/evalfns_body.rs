@@ -60,6 +60,11 @@ fn abundant_unicode(ctx: &Ctx, ratio: &str) -> bool {
     if !valid {
         return false;
     }
+    *ctx.memo.unicode_ratio.get_or_init(|| unicode_ratio(ctx)) >= ratio
+}
+
+/// Unicode escapes per other byte in the 7/8-bit text/plain parts.
+fn unicode_ratio(ctx: &Ctx) -> f64 {
     let (mut normal, mut unicode) = (0usize, 0usize);
     for p in &ctx.parts {
         if p.ctype != "text/plain" || !matches!(p.cte.as_str(), "" | "7bit" | "8bit") {
@@ -71,12 +76,11 @@ fn abundant_unicode(ctx: &Ctx, ratio: &str) -> bool {
             normal += line.len() - subs * 8;
         }
     }
-    let r = if normal > 0 {
+    if normal > 0 {
         unicode as f64 / normal as f64
     } else {
         0.0
-    };
-    r >= ratio
+    }
 }
 
 /// Non-overlapping `&#x[0-9A-F]{4};` (upper-case hex only, as the Perl).

@@ -32,7 +32,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
             let (Some(min), Some(max)) = (num(0), num(1)) else {
                 return Some(false);
             };
-            let u = uppercase_pct(ctx);
+            let u = *ctx.memo.upper_pct.get_or_init(|| uppercase_pct(ctx));
             u > min && u <= max
         }
         _ => return None,

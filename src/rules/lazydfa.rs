@@ -99,6 +99,19 @@ impl Matcher {
         })
     }
 
+    /// The end of the (leftmost-first) match starting exactly at `at`, if
+    /// any. `None` when the automaton gave up.
+    pub fn match_end_at(&self, subject: &[u8], at: usize) -> Option<Option<usize>> {
+        self.with_cache(|dfa, cache| {
+            let input = Input::new(subject)
+                .range(at..)
+                .anchored(regex_automata::Anchored::Yes);
+            dfa.try_search_fwd(cache, &input)
+                .ok()
+                .map(|m| m.map(|h| h.offset()))
+        })
+    }
+
     /// Add the patterns matching somewhere in `subject` to `set` (an
     /// automaton built with `MatchKind::All`). `None` when it gave up.
     pub fn which(&self, subject: &[u8], set: &mut PatternSet) -> Option<()> {

@@ -468,27 +468,10 @@ impl RuleSet {
             if r.prefiltered {
                 let hits = cand.of(r.pf_slot);
                 // A match starts at one of the literals: try just there.
-                if r.pf_prefix && !r.multiple {
-                    let at = |&(j, p): &(u32, u32)| {
-                        if skip_first && j == 0 {
-                            return Some(false);
-                        }
-                        re.is_match_at(&list[j as usize], p as usize)
-                    };
-                    let mut sure = true;
-                    for h in hits {
-                        match at(h) {
-                            Some(true) => return 1,
-                            Some(false) => {}
-                            None => {
-                                sure = false;
-                                break;
-                            }
-                        }
-                    }
-                    if sure {
-                        return 0;
-                    }
+                if r.pf_prefix
+                    && let Some(n) = re.count_at_literals(list, hits, skip_first, r.multiple, max)
+                {
+                    return n;
                 }
                 let mut last = None;
                 for &(j, _) in hits {

@@ -70,10 +70,13 @@ impl LazyRust {
     }
 
     fn is_match_at(&self, subject: &[u8], at: usize) -> Option<bool> {
+        self.fwd()?.is_match_at(subject, at)
+    }
+
+    fn fwd(&self) -> Option<&super::lazydfa::Matcher> {
         self.fwd
             .get_or_init(|| super::lazydfa::Matcher::new(&self.pattern, &self.flags))
-            .as_ref()?
-            .is_match_at(subject, at)
+            .as_ref()
     }
 
     fn get(&self) -> Option<&MetaRegex> {
@@ -259,6 +262,77 @@ impl PerlRegex {
             }
             Engine::Rust(_) => None,
         }
+    }
+
+    /// The end of the match starting exactly at `at`, if any; `None` when
+    /// this regex cannot say.
+    fn match_end_at(&self, subject: &[u8], at: usize) -> Option<Option<usize>> {
+        match &self.re {
+            Engine::LazyRust(l) => l.fwd()?.match_end_at(subject, at),
+            Engine::Pcre(_) => {
+                let a = self.anchored.as_deref()?;
+                let re =
+                    a.re.get_or_init(|| a.builder.build(&a.pattern).ok())
+                        .as_ref()?;
+                re.find_at(subject, at).ok().map(|m| m.map(|m| m.end()))
+            }
+            Engine::Rust(_) => None,
+        }
+    }
+
+    /// Hits of a rule whose matches all start at one of its literals,
+    /// tried only where they occur (`hits`: `(segment, offset)` in text
+    /// order, see `prefilter::Cands`): 0 or 1, or with `multiple` the
+    /// non-overlapping matches per segment as [`PerlRegex::count_matches`]
+    /// counts them, up to `max`. `None` when the regex cannot say.
+    pub fn count_at_literals(
+        &self,
+        segs: &[Vec<u8>],
+        hits: &[(u32, u32)],
+        skip_first: bool,
+        multiple: bool,
+        max: usize,
+    ) -> Option<usize> {
+        if !multiple {
+            for &(j, p) in hits {
+                if !(skip_first && j == 0) && self.is_match_at(&segs[j as usize], p as usize)? {
+                    return Some(1);
+                }
+            }
+            return Some(0);
+        }
+        let (mut n, mut i) = (0, 0);
+        let mut pos = Vec::new();
+        while i < hits.len() {
+            let j = hits[i].0;
+            pos.clear();
+            while i < hits.len() && hits[i].0 == j {
+                pos.push(hits[i].1 as usize);
+                i += 1;
+            }
+            if skip_first && j == 0 {
+                continue;
+            }
+            // Leftmost first: the next match starts at the first literal
+            // at or after the previous match's end where one starts.
+            pos.sort_unstable();
+            pos.dedup();
+            let seg = &segs[j as usize];
+            let mut next = 0;
+            for &p in &pos {
+                if p < next {
+                    continue;
+                }
+                if let Some(end) = self.match_end_at(seg, p)? {
+                    n += 1;
+                    if n >= max {
+                        return Some(n);
+                    }
+                    next = end.max(p + 1);
+                }
+            }
+        }
+        Some(n)
     }
 
     /// Does the regex match in some segment of `text` (leaving out the
