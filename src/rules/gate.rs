@@ -136,6 +136,13 @@ fn build_dfa(hirs: &[Hir]) -> Option<DFA> {
         .ok()
 }
 
+/// One rule's gate as an automaton of its own: a superset of the rule on
+/// any one text (`None` when no gate can be derived or built).
+pub fn superset_matcher(pattern: &str, flags: &str) -> Option<Matcher> {
+    let h = gate_pattern(pattern, flags, parse_ast(pattern, flags).as_ref())?;
+    build_dfa(std::slice::from_ref(&h)).map(Matcher::from_dfa)
+}
+
 impl Group {
     fn compile(&self) -> Built {
         let mut hirs = Vec::new();
@@ -193,14 +200,7 @@ impl Gates {
     pub fn segment_filter(&self, rule: u32) -> Option<&Matcher> {
         let s = self.single.get(&rule)?;
         s.dfa
-            .get_or_init(|| {
-                let h = gate_pattern(
-                    &s.pattern,
-                    &s.flags,
-                    parse_ast(&s.pattern, &s.flags).as_ref(),
-                )?;
-                build_dfa(std::slice::from_ref(&h)).map(Matcher::from_dfa)
-            })
+            .get_or_init(|| superset_matcher(&s.pattern, &s.flags))
             .as_ref()
     }
 

@@ -479,6 +479,9 @@ impl RuleSet {
                         continue;
                     }
                     last = Some(j);
+                    if re.ruled_out(&list[j as usize]) {
+                        continue;
+                    }
                     n += count(&list[j as usize], n);
                     if n >= max {
                         break;

@@ -24,16 +24,21 @@ pub struct PerlRegex {
     /// PCRE2 patterns with a leading part that can match empty: the rest,
     /// for yes/no tests (see `nullprefix.rs`).
     exists: Option<Box<Regex>>,
-    /// PCRE2 rules: the pattern behind `\G`, built on first use, to try a
-    /// match at one offset only (see [`PerlRegex::is_match_at`]).
+    /// PCRE2 rules: helper automata built on first use.
     anchored: Option<Box<Anchored>>,
 }
 
+/// What a PCRE2 rule may need besides its regex: the pattern behind `\G`
+/// to try a match at one offset only (see [`PerlRegex::is_match_at`]), and
+/// its superset gate (see [`PerlRegex::ruled_out`]).
 #[derive(Debug, Clone)]
 struct Anchored {
     builder: RegexBuilder,
+    /// The pattern (through `escape_high_bytes`) and its Perl flags.
+    source: (String, String),
     pattern: String,
     re: std::sync::OnceLock<Option<Regex>>,
+    superset: std::sync::OnceLock<Option<super::lazydfa::Matcher>>,
 }
 
 /// PCRE2 for what only it handles; the `regex` crate (built on first use,
@@ -159,6 +164,8 @@ impl PerlRegex {
                     .map(Box::new),
                 anchored: Some(Box::new(Anchored {
                     builder: b.clone(),
+                    source: (pattern.clone(), flags.to_string()),
+                    superset: std::sync::OnceLock::new(),
                     // Under `/x` a `#` comment runs to the end of line.
                     pattern: if flags.contains('x') {
                         format!("\\G(?:{pattern}\n)")
@@ -262,6 +269,19 @@ impl PerlRegex {
             }
             Engine::Rust(_) => None,
         }
+    }
+
+    /// True when the rule's superset gate (its pattern with look-around
+    /// dropped, run by a lazy DFA) proves `subject` holds no match: PCRE2
+    /// then need not backtrack through it. Always false for other engines.
+    pub fn ruled_out(&self, subject: &[u8]) -> bool {
+        let Some(a) = self.anchored.as_deref() else {
+            return false;
+        };
+        a.superset
+            .get_or_init(|| super::gate::superset_matcher(&a.source.0, &a.source.1))
+            .as_ref()
+            .is_some_and(|m| m.is_match(subject) == Some(false))
     }
 
     /// The end of the match starting exactly at `at`, if any; `None` when
