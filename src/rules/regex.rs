@@ -592,4 +592,21 @@ mod tests {
                 .is_lazy_rust()
         );
     }
+
+    /// `ruled_out` is only ever true where the rule cannot match: the
+    /// superset keeps every match of the look-around-free part.
+    #[test]
+    fn superset_rules_out_only_non_matches() {
+        let r = PerlRegex::from_delimited(r"/(?<!not )free money$/").unwrap();
+        assert!(r.is_pcre());
+        assert!(r.ruled_out(b"nothing to see"));
+        assert!(
+            !r.ruled_out(b"not free money"),
+            "superset matches, PCRE2 decides"
+        );
+        assert!(!r.is_match(b"not free money"));
+        assert!(!r.ruled_out(b"a free money\n") && r.is_match(b"a free money\n"));
+        let rust = PerlRegex::from_delimited(r"/free money/").unwrap();
+        assert!(!rust.ruled_out(b"nothing"), "only PCRE2 rules have one");
+    }
 }
