@@ -562,13 +562,18 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     out.pf_rawbody = Prefilter::build(&pf_lits[1]);
     out.pf_uri = Prefilter::build(&pf_lits[2]);
     out.pf_full = Prefilter::build(&pf_lits[3]);
-    out.pf_header = Prefilter::build(&pf_lits[4]);
     out.gates = gate_pats.map(Gates::build);
     let (sets, members) = super::headerset::HeaderSets::build(header_items);
     out.header_sets = sets;
     for (rule, g, m) in members {
-        out.rules[rule as usize].hgroup = Some((g, m));
+        // A group searches the whole value once anyway: its members need
+        // no literal pass over it.
+        let r = &mut out.rules[rule as usize];
+        r.hgroup = Some((g, m));
+        r.prefiltered = false;
     }
+    pf_lits[4].retain(|(i, _)| out.rules[*i as usize].hgroup.is_none());
+    out.pf_header = Prefilter::build(&pf_lits[4]);
     let mut exact_items: [Vec<(u32, String, String)>; 2] = Default::default();
     for &i in &out.plain {
         let r = &out.rules[i];
