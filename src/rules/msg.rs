@@ -60,11 +60,9 @@ fn push_field(fields: &mut Vec<Field>, h: &[u8]) {
     let name = String::from_utf8_lossy(&h[..colon])
         .trim_end_matches([' ', '\t'])
         .to_string();
-    let raw: Vec<u8> = h[colon + 1..]
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r')
-        .collect();
+    // Sized up front: a filtered `collect` grows by reallocating.
+    let mut raw = Vec::with_capacity(h.len() - colon);
+    raw.extend(h[colon + 1..].iter().copied().filter(|&b| b != b'\r'));
     let decoded = decode_value(&raw, &name);
     fields.push(Field { name, raw, decoded });
 }
@@ -86,12 +84,9 @@ pub fn decode_value(raw: &[u8], name: &str) -> Vec<u8> {
         v.push(raw[i]);
         i += 1;
     }
-    let s = trim_ws(&v);
-    let s: Vec<u8> = s
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\n' && b != b'\r')
-        .collect();
+    let t = trim_ws(&v);
+    let mut s = Vec::with_capacity(t.len());
+    s.extend(t.iter().copied().filter(|&b| b != b'\n' && b != b'\r'));
     let lname = name.to_ascii_lowercase();
     let skip = matches!(
         lname.as_str(),
