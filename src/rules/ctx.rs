@@ -163,6 +163,11 @@ impl<'a> Ctx<'a> {
 
     /// Like [`Ctx::get`], sharing the cached value (the header-rule path).
     pub fn get_ref(&self, request: &str) -> Option<Rc<[u8]>> {
+        // Most requests the rules make name headers a message lacks:
+        // answered without the cache's key copy and hashing.
+        if self.plainly_absent(request) {
+            return None;
+        }
         if let Some(v) = self.cache.borrow().get(request) {
             return v.clone();
         }
@@ -171,6 +176,28 @@ impl<'a> Ctx<'a> {
             .borrow_mut()
             .insert(request.to_string(), v.clone());
         v
+    }
+
+    /// A request for an ordinary header (not a pseudo-header such as
+    /// `ALL` or `ToCc`) that no field of the message has.
+    fn plainly_absent(&self, request: &str) -> bool {
+        let name = request.split(':').next().unwrap_or("");
+        const PSEUDO: [&str; 11] = [
+            "all",
+            "all-trusted",
+            "all-internal",
+            "all-untrusted",
+            "all-external",
+            "envelopefrom",
+            "x-spam-relays-untrusted",
+            "x-spam-relays-trusted",
+            "x-spam-relays-external",
+            "x-spam-relays-internal",
+            "tocc",
+        ];
+        name != "MESSAGEID"
+            && !PSEUDO.iter().any(|p| name.eq_ignore_ascii_case(p))
+            && !self.exists(name)
     }
 
     /// Decoded value of a header as a string ("" when absent).

@@ -201,14 +201,13 @@ pub fn looks_like_address(a: &str) -> bool {
 
 /// The globs of one `enlist_addrlist (NAME) ...` list (lower-cased); the
 /// kept setting is the flat token list of every such line.
-fn addrlist<'a>(rs: &'a RuleSet, name: &str) -> &'a [String] {
-    rs.lists().addrlists.get(name).map_or(&[], Vec::as_slice)
+fn addrlist<'a>(rs: &'a RuleSet, name: &str) -> Option<&'a super::lists::AddrList> {
+    rs.lists().addrlists.get(name)
 }
 
 /// `_check_welcomelist`: exact entry or anchored glob, case-insensitive.
-fn in_addrlist(globs: &[String], addr: &str) -> bool {
-    let a = addr.to_lowercase();
-    globs.iter().any(|g| *g == a || glob_match(g, &a))
+fn in_addrlist(list: Option<&super::lists::AddrList>, addr: &str) -> bool {
+    list.is_some_and(|l| l.matches(addr))
 }
 
 /// `PerMsgStatus::all_from_addrs`: Resent-From's first address, else the

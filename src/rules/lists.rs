@@ -14,8 +14,8 @@ pub struct Lists {
     /// `enlist_uri_host (NAME)` after `delist_uri_host`: host → listed
     /// (`false` for a `!host` exception).
     pub uri_hosts: HashMap<String, HashMap<String, bool>>,
-    /// `enlist_addrlist (NAME)` globs, in order.
-    pub addrlists: HashMap<String, Vec<String>>,
+    /// `enlist_addrlist (NAME)` globs.
+    pub addrlists: HashMap<String, AddrList>,
 }
 
 /// Split a flat `(NAME) tok tok (NAME2) tok` setting into named groups;
@@ -58,13 +58,13 @@ impl Lists {
                 }
             }
         }
-        let mut addrlists: HashMap<String, Vec<String>> = HashMap::new();
+        let mut addrlists: HashMap<String, AddrList> = HashMap::new();
         for (name, t) in groups(get("enlist_addrlist")) {
             if let Some(name) = name {
                 addrlists
                     .entry(name.to_string())
                     .or_default()
-                    .push(t.to_lowercase());
+                    .add(t.to_lowercase());
             }
         }
         Lists {
@@ -74,6 +74,41 @@ impl Lists {
             uri_hosts,
             addrlists,
         }
+    }
+}
+
+/// One `enlist_addrlist` list, lower-cased. Most entries are `*@domain`
+/// (the BANKS list has hundreds): those go in a set looked up by the
+/// address's domain instead of being glob-matched one by one.
+#[derive(Debug, Default)]
+pub struct AddrList {
+    exact: HashSet<String>,
+    /// `d` of each `*@d` entry without glob characters in `d`.
+    any_at: HashSet<String>,
+    globs: Vec<String>,
+}
+
+impl AddrList {
+    fn add(&mut self, entry: String) {
+        let plain = |t: &str| !t.contains(['*', '?']);
+        if let Some(d) = entry.strip_prefix("*@").filter(|d| plain(d)) {
+            self.any_at.insert(d.to_string());
+        } else if plain(&entry) {
+            self.exact.insert(entry);
+        } else {
+            self.globs.push(entry);
+        }
+    }
+
+    /// `_check_welcomelist`'s test: an exact entry, or an anchored glob
+    /// (`*` any run, `?` one byte) matching the lower-cased address.
+    pub fn matches(&self, addr: &str) -> bool {
+        let a = addr.to_lowercase();
+        // `*@d` matches when some `@` in the address is followed by `d`.
+        self.exact.contains(&a)
+            || a.match_indices('@')
+                .any(|(i, _)| self.any_at.contains(&a[i + 1..]))
+            || self.globs.iter().any(|g| super::evalfns::glob_match(g, &a))
     }
 }
 
@@ -89,6 +124,35 @@ mod tests {
                 .extend(v.split_whitespace().map(str::to_string));
         }
         m
+    }
+
+    /// The `*@domain` set, exact entries and globs all answer as glob
+    /// matching every entry would (the definition).
+    #[test]
+    fn addr_lists_match_like_their_globs() {
+        let entries = "*@bank.example x@Exact.example *@*.pay.example a?c@q.example *@";
+        let l = Lists::new(&settings(&[("enlist_addrlist", &format!("(L) {entries}"))]));
+        let list = &l.addrlists["L"];
+        for addr in [
+            "joe@bank.example",
+            "JOE@BANK.EXAMPLE",
+            "a@b@bank.example",
+            "@bank.example",
+            "joe@sub.bank.example",
+            "x@exact.example",
+            "y@exact.example",
+            "joe@www.pay.example",
+            "joe@pay.example",
+            "abc@q.example",
+            "abbc@q.example",
+            "joe@",
+            "nobody",
+        ] {
+            let by_glob = entries.split_whitespace().any(|g| {
+                crate::rules::evalfns::glob_match(&g.to_lowercase(), &addr.to_lowercase())
+            });
+            assert_eq!(list.matches(addr), by_glob, "{addr}");
+        }
     }
 
     #[test]
