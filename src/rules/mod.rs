@@ -271,6 +271,11 @@ impl RuleSet {
         let mut bad = Vec::new();
         for r in self.compiled.rules.iter().filter(|r| r.live) {
             let ok = match &r.test {
+                Test::Body(re) | Test::Rawbody(re) | Test::Uri(re) if r.prefiltered => {
+                    // The helper the prefiltered path uses (see `run_rule`).
+                    re.force_helper(r.pf_prefix);
+                    re.force()
+                }
                 Test::Header { re, .. }
                 | Test::Body(re)
                 | Test::Rawbody(re)

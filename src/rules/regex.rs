@@ -237,6 +237,20 @@ impl PerlRegex {
         }
     }
 
+    /// Build now what a prefiltered PCRE2 rule uses on first use: the `\G`
+    /// twin (`anchored`: literals start every match) or the superset gate.
+    pub fn force_helper(&self, anchored: bool) {
+        let Some(a) = self.anchored.as_deref() else {
+            return;
+        };
+        if anchored {
+            a.re.get_or_init(|| a.builder.build(&a.pattern).ok());
+        } else {
+            a.superset
+                .get_or_init(|| super::gate::superset_matcher(&a.source.0, &a.source.1));
+        }
+    }
+
     /// Does the regex match somewhere in `subject`? A runtime error (JIT stack
     /// or match limit) counts as no match, as the brief asks, and is logged.
     pub fn is_match(&self, subject: &[u8]) -> bool {
@@ -608,5 +622,18 @@ mod tests {
         assert!(!r.ruled_out(b"a free money\n") && r.is_match(b"a free money\n"));
         let rust = PerlRegex::from_delimited(r"/free money/").unwrap();
         assert!(!rust.ruled_out(b"nothing"), "only PCRE2 rules have one");
+    }
+
+    /// `force_helper` (the start-up warm-up) builds the `\G` twin and the
+    /// superset gate that would otherwise be built by the first message.
+    #[test]
+    fn force_helper_builds_what_the_prefiltered_path_uses() {
+        let r = PerlRegex::from_delimited(r"/(?<!x)free money/").unwrap();
+        let a = r.anchored.as_deref().expect("a PCRE2 rule");
+        assert!(a.re.get().is_none() && a.superset.get().is_none());
+        r.force_helper(true);
+        assert!(matches!(a.re.get(), Some(Some(_))));
+        r.force_helper(false);
+        assert!(matches!(a.superset.get(), Some(Some(_))));
     }
 }
