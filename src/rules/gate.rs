@@ -113,6 +113,20 @@ struct Single {
 /// thrashing its cache) when states are built too often: the rules then
 /// simply run.
 fn build_dfa(hirs: &[Hir]) -> Option<DFA> {
+    build_many(
+        hirs,
+        DFA::config()
+            .match_kind(regex_automata::MatchKind::All)
+            .cache_capacity(CACHE * hirs.len())
+            .minimum_cache_clear_count(Some(1))
+            .minimum_bytes_per_state(Some(10)),
+    )
+}
+
+/// One multi-pattern lazy DFA over `hirs` (bytes, no captures) with the
+/// automaton settings `config`: the gates here and the header groups of
+/// `headerset.rs`.
+pub fn build_many(hirs: &[Hir], config: regex_automata::hybrid::dfa::Config) -> Option<DFA> {
     let nfa = thompson::Compiler::new()
         .configure(
             thompson::Config::new()
@@ -124,13 +138,7 @@ fn build_dfa(hirs: &[Hir]) -> Option<DFA> {
         .map_err(|e| tracing::warn!(error = %e, "rule gate failed to build"))
         .ok()?;
     DFA::builder()
-        .configure(
-            DFA::config()
-                .match_kind(regex_automata::MatchKind::All)
-                .cache_capacity(CACHE * hirs.len())
-                .minimum_cache_clear_count(Some(1))
-                .minimum_bytes_per_state(Some(10)),
-        )
+        .configure(config)
         .build_from_nfa(nfa)
         .map_err(|e| tracing::warn!(error = %e, "rule gate failed to build"))
         .ok()

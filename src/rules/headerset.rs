@@ -14,8 +14,6 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use regex_automata::hybrid::dfa::DFA;
-use regex_automata::nfa::thompson;
 use regex_automata::{PatternID, PatternSet};
 use regex_syntax::hir::Hir;
 
@@ -151,23 +149,12 @@ impl Group {
         if hirs.is_empty() {
             return None;
         }
-        let nfa = thompson::Compiler::new()
-            .configure(
-                thompson::Config::new()
-                    .utf8(false)
-                    .which_captures(thompson::WhichCaptures::None)
-                    .nfa_size_limit(Some(16 << 20)),
-            )
-            .build_many_from_hir(&hirs)
-            .ok()?;
-        let dfa = DFA::builder()
-            .configure(
-                super::lazydfa::rule_dfa_config()
-                    .match_kind(regex_automata::MatchKind::All)
-                    .cache_capacity((256 << 10) * hirs.len()),
-            )
-            .build_from_nfa(nfa)
-            .ok()?;
+        let dfa = super::gate::build_many(
+            &hirs,
+            super::lazydfa::rule_dfa_config()
+                .match_kind(regex_automata::MatchKind::All)
+                .cache_capacity((256 << 10) * hirs.len()),
+        )?;
         Some(Built {
             m: Matcher::from_dfa(dfa),
             pattern_of,

@@ -65,10 +65,7 @@ struct LazyRust {
 
 impl LazyRust {
     fn is_match(&self, subject: &[u8]) -> bool {
-        let fwd = self
-            .fwd
-            .get_or_init(|| super::lazydfa::Matcher::new(&self.pattern, &self.flags));
-        match fwd.as_ref().and_then(|m| m.is_match(subject)) {
+        match self.fwd().and_then(|m| m.is_match(subject)) {
             Some(m) => m,
             None => self.get().is_some_and(|re| re.is_match(subject)),
         }
@@ -229,10 +226,7 @@ impl PerlRegex {
     /// Build a lazily compiled regex now; false if it cannot be built.
     pub fn force(&self) -> bool {
         match &self.re {
-            Engine::LazyRust(l) => l
-                .fwd
-                .get_or_init(|| super::lazydfa::Matcher::new(&l.pattern, &l.flags))
-                .is_some(),
+            Engine::LazyRust(l) => l.fwd().is_some(),
             _ => true,
         }
     }
@@ -244,10 +238,9 @@ impl PerlRegex {
             return;
         };
         if anchored {
-            a.re.get_or_init(|| a.builder.build(&a.pattern).ok());
+            a.twin();
         } else {
-            a.superset
-                .get_or_init(|| super::gate::superset_matcher(&a.source.0, &a.source.1));
+            a.superset();
         }
     }
 
@@ -275,10 +268,7 @@ impl PerlRegex {
         match &self.re {
             Engine::LazyRust(l) => l.is_match_at(subject, at),
             Engine::Pcre(_) => {
-                let a = self.anchored.as_deref()?;
-                let re =
-                    a.re.get_or_init(|| a.builder.build(&a.pattern).ok())
-                        .as_ref()?;
+                let re = self.anchored.as_deref()?.twin()?;
                 re.is_match_at(subject, at).ok()
             }
             Engine::Rust(_) => None,
@@ -292,9 +282,7 @@ impl PerlRegex {
         let Some(a) = self.anchored.as_deref() else {
             return false;
         };
-        a.superset
-            .get_or_init(|| super::gate::superset_matcher(&a.source.0, &a.source.1))
-            .as_ref()
+        a.superset()
             .is_some_and(|m| m.is_match(subject) == Some(false))
     }
 
@@ -304,10 +292,7 @@ impl PerlRegex {
         match &self.re {
             Engine::LazyRust(l) => l.fwd()?.match_end_at(subject, at),
             Engine::Pcre(_) => {
-                let a = self.anchored.as_deref()?;
-                let re =
-                    a.re.get_or_init(|| a.builder.build(&a.pattern).ok())
-                        .as_ref()?;
+                let re = self.anchored.as_deref()?.twin()?;
                 re.find_at(subject, at).ok().map(|m| m.map(|m| m.end()))
             }
             Engine::Rust(_) => None,
@@ -431,6 +416,22 @@ fn rust_engine(pattern: &str, flags: &str) -> Option<MetaRegex> {
         )
         .build(pattern)
         .ok()
+}
+
+impl Anchored {
+    /// The `\G` twin, compiled on first use.
+    fn twin(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| self.builder.build(&self.pattern).ok())
+            .as_ref()
+    }
+
+    /// The superset gate, built on first use.
+    fn superset(&self) -> Option<&super::lazydfa::Matcher> {
+        self.superset
+            .get_or_init(|| super::gate::superset_matcher(&self.source.0, &self.source.1))
+            .as_ref()
+    }
 }
 
 /// Will [`rust_engine`] accept the pattern? Checked at load with the
