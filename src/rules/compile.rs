@@ -252,11 +252,14 @@ fn compile_re_lits(
     // One parse serves both the engine choice and the prefilter.
     let pattern = super::regex::escape_high_bytes(&body);
     let ast = super::regex::parse_ast(&pattern, flags);
+    let hir = ast
+        .as_ref()
+        .and_then(|a| super::regex::translate(&pattern, a, flags, false));
     let mut filter = Filter::default();
     if want_lits {
-        filter.lits = prefilter::required_prefixes_parsed(&pattern, flags, ast.as_ref());
+        filter.lits = prefilter::required_prefixes_translated(&pattern, flags, hir.as_ref());
     }
-    let re = PerlRegex::from_escaped(pattern.clone(), flags, ast.as_ref())?;
+    let re = PerlRegex::from_translated(pattern.clone(), flags, ast.as_ref(), hir.as_ref())?;
     // A gate costs one automaton pass over the whole text: worth it for
     // rules that otherwise run on every segment (a context-free regex
     // already tests the whole text itself; literals already narrow the

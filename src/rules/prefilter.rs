@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_syntax::ast::Ast;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Hir, HirKind};
 
@@ -30,6 +29,17 @@ pub fn required_prefixes(pattern: &str, flags: &str) -> Option<Vec<Vec<u8>>> {
     required_prefixes_parsed(pattern, flags, parse_ast(pattern, flags).as_ref()).map(|l| l.lits)
 }
 
+/// [`required_prefixes`] given the pattern's syntax tree from [`parse_ast`].
+#[cfg(test)]
+fn required_prefixes_parsed(
+    pattern: &str,
+    flags: &str,
+    ast: Option<&regex_syntax::ast::Ast>,
+) -> Option<Literals> {
+    let hir = ast.and_then(|a| translate(pattern, a, flags, false));
+    required_prefixes_translated(pattern, flags, hir.as_ref())
+}
+
 /// A rule's prefilter literals.
 #[derive(Debug, Clone)]
 pub struct Literals {
@@ -40,25 +50,34 @@ pub struct Literals {
     pub prefix: bool,
 }
 
-/// [`required_prefixes`] given the pattern's syntax tree from [`parse_ast`].
-pub fn required_prefixes_parsed(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<Literals> {
-    // Case is ignored here: the search below is ASCII case-insensitive, and
-    // PCRE2 without UTF folds ASCII only, so case-sensitive literals suffice.
+/// A rule's prefilter literals, given its syntax tree (from [`parse_ast`])
+/// translated without case folding (`None`: it does not translate). Case
+/// is ignored here: the search below is ASCII case-insensitive, and PCRE2
+/// without UTF folds ASCII only, so case-sensitive literals suffice.
+pub fn required_prefixes_translated(
+    pattern: &str,
+    flags: &str,
+    hir: Option<&Hir>,
+) -> Option<Literals> {
     let parse = |p: &str| translate(p, &parse_ast(p, flags)?, flags, false);
     // Look-around only narrows where a pattern matches, so the pattern
     // without it matches a superset; its literals still bound every match.
-    let hir = match ast.and_then(|a| translate(pattern, a, flags, false)) {
+    let relaxed;
+    let hir = match hir {
         Some(h) => h,
-        None if !flags.contains('x') => parse(&relax(pattern)?)?,
+        None if !flags.contains('x') => {
+            relaxed = parse(&relax(pattern)?)?;
+            &relaxed
+        }
         None => return None,
     };
     // Prefix literals first; if they are too weak, every match must also
     // end with one of the suffix literals, which works just as well here.
-    if let Some(lits) = literals_of(&hir, ExtractKind::Prefix) {
+    if let Some(lits) = literals_of(hir, ExtractKind::Prefix) {
         return Some(Literals { lits, prefix: true });
     }
-    literals_of(&hir, ExtractKind::Suffix)
-        .or_else(|| inner_literals(&hir))
+    literals_of(hir, ExtractKind::Suffix)
+        .or_else(|| inner_literals(hir))
         .map(|lits| Literals {
             lits,
             prefix: false,

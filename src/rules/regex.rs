@@ -116,7 +116,21 @@ impl PerlRegex {
         flags: &str,
         ast: Option<&Ast>,
     ) -> Result<PerlRegex, String> {
-        if let Some(context_free) = rust_compatible(&pattern, flags, ast) {
+        let hir = ast.and_then(|a| translate(&pattern, a, flags, false));
+        PerlRegex::from_translated(pattern, flags, ast, hir.as_ref())
+    }
+
+    /// Like [`PerlRegex::from_escaped`] with the tree also translated
+    /// (without case folding, as the prefilter wants it: the engine choice
+    /// reads only its assertions, which folding does not change), so load
+    /// translates each pattern once.
+    pub fn from_translated(
+        pattern: String,
+        flags: &str,
+        ast: Option<&Ast>,
+        hir: Option<&Hir>,
+    ) -> Result<PerlRegex, String> {
+        if let Some(context_free) = rust_compatible(hir) {
             return Ok(PerlRegex {
                 context_free,
                 exists: None,
@@ -437,14 +451,12 @@ impl Anchored {
 /// Will [`rust_engine`] accept the pattern? Checked at load with the
 /// parser only (cheap); the automaton is built on first use. `Some(true)`
 /// when the pattern also has no look-around assertions.
-fn rust_compatible(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<bool> {
+fn rust_compatible(hir: Option<&Hir>) -> Option<bool> {
     // `\Z` and `\G` fail to parse. A non-`/m` `$` (or `\z`) parses to
     // `Look::End`, which unlike Perl's `$` does not match before a final
     // newline: those stay with PCRE2. A `/m` `$` (`Look::EndLF`) and an
     // escaped or bracketed `$` mean the same in both engines.
-    let looks = translate(pattern, ast?, flags, flags.contains('i'))?
-        .properties()
-        .look_set();
+    let looks = hir?.properties().look_set();
     // Perl's `/m` `^` never matches after a final newline, the `regex`
     // crate's does: with `$` also there (`/^\s*$/m`) that changes results.
     use regex_syntax::hir::Look;
