@@ -260,11 +260,11 @@ fn compile_re_lits(
         filter.lits = prefilter::required_prefixes_translated(&pattern, flags, hir.as_ref());
     }
     let re = PerlRegex::from_translated(pattern.clone(), flags, ast.as_ref(), hir.as_ref())?;
-    // A gate costs one automaton pass over the whole text: worth it for
-    // rules that otherwise run on every segment (a context-free regex
-    // already tests the whole text itself; literals already narrow the
-    // segments, and gating those too measured no better).
-    let want_gate = want_lits && filter.lits.is_none() && (re.is_pcre() || !re.context_free());
+    // A gate costs a share of one grouped automaton pass over the whole
+    // text: worth it for rules that otherwise run on every segment, or
+    // (context-free regexes) make a whole-text pass of their own. Literals
+    // already narrow the segments, and gating those too measured no better.
+    let want_gate = want_lits && filter.lits.is_none();
     if want_gate {
         filter.gate = Some((pattern.clone(), flags.to_string()));
     }

@@ -497,8 +497,9 @@ impl RuleSet {
                 if !r.gated && re.context_free() && !re.is_match(joined) {
                     return 0;
                 }
-                // A gated rule runs only where its own gate matches.
-                let filter = if r.gated {
+                // A gated rule runs only where its own gate matches (a
+                // context-free rule's gate is the rule itself: no use).
+                let filter = if r.gated && !re.context_free() {
                     gates.segment_filter(idx)
                 } else {
                     None
