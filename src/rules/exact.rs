@@ -66,7 +66,7 @@ impl ExactText {
         let mut emitted = false;
         for (i, s) in segs.iter().enumerate() {
             let body = s.strip_suffix(b"\n").unwrap_or(s);
-            if body.iter().any(|&c| c == b'\n' || c == SEP) {
+            if memchr::memchr2(b'\n', SEP, body).is_some() {
                 return None;
             }
             if s.as_slice() == b"\n" {

@@ -164,8 +164,12 @@ fn normalize_paragraphs(text: &[u8]) -> Vec<u8> {
             }
             continue;
         }
-        out.push(c);
-        i += 1;
+        // Copy the run of other bytes in one go.
+        let st = i;
+        while i < text.len() && !(text[i].is_ascii_whitespace() || text[i] == 0x0b) {
+            i += 1;
+        }
+        out.extend_from_slice(&text[st..i]);
     }
     out
 }
@@ -196,12 +200,7 @@ fn split_short_paragraphs(text: Vec<u8>) -> Vec<Vec<u8>> {
     }
     let mut out = Vec::new();
     let mut ofs = 0;
-    let idx = |c: u8, from: usize| {
-        text[from.min(n)..]
-            .iter()
-            .position(|&b| b == c)
-            .map(|p| p + from)
-    };
+    let idx = |c: u8, from: usize| memchr::memchr(c, &text[from.min(n)..]).map(|p| p + from);
     while n - ofs > 2 * MAX_BODY_LINE_LENGTH {
         let ok = |j: Option<usize>| j.filter(|&j| j - ofs < 2 * MAX_BODY_LINE_LENGTH);
         let j = ok(idx(b'\n', ofs + MAX_BODY_LINE_LENGTH))
@@ -263,12 +262,16 @@ fn find_text_uris(t: &[u8], out: &mut Vec<String>) {
     let lower = t.to_ascii_lowercase();
     let mut i = 0;
     while i < t.len() {
-        let at_word = i == 0 || !t[i - 1].is_ascii_alphanumeric();
+        // Only a word starting with one of the schemes' first letters can
+        // start a URI: the prefix tests run there, not at every byte.
+        let starts = matches!(lower[i], b'h' | b'f' | b'm' | b'w')
+            && (i == 0 || !t[i - 1].is_ascii_alphanumeric());
         let rest = &lower[i..];
-        let schemed = ["http://", "https://", "ftp://", "mailto:"]
-            .iter()
-            .any(|s| rest.starts_with(s.as_bytes()));
-        if at_word && (schemed || rest.starts_with(b"www.")) {
+        if starts
+            && (["http://", "https://", "ftp://", "mailto:", "www."]
+                .iter()
+                .any(|s| rest.starts_with(s.as_bytes())))
+        {
             let mut j = i;
             while j < t.len() && uri_char(t[j]) {
                 j += 1;
