@@ -437,6 +437,10 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, _kind: RuleKind, func: &str, args: &[String
 /// `ctx.header_len` counts LF-only bytes, so map it back onto the original.
 fn pristine_body_len(ctx: &Ctx) -> usize {
     let p = ctx.pristine;
+    // Without a CR in the header every byte counts: no walk needed.
+    if memchr::memchr(b'\r', &p[..ctx.header_len.min(p.len())]).is_none() {
+        return p.len().saturating_sub(ctx.header_len);
+    }
     let (mut seen, mut i) = (0, 0);
     while i < p.len() && seen < ctx.header_len {
         if !(p[i] == b'\r' && p.get(i + 1) == Some(&b'\n')) {
