@@ -215,4 +215,29 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn which_finds_every_matching_pattern_like_the_library_search() {
+        let pats = [r"foo$", r"\bba[rz]\b", r"\d{3}", r"^x", r"zz", r"o\z"];
+        let dfa = DFA::builder()
+            .configure(rule_dfa_config().match_kind(regex_automata::MatchKind::All))
+            .syntax(syntax_for(""))
+            .thompson(thompson::Config::new().utf8(false))
+            .build_many(&pats)
+            .unwrap();
+        let m = Matcher::from_dfa(dfa.clone());
+        let hays: [&[u8]; 6] = [b"x bar 12 foo", b"baz123 zz", b"", b"foo\n", b"xoo", b"zzz"];
+        let mut seen = 0;
+        for hay in hays {
+            let mut ours = PatternSet::new(pats.len());
+            m.which(hay, &mut ours).unwrap();
+            let mut lib = PatternSet::new(pats.len());
+            dfa.try_which_overlapping_matches(&mut dfa.create_cache(), &Input::new(hay), &mut lib)
+                .unwrap();
+            assert_eq!(ours, lib, "{hay:?}");
+            seen += ours.len();
+        }
+        // Matches at the end of input (foo$, o\z) and mid-text both occur.
+        assert!(seen >= 8, "{seen} matches over the haystacks");
+    }
 }
