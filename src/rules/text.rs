@@ -136,13 +136,14 @@ fn join_segments(segs: &[Vec<u8>]) -> Vec<u8> {
 
 /// `s/\n+\s*\n+/\x00/g; s/\s+/ /g; tr/\x00/\n/`.
 fn normalize_paragraphs(text: &[u8]) -> Vec<u8> {
+    // Perl's `\s`: ASCII whitespace and vertical tab.
+    let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
-        let c = text[i];
-        if c.is_ascii_whitespace() || c == 0x0b {
+        if space(text[i]) {
             let st = i;
-            while i < text.len() && (text[i].is_ascii_whitespace() || text[i] == 0x0b) {
+            while i < text.len() && space(text[i]) {
                 i += 1;
             }
             // A paragraph break is \n+ \s* \n+ inside this whitespace run.
@@ -166,7 +167,7 @@ fn normalize_paragraphs(text: &[u8]) -> Vec<u8> {
         }
         // Copy the run of other bytes in one go.
         let st = i;
-        while i < text.len() && !(text[i].is_ascii_whitespace() || text[i] == 0x0b) {
+        while i < text.len() && !space(text[i]) {
             i += 1;
         }
         out.extend_from_slice(&text[st..i]);
