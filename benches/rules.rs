@@ -106,7 +106,12 @@ fn bench(c: &mut Criterion) {
         for (k, d) in &by_class {
             println!("{d:>12?} class {k}");
         }
-        for (n, d) in v.iter().take(60) {
+        for (n, d) in v.iter().take(
+            std::env::var("RULES_TOP")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60),
+        ) {
             println!("{d:>12?} {n} {}", info[n.as_str()]);
         }
     }

@@ -112,6 +112,31 @@ impl Matcher {
         })
     }
 
+    /// How many non-overlapping (leftmost-first) matches `subject` holds,
+    /// up to `max`, as `find_iter(..).count()` gives but with forward
+    /// searches only: a count needs match ends, not starts, so the reverse
+    /// search that finds each start is skipped. An empty match at the end
+    /// of the previous one is skipped as `find_iter` does. `None` when the
+    /// automaton gave up.
+    pub fn count(&self, subject: &[u8], max: usize) -> Option<usize> {
+        self.with_cache(|dfa, cache| {
+            let (mut n, mut at, mut last) = (0, 0, None);
+            while n < max && at <= subject.len() {
+                let input = Input::new(subject).range(at..);
+                let Some(end) = dfa.try_search_fwd(cache, &input).ok()?.map(|m| m.offset()) else {
+                    break;
+                };
+                if last == Some(end) {
+                    at += 1;
+                    continue;
+                }
+                n += 1;
+                (at, last) = (end, Some(end));
+            }
+            Some(n)
+        })
+    }
+
     /// Add the patterns matching somewhere in `subject` to `set` (an
     /// automaton built with `MatchKind::All`). `None` when it gave up.
     ///
@@ -267,6 +292,33 @@ mod tests {
                 Some(re.is_match(hay)),
                 "{p} /{f} on {hay:?}"
             );
+        }
+    }
+
+    #[test]
+    fn count_agrees_with_find_iter() {
+        for (p, f, hay) in [
+            (r"\bfoo\b", "i", &b"a FOO b foo foobar foo"[..]),
+            (r"a+", "", b"aa a aaa b a"),
+            (r"\b", "", b"ab cd"),
+            (r"x*", "", b"axxb"),
+            (r"^l", "m", b"l1\nl2\nx\nl3"),
+            (r"\d{2}", "", b"12345"),
+            (r"zz", "", b"none here"),
+        ] {
+            let m = Matcher::new(p, f).unwrap();
+            let re = regex_automata::meta::Regex::builder()
+                .syntax(syntax_for(f))
+                .build(p)
+                .unwrap();
+            for max in [1, 2, 1000] {
+                let want = re.find_iter(hay).take(max).count();
+                assert_eq!(
+                    m.count(hay, max),
+                    Some(want),
+                    "{p} /{f} on {hay:?} max {max}"
+                );
+            }
         }
     }
 

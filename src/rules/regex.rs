@@ -387,6 +387,9 @@ impl PerlRegex {
             Engine::Pcre(re) => re,
             Engine::Rust(re) => return re.find_iter(subject).take(max).count(),
             Engine::LazyRust(l) => {
+                if let Some(n) = l.fwd().and_then(|m| m.count(subject, max)) {
+                    return n;
+                }
                 return l
                     .get()
                     .map_or(0, |re| re.find_iter(subject).take(max).count());
