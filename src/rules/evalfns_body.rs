@@ -70,11 +70,11 @@ fn unicode_ratio(ctx: &Ctx) -> f64 {
         if p.ctype != "text/plain" || !matches!(p.cte.as_str(), "" | "7bit" | "8bit") {
             continue;
         }
-        for line in p.raw_body.split_inclusive(|&b| b == b'\n') {
-            let subs = count_entities(line);
-            unicode += subs;
-            normal += line.len() - subs * 8;
-        }
+        // Per line in the Perl; an entity never spans a line end, so the
+        // sums over the whole body are the same.
+        let subs = count_entities(&p.raw_body);
+        unicode += subs;
+        normal += p.raw_body.len() - subs * 8;
     }
     if normal > 0 {
         unicode as f64 / normal as f64
@@ -84,23 +84,19 @@ fn unicode_ratio(ctx: &Ctx) -> f64 {
 }
 
 /// Non-overlapping `&#x[0-9A-F]{4};` (upper-case hex only, as the Perl).
-fn count_entities(line: &[u8]) -> usize {
-    let (mut n, mut i) = (0, 0);
-    while i + 8 <= line.len() {
-        let w = &line[i..i + 8];
-        if w.starts_with(b"&#x")
-            && w[3..7]
-                .iter()
-                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
-            && w[7] == b';'
-        {
-            n += 1;
-            i += 8;
-        } else {
-            i += 1;
-        }
-    }
-    n
+/// `&#x` cannot occur inside a counted entity, so every occurrence of it
+/// is a candidate (memchr finds them instead of a test at each byte).
+fn count_entities(text: &[u8]) -> usize {
+    memchr::memmem::find_iter(text, b"&#x")
+        .filter(|&i| {
+            text.get(i + 3..i + 8).is_some_and(|w| {
+                w[..4]
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+                    && w[4] == b';'
+            })
+        })
+        .count()
 }
 
 /// Longest HTML `<title>` over the Subject's length (both in bytes, the
@@ -327,4 +323,51 @@ fn uri_host_listed(rs: &RuleSet, ctx: &Ctx, name: &str) -> bool {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_entities;
+
+    /// The Perl's `s/&#x[0-9A-F]{4};//g` count, a byte at a time.
+    fn naive(t: &[u8]) -> usize {
+        let (mut n, mut i) = (0, 0);
+        while i + 8 <= t.len() {
+            let w = &t[i..i + 8];
+            if w.starts_with(b"&#x")
+                && w[3..7]
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+                && w[7] == b';'
+            {
+                n += 1;
+                i += 8;
+            } else {
+                i += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn entity_count_matches_the_perl_substitution() {
+        for t in [
+            &b"&#x0410;&#x0411;x&#x0412;"[..],
+            b"&#x04ab; lower-case hex does not count",
+            b"&#x&#x0041; a bare prefix, then one",
+            b"&#x0041",
+            b"ends with &#x0041;",
+            b"&#x00410; five digits",
+            b"&&#x0041;;",
+            b"",
+        ] {
+            assert_eq!(
+                count_entities(t),
+                naive(t),
+                "{:?}",
+                String::from_utf8_lossy(t)
+            );
+        }
+        assert_eq!(count_entities(b"&#x0410;&#x0411;x&#x0412;"), 3);
+    }
 }

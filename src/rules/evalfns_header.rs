@@ -348,11 +348,10 @@ fn uppercase_pct(ctx: &Ctx) -> f64 {
         }
         let l = strip_jis(line);
         len += l.len();
-        lower += l
-            .iter()
-            .filter(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            .count();
-        upper += l.iter().filter(|b| b.is_ascii_uppercase()).count();
+        for &b in l.iter() {
+            lower += usize::from(b.is_ascii_lowercase() || b.is_ascii_digit());
+            upper += usize::from(b.is_ascii_uppercase());
+        }
     }
     if len < 200 || upper + lower == 0 {
         return 0.0;
@@ -362,12 +361,15 @@ fn uppercase_pct(ctx: &Ctx) -> f64 {
 
 /// `s/\x1b\$B.*\x1b\(B//gs`: drop from the first JIS shift-in to the last
 /// shift-out (greedy).
-fn strip_jis(line: &[u8]) -> Vec<u8> {
+fn strip_jis(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr(0x1b, line).is_none() {
+        return std::borrow::Cow::Borrowed(line);
+    }
     let start = line.windows(3).position(|w| w == b"\x1b$B");
     let end = line.windows(3).rposition(|w| w == b"\x1b(B");
     match (start, end) {
-        (Some(s), Some(e)) if e >= s + 3 => [&line[..s], &line[e + 3..]].concat(),
-        _ => line.to_vec(),
+        (Some(s), Some(e)) if e >= s + 3 => [&line[..s], &line[e + 3..]].concat().into(),
+        _ => line.into(),
     }
 }
 
