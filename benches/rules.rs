@@ -26,6 +26,15 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux `schedstat`; 0 if
+/// unreadable).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Resident set size of this process in KiB (Linux), for the memory figure.
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -200,17 +209,30 @@ fn main() {
         if std::env::var_os("RULES_EACH").is_some() {
             // Per-fixture time, each checked `n` times in a row after
             // warm passes over all of them (as criterion's per-file runs).
+            // Wall time, and this thread's on-CPU time: the measure
+            // scripts/sa-bench.pl takes for SpamAssassin (process CPU
+            // time), which time spent preempted on a busy host does not
+            // inflate.
             measured_passes(&rs, &msgs, 2);
+            let (mut walls, mut cpus) = (Vec::new(), Vec::new());
             for (name, m) in &msgs {
-                let t = std::time::Instant::now();
+                let (t, c) = (std::time::Instant::now(), thread_cpu_ns());
                 for _ in 0..n {
                     std::hint::black_box(rs.check(m, None));
                 }
-                println!(
-                    "{:>9.3} ms  {name}",
-                    t.elapsed().as_secs_f64() * 1e3 / n as f64
-                );
+                let wall = t.elapsed().as_secs_f64() * 1e3 / n as f64;
+                let cpu = (thread_cpu_ns() - c) as f64 / 1e6 / n as f64;
+                println!("{wall:>9.3} ms wall {cpu:>9.3} ms CPU  {name}");
+                walls.push(wall);
+                cpus.push(cpu);
             }
+            let stats = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                let median = (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0;
+                (median, v.iter().sum::<f64>() / v.len() as f64)
+            };
+            let ((wm, wa), (cm, ca)) = (stats(&mut walls), stats(&mut cpus));
+            println!("per-file median / mean: wall {wm:.3} / {wa:.3} ms, CPU {cm:.3} / {ca:.3} ms");
         }
         let t = std::time::Instant::now();
         let s = measured_passes(&rs, &msgs, n);
