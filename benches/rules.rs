@@ -204,7 +204,7 @@ fn main() {
         let rss1w = rss_kib();
         let msgs = fixtures();
         for (_, m) in &msgs {
-            rs.check(m, None); // builds the lazily compiled regexes
+            rs.check(m, None); // fills the lazy DFAs' caches
         }
         if std::env::var_os("RULES_EACH").is_some() {
             // Per-fixture time, each checked `n` times in a row after

@@ -270,6 +270,39 @@ pub fn in_groups<T>(items: Vec<T>, n: usize) -> impl Iterator<Item = Vec<T>> {
 mod tests {
     use super::*;
 
+    /// Our matcher for a rule regex, and the library's full engine for it.
+    fn with_library(p: &str, f: &str) -> (Matcher, regex_automata::meta::Regex) {
+        let re = regex_automata::meta::Regex::builder()
+            .syntax(syntax_for(f))
+            .build(p)
+            .unwrap();
+        (Matcher::new(p, f).unwrap(), re)
+    }
+
+    /// A grouped automaton over `pats` (as the gates build theirs), as our
+    /// matcher and as the bare DFA for the library's own search.
+    fn grouped(pats: &[&str]) -> (Matcher, DFA) {
+        let dfa = DFA::builder()
+            .configure(rule_dfa_config().match_kind(regex_automata::MatchKind::All))
+            .syntax(syntax_for(""))
+            .thompson(thompson::Config::new().utf8(false))
+            .build_many(pats)
+            .unwrap();
+        (Matcher::from_dfa(dfa.clone()), dfa)
+    }
+
+    /// [`Matcher::which`] on `hay`, asserted equal to the library's
+    /// `try_which_overlapping_matches`.
+    fn which_as_library(m: &Matcher, dfa: &DFA, hay: &[u8]) -> PatternSet {
+        let mut ours = PatternSet::new(dfa.pattern_len());
+        m.which(hay, &mut ours).unwrap();
+        let mut lib = PatternSet::new(dfa.pattern_len());
+        dfa.try_which_overlapping_matches(&mut dfa.create_cache(), &Input::new(hay), &mut lib)
+            .unwrap();
+        assert_eq!(ours, lib, "{:?}", String::from_utf8_lossy(hay));
+        ours
+    }
+
     #[test]
     fn agrees_with_the_regex_crate() {
         for (p, f, hay) in [
@@ -282,11 +315,7 @@ mod tests {
             (r"\xff+z", "", b"\xff\xffz"),
             (r"x # comment", "x", b"x"),
         ] {
-            let m = Matcher::new(p, f).unwrap();
-            let re = regex_automata::meta::Regex::builder()
-                .syntax(syntax_for(f))
-                .build(p)
-                .unwrap();
+            let (m, re) = with_library(p, f);
             assert_eq!(
                 m.is_match(hay),
                 Some(re.is_match(hay)),
@@ -306,11 +335,7 @@ mod tests {
             (r"\d{2}", "", b"12345"),
             (r"zz", "", b"none here"),
         ] {
-            let m = Matcher::new(p, f).unwrap();
-            let re = regex_automata::meta::Regex::builder()
-                .syntax(syntax_for(f))
-                .build(p)
-                .unwrap();
+            let (m, re) = with_library(p, f);
             for max in [1, 2, 1000] {
                 let want = re.find_iter(hay).take(max).count();
                 assert_eq!(
@@ -324,24 +349,11 @@ mod tests {
 
     #[test]
     fn which_finds_every_matching_pattern_like_the_library_search() {
-        let pats = [r"foo$", r"\bba[rz]\b", r"\d{3}", r"^x", r"zz", r"o\z"];
-        let dfa = DFA::builder()
-            .configure(rule_dfa_config().match_kind(regex_automata::MatchKind::All))
-            .syntax(syntax_for(""))
-            .thompson(thompson::Config::new().utf8(false))
-            .build_many(&pats)
-            .unwrap();
-        let m = Matcher::from_dfa(dfa.clone());
+        let (m, dfa) = grouped(&[r"foo$", r"\bba[rz]\b", r"\d{3}", r"^x", r"zz", r"o\z"]);
         let hays: [&[u8]; 6] = [b"x bar 12 foo", b"baz123 zz", b"", b"foo\n", b"xoo", b"zzz"];
         let mut seen = 0;
         for hay in hays {
-            let mut ours = PatternSet::new(pats.len());
-            m.which(hay, &mut ours).unwrap();
-            let mut lib = PatternSet::new(pats.len());
-            dfa.try_which_overlapping_matches(&mut dfa.create_cache(), &Input::new(hay), &mut lib)
-                .unwrap();
-            assert_eq!(ours, lib, "{hay:?}");
-            seen += ours.len();
+            seen += which_as_library(&m, &dfa, hay).len();
         }
         // Matches at the end of input (foo$, o\z) and mid-text both occur.
         assert!(seen >= 8, "{seen} matches over the haystacks");
@@ -352,13 +364,7 @@ mod tests {
         // The fast path steps four bytes a round: a match (or a new,
         // not yet computed state) may fall on any of the four.
         let pats = [r"bar", r"\d{3}", r"q$", r"zz+y"];
-        let dfa = DFA::builder()
-            .configure(rule_dfa_config().match_kind(regex_automata::MatchKind::All))
-            .syntax(syntax_for(""))
-            .thompson(thompson::Config::new().utf8(false))
-            .build_many(&pats)
-            .unwrap();
-        let m = Matcher::from_dfa(dfa.clone());
+        let (m, dfa) = grouped(&pats);
         let mut kinds = std::collections::BTreeSet::new();
         // Each haystack twice: the second time every state is known and
         // the whole text goes through the four-byte rounds.
@@ -367,16 +373,7 @@ mod tests {
                 for post in 0..5 {
                     let hay = format!("{}{tail}{}", "-".repeat(pad), "-".repeat(post));
                     for _ in 0..2 {
-                        let mut ours = PatternSet::new(pats.len());
-                        m.which(hay.as_bytes(), &mut ours).unwrap();
-                        let mut lib = PatternSet::new(pats.len());
-                        dfa.try_which_overlapping_matches(
-                            &mut dfa.create_cache(),
-                            &Input::new(&hay),
-                            &mut lib,
-                        )
-                        .unwrap();
-                        assert_eq!(ours, lib, "{hay:?}");
+                        let ours = which_as_library(&m, &dfa, hay.as_bytes());
                         kinds.extend(ours.iter().map(|p| p.as_usize()));
                     }
                 }
