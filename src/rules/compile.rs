@@ -383,37 +383,42 @@ fn build_test(
     (test, lits)
 }
 
-/// `f` over `items` on all cores, results in order (compiling ~1,600 JIT
-/// regexes dominates load time). Threads take small batches from a shared
-/// counter rather than one fixed half each: the costly rules cluster by
-/// name, and fixed halves left one core idle for part of the load.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `f` over `items` on all cores, results in order (parsing the rule
+/// regexes dominates load time). Threads take items from a shared counter,
+/// costliest first by `cost` (longest-processing-time order): a handful of
+/// `replace_tags` rules expand to 100-200 KB patterns, and taken in name
+/// order one of them alone could keep a core busy after the other is done.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    cost: impl Fn(&T) -> usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    const BATCH: usize = 16;
     let n = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cost(&items[i])));
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
         loop {
-            let start = next.fetch_add(BATCH, Ordering::Relaxed);
-            if start >= items.len() {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = order.get(k) else {
                 return done;
-            }
-            let end = (start + BATCH).min(items.len());
-            done.push((start, items[start..end].iter().map(&f).collect::<Vec<R>>()));
+            };
+            done.push((i, f(&items[i])));
         }
     };
-    let mut batches: Vec<(usize, Vec<R>)> = std::thread::scope(|sc| {
+    let mut out: Vec<(usize, R)> = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..n).map(|_| sc.spawn(work)).collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().expect("rule compile thread"))
             .collect()
     });
-    batches.sort_unstable_by_key(|b| b.0);
-    batches.into_iter().flat_map(|b| b.1).collect()
+    out.sort_unstable_by_key(|r| r.0);
+    out.into_iter().map(|r| r.1).collect()
 }
 
 /// Compile every rule of `cfg`.
@@ -439,7 +444,16 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             out.header_keys.push(hdr);
         }
     }
-    let built_v = parallel_map(&names, |name| {
+    // Tag-expanded patterns are tens of times their written length.
+    let cost = |name: &&String| {
+        let len = cfg.rules[*name].def.len();
+        if cfg.replace.rules.contains(*name) {
+            len * 64
+        } else {
+            len
+        }
+    };
+    let built_v = parallel_map(&names, cost, |name| {
         build_test(name, &cfg.rules[*name], cfg, &index, &key_ids)
     });
     let mut built = built_v.into_iter();
@@ -633,6 +647,16 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Results come back in input order whatever order the costs make
+    /// the threads take the items in.
+    #[test]
+    fn parallel_map_keeps_input_order() {
+        let items: Vec<usize> = (0..500).collect();
+        let out = parallel_map(&items, |&i| (i * 7919) % 500, |&i| i * 2);
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(parallel_map(&[] as &[u8], |_| 0, |_| ()).is_empty());
+    }
 
     #[test]
     fn replace_tags_like_sa() {

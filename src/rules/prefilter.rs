@@ -144,7 +144,7 @@ pub fn relax(pattern: &str) -> Option<String> {
 }
 
 /// Index just past the `]` closing the class that opens at `start`.
-fn class_end(b: &[u8], start: usize) -> Option<usize> {
+pub(super) fn class_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     if b.get(i) == Some(&b'^') {
         i += 1;

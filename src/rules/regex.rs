@@ -21,11 +21,51 @@ pub struct PerlRegex {
     /// match in any text containing that piece (lets a whole-text test
     /// rule out every line at once).
     context_free: bool,
-    /// PCRE2 patterns with a leading part that can match empty: the rest,
-    /// for yes/no tests (see `nullprefix.rs`).
-    exists: Option<Box<Regex>>,
     /// PCRE2 rules: helper automata built on first use.
     anchored: Option<Box<Anchored>>,
+}
+
+/// A PCRE2 pattern checked at load (compiled without JIT, then dropped)
+/// and compiled with JIT at first use or in the server's background
+/// warm-up: JIT compilation was a fifth of all load work (~370 rules).
+#[derive(Debug, Clone)]
+struct LazyPcre {
+    builder: RegexBuilder,
+    pattern: String,
+    re: std::sync::OnceLock<Option<Regex>>,
+    /// Patterns with a leading part that can match empty: the rest, for
+    /// yes/no tests (see `nullprefix.rs`).
+    exists_pattern: Option<String>,
+    exists: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl LazyPcre {
+    /// The regex for counting matches. It compiled at load, so a failure
+    /// here (out of memory for the JIT) is logged and makes the rule miss.
+    fn get(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| build_logged(&self.builder, &self.pattern))
+            .as_ref()
+    }
+
+    /// The regex for yes/no tests: the `exists` form when there is one
+    /// and it builds (it is only a shortcut), else the pattern itself.
+    fn for_test(&self) -> Option<&Regex> {
+        let exists = self.exists_pattern.as_ref().and_then(|p| {
+            self.exists
+                .get_or_init(|| self.builder.build(p).ok())
+                .as_ref()
+        });
+        exists.or_else(|| self.get())
+    }
+}
+
+fn build_logged(b: &RegexBuilder, pattern: &str) -> Option<Regex> {
+    b.build(pattern)
+        .map_err(
+            |e| tracing::warn!(%pattern, error = %e, "rule regex failed to build; it never hits"),
+        )
+        .ok()
 }
 
 /// What a PCRE2 rule may need besides its regex: the pattern behind `\G`
@@ -45,7 +85,7 @@ struct Anchored {
 /// so rules the prefilter never lets run cost nothing) for the rest.
 #[derive(Debug, Clone)]
 enum Engine {
-    Pcre(Regex),
+    Pcre(Box<LazyPcre>),
     Rust(regex::bytes::Regex),
     LazyRust(Box<LazyRust>),
 }
@@ -133,7 +173,6 @@ impl PerlRegex {
         if let Some(context_free) = rust_compatible(hir) {
             return Ok(PerlRegex {
                 context_free,
-                exists: None,
                 anchored: None,
                 re: Engine::LazyRust(Box::new(LazyRust {
                     pattern,
@@ -165,14 +204,19 @@ impl PerlRegex {
                 _ => {}
             }
         }
-        match b.build(&pattern) {
-            Ok(re) => Ok(PerlRegex {
-                re: Engine::Pcre(re),
+        // Compile without JIT to report a bad pattern at load; the JIT
+        // build comes later (see `LazyPcre`).
+        let checked = b.clone().jit_if_available(false).build(&pattern);
+        match checked {
+            Ok(_) => Ok(PerlRegex {
+                re: Engine::Pcre(Box::new(LazyPcre {
+                    builder: b.clone(),
+                    pattern: pattern.clone(),
+                    re: std::sync::OnceLock::new(),
+                    exists_pattern: ast.and_then(|a| super::nullprefix::strip(&pattern, a, flags)),
+                    exists: std::sync::OnceLock::new(),
+                })),
                 context_free: false,
-                exists: ast
-                    .and_then(|a| super::nullprefix::strip(&pattern, a, flags))
-                    .and_then(|p| b.build(&p).ok())
-                    .map(Box::new),
                 anchored: Some(Box::new(Anchored {
                     builder: b.clone(),
                     source: (pattern.clone(), flags.to_string()),
@@ -204,7 +248,6 @@ impl PerlRegex {
                 Ok(PerlRegex {
                     re: Engine::Rust(re),
                     context_free: false,
-                    exists: None,
                     anchored: None,
                 })
             }
@@ -241,7 +284,8 @@ impl PerlRegex {
     pub fn force(&self) -> bool {
         match &self.re {
             Engine::LazyRust(l) => l.fwd().is_some(),
-            _ => true,
+            Engine::Pcre(p) => p.for_test().is_some() && p.get().is_some(),
+            Engine::Rust(_) => true,
         }
     }
 
@@ -262,7 +306,10 @@ impl PerlRegex {
     /// or match limit) counts as no match, as the brief asks, and is logged.
     pub fn is_match(&self, subject: &[u8]) -> bool {
         let re = match &self.re {
-            Engine::Pcre(re) => self.exists.as_deref().unwrap_or(re),
+            Engine::Pcre(p) => match p.for_test() {
+                Some(re) => re,
+                None => return false,
+            },
             Engine::Rust(re) => return re.is_match(subject),
             Engine::LazyRust(l) => return l.is_match(subject),
         };
@@ -384,7 +431,10 @@ impl PerlRegex {
     /// Count non-overlapping matches, up to `max` (for `tflags multiple`).
     pub fn count_matches(&self, subject: &[u8], max: usize) -> usize {
         let re = match &self.re {
-            Engine::Pcre(re) => re,
+            Engine::Pcre(p) => match p.get() {
+                Some(re) => re,
+                None => return 0,
+            },
             Engine::Rust(re) => return re.find_iter(subject).take(max).count(),
             Engine::LazyRust(l) => {
                 if let Some(n) = l.fwd().and_then(|m| m.count(subject, max)) {
@@ -525,8 +575,53 @@ pub fn split_delimited(text: &str) -> Result<(&str, &str), String> {
 }
 
 /// Rule files are read as Latin-1 (one char per byte); bytes ≥ 0x80 become
-/// `\xNN` so the non-UTF PCRE2 pattern matches those exact bytes.
+/// `\xNN` so the non-UTF PCRE2 pattern matches those exact bytes. Classes
+/// of one escaped byte become the bare escape (see [`unwrap_byte_classes`]).
 pub fn escape_high_bytes(body: &str) -> String {
+    unwrap_byte_classes(escape_bytes(body))
+}
+
+/// `[\xNN]`, a class of one hex-escaped byte, as the bare `\xNN`: the same
+/// byte, and regex-syntax parses a class several times slower than an
+/// escape. SpamAssassin's letter tags (`25_replace.cf`) hold dozens each,
+/// and the rules using them expand to 100-200 KB patterns whose parsing was
+/// most of load time. Left alone: other classes (skipped whole, so nothing
+/// inside one changes) and patterns with `\Q` (quoted text) or `\c` (a
+/// control escape that takes the next character, `[` included).
+fn unwrap_byte_classes(p: String) -> String {
+    if !p.contains("[\\x") || p.contains("\\Q") || p.contains("\\c") {
+        return p;
+    }
+    let b = p.as_bytes();
+    let mut out = String::with_capacity(p.len());
+    let (mut i, mut copied) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' => {
+                let one = b.get(i + 1..i + 6).is_some_and(|c| {
+                    c.starts_with(b"\\x")
+                        && c[2].is_ascii_hexdigit()
+                        && c[3].is_ascii_hexdigit()
+                        && c[4] == b']'
+                });
+                if one {
+                    out.push_str(&p[copied..i]);
+                    out.push_str(&p[i + 1..i + 5]);
+                    i += 6;
+                    copied = i;
+                } else {
+                    i = super::prefilter::class_end(b, i).unwrap_or(b.len());
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&p[copied.min(p.len())..]);
+    out
+}
+
+fn escape_bytes(body: &str) -> String {
     if body.is_ascii() {
         return body.to_string();
     }
@@ -621,6 +716,70 @@ mod tests {
                 .unwrap()
                 .is_lazy_rust()
         );
+    }
+
+    /// PCRE2 rules are compiled at load only to check them (a bad one is
+    /// an error there, as in SpamAssassin's lint), and built with JIT at
+    /// first use or by `force`: both give the same answers.
+    #[test]
+    fn pcre_checked_at_load_built_later() {
+        let err = PerlRegex::from_delimited(r"/(?<!a+)b/").unwrap_err();
+        assert!(err.contains("lookbehind"), "{err}");
+        for (re, hay, want, exists) in [
+            (r"/(?<!x)free/", &b"a free b"[..], true, false),
+            (r"/(?<!x)free/", b"xfree", false, false),
+            (r"/(?:x*)*yz$/", b"aayz\n", true, true),
+        ] {
+            let lazy = PerlRegex::from_delimited(re).unwrap();
+            let Engine::Pcre(p) = &lazy.re else {
+                panic!("{re}: not PCRE2")
+            };
+            assert_eq!(p.exists_pattern.is_some(), exists, "{re}");
+            assert_eq!(lazy.is_match(hay), want, "{re} first use");
+            let forced = PerlRegex::from_delimited(re).unwrap();
+            assert!(forced.force());
+            assert_eq!(forced.is_match(hay), want, "{re} after force");
+            assert_eq!(forced.count_matches(hay, 5), usize::from(want));
+        }
+    }
+
+    /// One-byte classes lose their brackets and nothing else changes:
+    /// same matches under PCRE2, classes with more in them, escaped
+    /// brackets and quoted text untouched.
+    #[test]
+    fn byte_classes_unwrapped() {
+        for (body, want) in [
+            (r"[\xc3][\x80\xa0]", r"\xc3[\x80\xa0]"),
+            (r"a[\x41]1{2}", r"a\x411{2}"),
+            (r"\[\x41][^\x41][\x41-\x42]", r"\[\x41][^\x41][\x41-\x42]"),
+            (r"[[\x41][\x5d]", r"[[\x41]\x5d"),
+            (r"\\[\x41]", r"\\\x41"),
+            (r"\Q[\x41]\E", r"\Q[\x41]\E"),
+            (r"[\x4]", r"[\x4]"),
+            ("caf\u{e9}[\u{e9}]", r"caf\xe9\xe9"),
+        ] {
+            assert_eq!(escape_high_bytes(body), want, "{body}");
+            let hays: [&[u8]; 5] = [
+                b"xA11y",
+                b"aA11",
+                b"\xc3\xa0 caf\xe9\xe9",
+                b"[A]AB",
+                b"\\A [A] ]",
+            ];
+            for hay in hays {
+                let build = |p: &str| {
+                    pcre2::bytes::RegexBuilder::new()
+                        .utf(false)
+                        .build(p)
+                        .unwrap()
+                };
+                assert_eq!(
+                    build(&escape_bytes(body)).is_match(hay).unwrap(),
+                    build(want).is_match(hay).unwrap(),
+                    "{body} on {hay:?}"
+                );
+            }
+        }
     }
 
     /// `ruled_out` is only ever true where the rule cannot match: the
