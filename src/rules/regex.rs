@@ -373,9 +373,20 @@ impl PerlRegex {
         multiple: bool,
         max: usize,
     ) -> Option<usize> {
+        // The `regex`-crate rules keep one cache for all their tries.
+        let mut tries = match &self.re {
+            Engine::LazyRust(l) => Some(l.fwd()?.anchored()),
+            _ => None,
+        };
         if !multiple {
             for &(j, p) in hits {
-                if !(skip_first && j == 0) && self.is_match_at(&segs[j as usize], p as usize)? {
+                let (seg, p) = (&segs[j as usize], p as usize);
+                let hit = match &mut tries {
+                    _ if skip_first && j == 0 => false,
+                    Some(t) => t.is_match_at(seg, p)?,
+                    None => self.is_match_at(seg, p)?,
+                };
+                if hit {
                     return Some(1);
                 }
             }
@@ -403,7 +414,11 @@ impl PerlRegex {
                 if p < next {
                     continue;
                 }
-                if let Some(end) = self.match_end_at(seg, p)? {
+                let end = match &mut tries {
+                    Some(t) => t.match_end_at(seg, p)?,
+                    None => self.match_end_at(seg, p)?,
+                };
+                if let Some(end) = end {
                     n += 1;
                     if n >= max {
                         return Some(n);
