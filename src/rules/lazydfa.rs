@@ -405,7 +405,11 @@ mod tests {
         let mut hits = 0;
         for at in 0..=hay.len() {
             let want = re
-                .search(&Input::new(hay).range(at..).anchored(regex_automata::Anchored::Yes))
+                .search(
+                    &Input::new(hay)
+                        .range(at..)
+                        .anchored(regex_automata::Anchored::Yes),
+                )
                 .map(|h| h.end());
             assert_eq!(tries.is_match_at(hay, at), Some(want.is_some()), "at {at}");
             assert_eq!(tries.match_end_at(hay, at), Some(want), "at {at}");
