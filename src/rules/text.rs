@@ -277,15 +277,7 @@ fn find_text_uris(t: &[u8], out: &mut Vec<String>) {
         let p = m.start();
         if t[p] == b'@' {
             if p > 0 {
-                // bare e-mail address → mailto:
-                let (s, e) = address_span(t, p);
-                if s < p && e > p + 1 && t[p + 1..e].contains(&b'.') {
-                    let addr = String::from_utf8_lossy(&t[s..e]);
-                    let m = format!("mailto:{addr}");
-                    if !out.contains(&m) {
-                        out.push(m);
-                    }
-                }
+                push_mailto(t, p, out);
             }
             i = p + 1;
             continue;
@@ -295,16 +287,34 @@ fn find_text_uris(t: &[u8], out: &mut Vec<String>) {
             i = p + 1;
             continue;
         }
-        let mut j = p;
-        while j < t.len() && uri_char(t[j]) {
-            j += 1;
-        }
-        let mut end = j;
-        while end > p && b".,;:!?".contains(&t[end - 1]) {
-            end -= 1;
-        }
+        let (end, j) = uri_span(t, p);
         out.push(String::from_utf8_lossy(&t[p..end]).into_owned());
         i = j.max(p + 1);
+    }
+}
+
+/// The URI starting at `p`: where it ends without trailing punctuation,
+/// and where its run of URI characters ends.
+fn uri_span(t: &[u8], p: usize) -> (usize, usize) {
+    let mut j = p;
+    while j < t.len() && uri_char(t[j]) {
+        j += 1;
+    }
+    let mut end = j;
+    while end > p && b".,;:!?".contains(&t[end - 1]) {
+        end -= 1;
+    }
+    (end, j)
+}
+
+/// The bare e-mail address around the `@` at `at`, if any, as `mailto:`.
+fn push_mailto(t: &[u8], at: usize, out: &mut Vec<String>) {
+    let (s, e) = address_span(t, at);
+    if s < at && e > at + 1 && t[at + 1..e].contains(&b'.') {
+        let m = format!("mailto:{}", String::from_utf8_lossy(&t[s..e]));
+        if !out.contains(&m) {
+            out.push(m);
+        }
     }
 }
 
@@ -363,7 +373,8 @@ mod tests {
         );
     }
 
-    /// The byte-by-byte scan `find_text_uris` replaced, as the oracle.
+    /// The byte-by-byte scan `find_text_uris` replaced (its search for
+    /// where URIs start; the spans are shared), as the oracle.
     fn uris_by_scan(t: &[u8], out: &mut Vec<String>) {
         let lower = t.to_ascii_lowercase();
         let mut i = 0;
@@ -376,26 +387,13 @@ mod tests {
                     .iter()
                     .any(|s| rest.starts_with(s.as_bytes())))
             {
-                let mut j = i;
-                while j < t.len() && uri_char(t[j]) {
-                    j += 1;
-                }
-                let mut end = j;
-                while end > i && b".,;:!?".contains(&t[end - 1]) {
-                    end -= 1;
-                }
+                let (end, j) = uri_span(t, i);
                 out.push(String::from_utf8_lossy(&t[i..end]).into_owned());
                 i = j.max(i + 1);
                 continue;
             }
             if t[i] == b'@' && i > 0 {
-                let (s, e) = address_span(t, i);
-                if s < i && e > i + 1 && t[i + 1..e].contains(&b'.') {
-                    let m = format!("mailto:{}", String::from_utf8_lossy(&t[s..e]));
-                    if !out.contains(&m) {
-                        out.push(m);
-                    }
-                }
+                push_mailto(t, i, out);
             }
             i += 1;
         }
