@@ -221,7 +221,7 @@ fn main() {
                     std::hint::black_box(rs.check(m, None));
                 }
                 let wall = t.elapsed().as_secs_f64() * 1e3 / n as f64;
-                let cpu = (thread_cpu_ns() - c) as f64 / 1e6 / n as f64;
+                let cpu = thread_cpu_ns().saturating_sub(c) as f64 / 1e6 / n as f64;
                 println!("{wall:>9.3} ms wall {cpu:>9.3} ms CPU  {name}");
                 walls.push(wall);
                 cpus.push(cpu);

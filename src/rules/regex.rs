@@ -632,7 +632,7 @@ fn unwrap_byte_classes(p: String) -> String {
             _ => i += 1,
         }
     }
-    out.push_str(&p[copied.min(p.len())..]);
+    out.push_str(&p[copied..]);
     out
 }
 

@@ -261,8 +261,9 @@ fn extract_uris(b: &Bodies) -> Vec<String> {
 
 /// Plain-text URIs (`http://`, `https://`, `ftp://`, `mailto:`, `www.` at
 /// a word start, any case) and bare e-mail addresses (as `mailto:`).
-/// Aho-Corasick jumps between the places one can start: a byte-by-byte
-/// scan of every rendered text was ~3% of a large message's check.
+/// Aho-Corasick jumps between the places one can start, where a
+/// byte-by-byte scan of a lowercased copy of every rendered text was ~4% of
+/// the 63 KB fixture's instructions (all fixtures: 114.1 -> 113.4 M).
 fn find_text_uris(t: &[u8], out: &mut Vec<String>) {
     use aho_corasick::{AhoCorasick, Input, MatchKind};
     static STARTS: std::sync::LazyLock<AhoCorasick> = std::sync::LazyLock::new(|| {
