@@ -323,7 +323,6 @@ fn mailfrom_matches_rcvd(rs: &RuleSet, ctx: &Ctx) -> bool {
 /// (0 when the text is short or in a charset that fakes capitals).
 fn uppercase_pct(ctx: &Ctx) -> f64 {
     static LINE: OnceLock<Regex> = OnceLock::new();
-    static B64: OnceLock<Regex> = OnceLock::new();
     static FP: OnceLock<Regex> = OnceLock::new();
     let fp = re(
         &FP,
@@ -340,10 +339,14 @@ fn uppercase_pct(ctx: &Ctx) -> f64 {
     }
     let (mut len, mut lower, mut upper) = (0usize, 0usize, 0usize);
     for line in &ctx.bodies.body_lines {
-        let s = String::from_utf8_lossy(line);
-        if !re(&LINE, r"\S\s+\S").is_match(&s)
-            || re(&B64, r"^(?:[A-Za-z0-9+/=]{60,76} ){2}").is_match(&s)
-        {
+        // `\S\s+\S`: on ASCII, Unicode `\s` is `[\t\n\v\f\r ]`; other
+        // lines go through the regex (NBSP, ideographic space, ...).
+        let spaced = if line.is_ascii() {
+            ascii_spaced(line)
+        } else {
+            re(&LINE, r"\S\s+\S").is_match(&String::from_utf8_lossy(line))
+        };
+        if !spaced || b64_pair(line) {
             continue;
         }
         let l = strip_jis(line);
@@ -357,6 +360,34 @@ fn uppercase_pct(ctx: &Ctx) -> f64 {
         return 0.0;
     }
     upper as f64 / (upper + lower) as f64 * 100.0
+}
+
+/// `/\S\s+\S/` on an ASCII line: a whitespace run with text on both sides.
+fn ascii_spaced(line: &[u8]) -> bool {
+    let ws = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    let Some(first) = line.iter().position(|b| !ws(b)) else {
+        return false;
+    };
+    let rest = &line[first..];
+    rest.iter()
+        .position(ws)
+        .is_some_and(|gap| rest[gap..].iter().any(|b| !ws(b)))
+}
+
+/// `/^(?:[A-Za-z0-9+\/=]{60,76} ){2}/`: two runs of 60 to 76 base64
+/// characters, each followed by a space, from the start. A run ends where
+/// the class does, so only the whole run can be followed by the space.
+fn b64_pair(line: &[u8]) -> bool {
+    let class = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    let mut at = 0;
+    for _ in 0..2 {
+        let run = line[at..].iter().take_while(|b| class(b)).count();
+        if !(60..=76).contains(&run) || line.get(at + run) != Some(&b' ') {
+            return false;
+        }
+        at += run + 1;
+    }
+    true
 }
 
 /// `s/\x1b\$B.*\x1b\(B//gs`: drop from the first JIS shift-in to the last
@@ -446,4 +477,37 @@ pub fn sa_envelope_from(ctx: &Ctx) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte checks give the answers of the regexes they stand for.
+    #[test]
+    fn uppercase_line_checks_agree_with_their_regexes() {
+        let spaced = Regex::new(r"\S\s+\S").unwrap();
+        let b64 = Regex::new(r"^(?:[A-Za-z0-9+/=]{60,76} ){2}").unwrap();
+        let run = |n: usize, c: char| c.to_string().repeat(n);
+        let lines = [
+            String::new(),
+            "word".into(),
+            "  lead".into(),
+            "trail \t".into(),
+            "two words".into(),
+            "a\x0bb".into(),
+            "\x0b\x0c\r".into(),
+            " x  y ".into(),
+            format!("{} {} ", run(60, 'A'), run(76, '/')),
+            format!("{} {} ", run(59, 'A'), run(60, 'A')),
+            format!("{} {} ", run(77, 'A'), run(60, 'A')),
+            format!("{} {}", run(64, 'Q'), run(64, 'Q')),
+            format!("{} {}-", run(64, '='), run(64, '+')),
+            format!("{}  {} ", run(64, 'Q'), run(64, 'Q')),
+        ];
+        for l in &lines {
+            assert_eq!(ascii_spaced(l.as_bytes()), spaced.is_match(l), "{l:?}");
+            assert_eq!(b64_pair(l.as_bytes()), b64.is_match(l), "{l:?}");
+        }
+    }
 }
