@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::prefilter::Prefilter;
 use regex_automata::util::syntax;
 use regex_automata::{Input, PatternSet};
 
@@ -61,18 +62,27 @@ impl Matcher {
         }
     }
 
-    /// A rule regex with Perl flags.
+    /// A rule regex with Perl flags. When every match starts with one of
+    /// a few literals the automaton skips to them with a literal search
+    /// (memchr, memmem, Teddy) instead of stepping every byte: the
+    /// `Prefilter` the `regex` crate itself would use, and only when it
+    /// deems it fast. It serves unanchored searches; anchored tries ignore it.
     pub fn new(pattern: &str, flags: &str) -> Option<Matcher> {
-        let dfa = DFA::builder()
-            .configure(rule_dfa_config())
-            .syntax(syntax_for(flags))
-            .thompson(
+        let hir = syntax::parse_with(pattern, &syntax_for(flags)).ok()?;
+        let nfa = thompson::Compiler::new()
+            .configure(
                 thompson::Config::new()
                     .utf8(false)
                     .which_captures(WhichCaptures::None)
                     .nfa_size_limit(Some(64 << 20)),
             )
-            .build(pattern)
+            .build_from_hir(&hir)
+            .ok()?;
+        let pre = Prefilter::from_hir_prefix(regex_automata::MatchKind::LeftmostFirst, &hir)
+            .filter(|p| p.is_fast());
+        let dfa = DFA::builder()
+            .configure(rule_dfa_config().prefilter(pre))
+            .build_from_nfa(nfa)
             .ok()?;
         Some(Matcher::from_dfa(dfa))
     }

@@ -32,6 +32,7 @@ mod msg;
 mod netset;
 mod nullprefix;
 mod parse;
+mod perlsyn;
 mod prefilter;
 mod received;
 mod regex;
@@ -568,8 +569,23 @@ impl RuleSet {
                 false,
             ),
             Test::Full(re) => {
-                if r.prefiltered && cands.full.of(r.pf_slot).is_empty() {
+                let whole = std::slice::from_ref(&ctx.pristine_vec);
+                let hits: &[(u32, u32)] = if r.prefiltered {
+                    cands.full.of(r.pf_slot)
+                } else {
+                    &[]
+                };
+                if !r.prefiltered {
+                    usize::from(re.is_match(ctx.pristine))
+                } else if hits.is_empty() {
                     0
+                } else if let Some(n) = r
+                    .pf_prefix
+                    .then(|| re.count_at_literals(whole, hits, false, false, 1))
+                    .flatten()
+                {
+                    // Every match starts at a literal: try just there.
+                    n
                 } else {
                     usize::from(re.is_match(ctx.pristine))
                 }

@@ -103,9 +103,11 @@ fn inner_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
         })
 }
 
-/// `pattern` with look-around groups removed and atomic groups made
-/// plain, for literal extraction only; `None` if the scan gets confused.
+/// `pattern` with look-around groups removed, atomic groups made plain
+/// and Perl-only syntax rewritten (`perlsyn.rs`): a superset of it, for
+/// literal extraction and gates only; `None` if the scan gets confused.
 pub fn relax(pattern: &str) -> Option<String> {
+    let pattern = super::perlsyn::superset_syntax(pattern)?;
     let b = pattern.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
