@@ -3,6 +3,10 @@
 //! decoded to bytes (no charset conversion, `normalize_charset` off).
 
 use mail_parser::decoders::base64::base64_decode;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use mail_parser::decoders::charsets::DecoderFnc;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 
@@ -217,9 +221,80 @@ pub fn to_utf8(bytes: &[u8], charset: &str) -> Vec<u8> {
         return bytes.to_vec();
     }
     match charset_decoder(charset.as_bytes()) {
-        Some(dec) => dec(bytes).into_bytes(),
+        Some(dec) => decode(dec, charset, bytes),
         None => bytes.to_vec(),
     }
+}
+
+/// UTF-8 of the bytes 0x80..=0xFF in one single-byte charset.
+type HighHalf = [([u8; 4], u8); 128];
+
+/// `dec(bytes)`, by table when `dec` is a single-byte, ASCII-compatible
+/// charset (ISO-8859-*, windows-125x, KOI8, ...): mail-parser's decoders
+/// push one `char` per byte (~23 instructions a byte, 4% of the largest
+/// fixture's check); ASCII runs are copied instead. Whether a decoder is
+/// one is found once per charset by decoding all 256 bytes, together and
+/// one by one, and the escapes of the stateful 7-bit charsets: those and
+/// multi-byte charsets (ISO-2022-JP, Shift_JIS, UTF-7) keep their decoder.
+fn decode(dec: DecoderFnc, charset: &str, bytes: &[u8]) -> Vec<u8> {
+    static TABLES: LazyLock<Mutex<HashMap<String, Option<Arc<HighHalf>>>>> =
+        LazyLock::new(Mutex::default);
+    let table = TABLES.lock().ok().and_then(|mut t| {
+        t.entry(charset.to_string())
+            .or_insert_with(|| high_half(dec).map(Arc::new))
+            .clone()
+    });
+    let Some(table) = table else {
+        return dec(bytes).into_bytes();
+    };
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 4);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let ascii = rest
+            .iter()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..ascii]);
+        if let Some(&b) = rest.get(ascii) {
+            let (utf8, len) = &table[usize::from(b - 0x80)];
+            out.extend_from_slice(&utf8[..usize::from(*len)]);
+            rest = &rest[ascii + 1..];
+        } else {
+            rest = &[];
+        }
+    }
+    out
+}
+
+/// The table of a single-byte, ASCII-compatible decoder, else `None`.
+fn high_half(dec: DecoderFnc) -> Option<HighHalf> {
+    let all: Vec<u8> = (0..=255).collect();
+    let chars: Vec<char> = dec(&all).chars().collect();
+    if chars.len() != 256 || (0..128u8).any(|b| chars[usize::from(b)] != char::from(b)) {
+        return None;
+    }
+    // Escape sequences of the stateful 7-bit charsets (UTF-7, ISO-2022-*,
+    // HZ) must decode byte by byte too.
+    for probe in [
+        &b"+AGE-"[..],
+        b"\x1b$B!!\x1b(B",
+        b"\x1b$)C\x0e!!\x0f",
+        b"~{!!~}",
+    ] {
+        if dec(probe).as_bytes() != probe {
+            return None;
+        }
+    }
+    let mut t = [([0u8; 4], 0u8); 128];
+    for b in 0x80..=0xffu8 {
+        let c = chars[usize::from(b)];
+        if dec(&[b]).chars().collect::<Vec<_>>() != [c] {
+            return None;
+        }
+        let e = &mut t[usize::from(b - 0x80)];
+        e.1 = c.encode_utf8(&mut e.0).len() as u8;
+    }
+    Some(t)
 }
 
 /// `Node::_normalize` with `normalize_charset 1` (SpamAssassin 4's default):
@@ -238,7 +313,7 @@ pub fn normalize_charset(bytes: &[u8], charset: Option<&str>) -> Vec<u8> {
         return bytes.to_vec();
     }
     match charset_decoder(cs.as_bytes()) {
-        Some(dec) => dec(bytes).into_bytes(),
+        Some(dec) => decode(dec, &cs, bytes),
         // Unknown charset: Latin-1 keeps every byte as one character.
         None => bytes
             .iter()
@@ -471,5 +546,30 @@ mod tests {
     fn qp_and_base64() {
         assert_eq!(decode_cte(b"a=3Db=\nc  \n", "quoted-printable"), b"a=bc\n");
         assert_eq!(decode_cte(b"aGVs\nbG8=\n", "base64"), b"hello");
+    }
+
+    /// The table decode gives the decoder's own output, and only
+    /// single-byte charsets get a table.
+    #[test]
+    fn table_decode_equals_the_decoder() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mixed = b"caf\xe9 \x80 na\xefve \x1b$B\x30\x21\x1b(B +AGE- \x82\xa0 end".to_vec();
+        let charsets = [
+            "windows-1252",
+            "iso-8859-2",
+            "koi8-r",
+            "iso-2022-jp",
+            "shift_jis",
+            "utf-7",
+        ];
+        for cs in charsets {
+            let dec = charset_decoder(cs.as_bytes()).expect(cs);
+            for text in [&all, &mixed] {
+                assert_eq!(decode(dec, cs, text), dec(text).into_bytes(), "{cs}");
+            }
+        }
+        let table = |cs: &str| high_half(charset_decoder(cs.as_bytes()).unwrap()).is_some();
+        assert!(table("windows-1252") && table("iso-8859-2") && table("koi8-r"));
+        assert!(!table("iso-2022-jp") && !table("shift_jis") && !table("utf-7"));
     }
 }
