@@ -221,7 +221,7 @@ pub fn to_utf8(bytes: &[u8], charset: &str) -> Vec<u8> {
         return bytes.to_vec();
     }
     match charset_decoder(charset.as_bytes()) {
-        Some(dec) => decode(dec, charset, bytes),
+        Some(dec) => decode(dec, bytes),
         None => bytes.to_vec(),
     }
 }
@@ -233,14 +233,16 @@ type HighHalf = [([u8; 4], u8); 128];
 /// charset (ISO-8859-*, windows-125x, KOI8, ...): mail-parser's decoders
 /// push one `char` per byte (~23 instructions a byte, 4% of the largest
 /// fixture's check); ASCII runs are copied instead. Whether a decoder is
-/// one is found once per charset by decoding all 256 bytes, together and
+/// one is found once per decoder by decoding all 256 bytes, together and
 /// one by one, and the escapes of the stateful 7-bit charsets: those and
 /// multi-byte charsets (ISO-2022-JP, Shift_JIS, UTF-7) keep their decoder.
-fn decode(dec: DecoderFnc, charset: &str, bytes: &[u8]) -> Vec<u8> {
-    static TABLES: LazyLock<Mutex<HashMap<String, Option<Arc<HighHalf>>>>> =
+fn decode(dec: DecoderFnc, bytes: &[u8]) -> Vec<u8> {
+    // Keyed by decoder, not by name: a message's charset names (any case
+    // or spelling) cannot grow the map past mail-parser's few decoders.
+    static TABLES: LazyLock<Mutex<HashMap<usize, Option<Arc<HighHalf>>>>> =
         LazyLock::new(Mutex::default);
     let table = TABLES.lock().ok().and_then(|mut t| {
-        t.entry(charset.to_string())
+        t.entry(dec as usize)
             .or_insert_with(|| high_half(dec).map(Arc::new))
             .clone()
     });
@@ -313,7 +315,7 @@ pub fn normalize_charset(bytes: &[u8], charset: Option<&str>) -> Vec<u8> {
         return bytes.to_vec();
     }
     match charset_decoder(cs.as_bytes()) {
-        Some(dec) => decode(dec, &cs, bytes),
+        Some(dec) => decode(dec, bytes),
         // Unknown charset: Latin-1 keeps every byte as one character.
         None => bytes
             .iter()
@@ -565,7 +567,7 @@ mod tests {
         for cs in charsets {
             let dec = charset_decoder(cs.as_bytes()).expect(cs);
             for text in [&all, &mixed] {
-                assert_eq!(decode(dec, cs, text), dec(text).into_bytes(), "{cs}");
+                assert_eq!(decode(dec, text), dec(text).into_bytes(), "{cs}");
             }
         }
         let table = |cs: &str| high_half(charset_decoder(cs.as_bytes()).unwrap()).is_some();

@@ -14,19 +14,21 @@
 //!   the group captured matches that pattern, so does its repeat.
 
 /// The rewritten pattern, or `None` where a rewrite cannot promise a
-/// superset (inline flags with a backreference, `\g`/`\k` references, a
-/// reference to an open or missing group, deep nesting of references).
+/// superset (inline flags or branch resets with a backreference, `\g`/`\k`
+/// references, a reference to an open or missing group, a group holding a
+/// reference itself: its copy's groups would shift later numbers).
 pub fn superset_syntax(pattern: &str) -> Option<String> {
-    let mut p = pattern.to_string();
-    let mut depth = 0;
-    while has_backref(p.as_bytes()) {
-        depth += 1;
-        if depth > 3 {
+    if !pattern.is_ascii() {
+        return None;
+    }
+    if has_backref(pattern.as_bytes()) {
+        let p = inline_backrefs(pattern)?;
+        if has_backref(p.as_bytes()) {
             return None;
         }
-        p = inline_backrefs(&p)?;
+        return escapes(p.as_bytes());
     }
-    escapes(p.as_bytes())
+    escapes(pattern.as_bytes())
 }
 
 /// Is there a `\1`..`\9` (one digit) outside classes, or a `\g`, `\k`?
@@ -131,10 +133,11 @@ fn capture_content(g: &[u8]) -> Option<usize> {
     }
 }
 
-/// `(?i)`, `(?-m:`, ...: flags switched inside the pattern.
+/// `(?i)`, `(?-m:`, `(?n)`, ...: flags switched inside the pattern; or a
+/// branch reset `(?|`, which numbers groups differently.
 fn has_inline_flags(b: &[u8]) -> bool {
     b.windows(3).any(|w| {
-        w[0] == b'(' && w[1] == b'?' && matches!(w[2], b'i' | b'm' | b's' | b'x' | b'-' | b'^')
+        w[0] == b'(' && w[1] == b'?' && (w[2].is_ascii_lowercase() || b"-^|".contains(&w[2]))
     })
 }
 
@@ -319,6 +322,10 @@ mod tests {
             r"(a)(?:x)(?<n>b+)(?:b+)"
         );
         assert_eq!(rw(r"(a(b))\1").unwrap(), r"(a(b))(?:a(b))");
+        assert_eq!(rw(r"(a)(b)\2\1").unwrap(), r"(a)(b)(?:b)(?:a)");
+        assert!(rw(r"(a)(b\1)\2").is_none(), "a copy holding a reference");
+        assert!(rw(r"(?|(a)|(b))\1").is_none(), "branch reset");
+        assert!(rw(r"(?n)(a)\1").is_none());
         assert!(rw(r"(a\1)").is_none(), "reference inside its own group");
         assert!(rw(r"(a)\2").is_none(), "no such group");
         assert!(rw(r"(?i)(a)\1").is_none(), "inline flags");
