@@ -24,7 +24,7 @@ use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
 use regex_automata::{PatternID, PatternSet};
 
 use super::lazydfa::Matcher;
-use super::prefilter::relax;
+use super::prefilter::{relax, relax_perl};
 use super::regex::{parse_ast, translate};
 use super::reqbytes::{ByteSet, required};
 
@@ -39,18 +39,22 @@ pub fn gate_pattern(pattern: &str, flags: &str, ast: Option<&Ast>) -> Option<Hir
     let hir = match ast.and_then(|a| translate(pattern, a, flags, ci)) {
         Some(h) => h,
         None if !flags.contains('x') => {
-            let r = relax(pattern)?;
-            let h = translate(&r, &parse_ast(&r, flags)?, flags, ci)?;
-            // Rules gated only since `perlsyn.rs` rewrites their syntax
-            // include ones whose automaton explodes (`__SUBJ_HAS_TO_2`,
-            // `__PDS_TO_EQ_FROM_NAME_2`: `[^\n]{0,100}` after a `*`; 2.6 ms
-            // a message before the lazy DFA gave up): those with long
-            // counts keep running ungated, as before.
-            let rewritten = super::perlsyn::superset_syntax(pattern).is_none_or(|p| p != pattern);
-            if rewritten && explosive(&h) {
-                return None;
+            let parse = |r: &str| translate(r, &parse_ast(r, flags)?, flags, ci);
+            match relax(pattern).and_then(|r| parse(&r)) {
+                Some(h) => h,
+                None => {
+                    // Gated only since `perlsyn.rs` rewrites their syntax,
+                    // some rules' automata explode (`__SUBJ_HAS_TO_2`,
+                    // `__PDS_TO_EQ_FROM_NAME_2`: `[^\n]{0,100}` after a `*`;
+                    // 2.6 ms a message before the lazy DFA gave up): those
+                    // with long counts keep running ungated, as before.
+                    let h = parse(&relax_perl(pattern)?)?;
+                    if explosive(&h) {
+                        return None;
+                    }
+                    h
+                }
             }
-            h
         }
         None => return None,
     };
@@ -169,10 +173,13 @@ pub fn build_many(hirs: &[Hir], config: regex_automata::hybrid::dfa::Config) -> 
 }
 
 /// One rule's gate as an automaton of its own: a superset of the rule on
-/// any one text (`None` when no gate can be derived or built).
-pub fn superset_matcher(pattern: &str, flags: &str) -> Option<Matcher> {
+/// any one text (`None` when no gate can be derived or built), and whether
+/// every match of it (so of the rule) starts at the start of a line.
+pub fn superset_matcher(pattern: &str, flags: &str) -> Option<(Matcher, bool)> {
     let h = gate_pattern(pattern, flags, parse_ast(pattern, flags).as_ref())?;
-    build_dfa(std::slice::from_ref(&h)).map(Matcher::from_dfa)
+    let line_start = h.properties().look_set_prefix().contains(Look::StartLF);
+    let m = build_dfa(std::slice::from_ref(&h)).map(Matcher::from_dfa)?;
+    Some((m, line_start))
 }
 
 impl Group {
@@ -232,7 +239,7 @@ impl Gates {
     pub fn segment_filter(&self, rule: u32) -> Option<&Matcher> {
         let s = self.single.get(&rule)?;
         s.dfa
-            .get_or_init(|| superset_matcher(&s.pattern, &s.flags))
+            .get_or_init(|| superset_matcher(&s.pattern, &s.flags).map(|(m, _)| m))
             .as_ref()
     }
 

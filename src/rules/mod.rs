@@ -475,7 +475,8 @@ impl RuleSet {
             }
             let count = |l: &[u8], n: usize| {
                 if r.multiple {
-                    re.count_matches(l, max - n)
+                    re.count_at_line_starts(l, max - n)
+                        .unwrap_or_else(|| re.count_matches(l, max - n))
                 } else {
                     usize::from(re.is_match(l))
                 }

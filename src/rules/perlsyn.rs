@@ -1,13 +1,14 @@
 //! Perl regex syntax that `regex-syntax` rejects, rewritten into a pattern
 //! that matches a *superset* of the original: for the literal prefilter and
-//! the gates only (see `prefilter::relax`), never for the rule's own match.
+//! the gates only (see `prefilter::relax_perl`), never for the rule's own
+//! match, and only for patterns that fail to parse without it.
 //! Without these a rule like `WEIRD_QUOTING` (octal escapes) or
 //! `SCC_SPECIAL_GUID` (a backreference) got neither, and PCRE2 ran it over
 //! every line of every message.
 //!
 //! - `\e` and octal escapes (`\0`, `\0NN`, `\NNN`) become `\xNN`: exact.
 //! - Inside a class, `[` (literal in Perl, a nested class to regex-syntax)
-//!   and the set operators `&` and `~` are escaped: exact.
+//!   and the set operators `&&` and `~~` are escaped: exact.
 //! - A possessive quantifier (`a++`) becomes greedy (`a+`): greedy matches
 //!   everything possessive does, and more.
 //! - A backreference `\N` becomes a copy of group N's pattern: the text
@@ -257,9 +258,13 @@ fn class(b: &[u8], start: usize, out: &mut String) -> Option<usize> {
                 i += close + 4;
             }
             b'-' if b.get(i + 1) == Some(&b'-') => return None,
-            c @ (b'[' | b'&' | b'~') => {
-                out.push('\\');
-                out.push(char::from(c));
+            // `&&` and `~~` are set operators to regex-syntax.
+            c @ (b'&' | b'~') if b.get(i + 1) == Some(&c) => {
+                out.push_str(if c == b'&' { "\\&\\&" } else { "\\~\\~" });
+                i += 2;
+            }
+            b'[' => {
+                out.push_str("\\[");
                 i += 1;
             }
             b']' => {

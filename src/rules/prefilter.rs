@@ -66,7 +66,9 @@ pub fn required_prefixes_translated(
     let hir = match hir {
         Some(h) => h,
         None if !flags.contains('x') => {
-            relaxed = parse(&relax(pattern)?)?;
+            relaxed = relax(pattern)
+                .and_then(|r| parse(&r))
+                .or_else(|| parse(&relax_perl(pattern)?))?;
             &relaxed
         }
         None => return None,
@@ -103,11 +105,15 @@ fn inner_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
         })
 }
 
-/// `pattern` with look-around groups removed, atomic groups made plain
-/// and Perl-only syntax rewritten (`perlsyn.rs`): a superset of it, for
-/// literal extraction and gates only; `None` if the scan gets confused.
+/// [`relax`] after rewriting Perl-only syntax (`perlsyn.rs`): for the
+/// patterns `relax` alone leaves unparsable.
+pub fn relax_perl(pattern: &str) -> Option<String> {
+    relax(&super::perlsyn::superset_syntax(pattern)?)
+}
+
+/// `pattern` with look-around groups removed and atomic groups made
+/// plain, for literal extraction only; `None` if the scan gets confused.
 pub fn relax(pattern: &str) -> Option<String> {
-    let pattern = super::perlsyn::superset_syntax(pattern)?;
     let b = pattern.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

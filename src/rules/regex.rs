@@ -78,7 +78,8 @@ struct Anchored {
     source: (String, String),
     pattern: String,
     re: std::sync::OnceLock<Option<Regex>>,
-    superset: std::sync::OnceLock<Option<super::lazydfa::Matcher>>,
+    /// The superset gate, and whether its matches all start at line starts.
+    superset: std::sync::OnceLock<Option<(super::lazydfa::Matcher, bool)>>,
 }
 
 /// PCRE2 for what only it handles; the `regex` crate (built on first use,
@@ -443,6 +444,45 @@ impl PerlRegex {
         text.is_match(m.as_ref()?, skip_first)
     }
 
+    /// [`PerlRegex::count_matches`] for a PCRE2 rule whose matches all
+    /// start at a line start (`^` under `/m`, as `__FILL_THIS_FORM_PARTIAL_RAW`):
+    /// tried only at line starts where its superset gate matches, instead
+    /// of PCRE2 stepping through every byte (~26 instructions a byte
+    /// there). Leftmost-first and non-overlapping as `find_iter` counts:
+    /// the next match is at the first line start at or after the last end.
+    /// `None` when this does not apply.
+    pub fn count_at_line_starts(&self, subject: &[u8], max: usize) -> Option<usize> {
+        let a = self.anchored.as_deref()?;
+        let (gate, true) = a.superset_lines()? else {
+            return None;
+        };
+        let twin = a.twin()?;
+        let mut tries = gate.anchored();
+        let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', subject).map(|i| i + 1));
+        let (mut n, mut next, mut last_end) = (0, 0, None);
+        for p in starts {
+            if p < next || !tries.is_match_at(subject, p)? {
+                continue;
+            }
+            let Some(m) = twin.find_at(subject, p).ok()? else {
+                continue;
+            };
+            // As `find_iter`: an empty match right where the previous
+            // match ended is skipped.
+            let empty = m.end() == p;
+            next = if empty { p + 1 } else { m.end() };
+            if empty && last_end == Some(p) {
+                continue;
+            }
+            last_end = Some(m.end());
+            n += 1;
+            if n >= max {
+                break;
+            }
+        }
+        Some(n)
+    }
+
     /// Count non-overlapping matches, up to `max` (for `tflags multiple`).
     pub fn count_matches(&self, subject: &[u8], max: usize) -> usize {
         let re = match &self.re {
@@ -510,6 +550,10 @@ impl Anchored {
 
     /// The superset gate, built on first use.
     fn superset(&self) -> Option<&super::lazydfa::Matcher> {
+        self.superset_lines().map(|(m, _)| m)
+    }
+
+    fn superset_lines(&self) -> Option<&(super::lazydfa::Matcher, bool)> {
         self.superset
             .get_or_init(|| super::gate::superset_matcher(&self.source.0, &self.source.1))
             .as_ref()
@@ -730,6 +774,64 @@ mod tests {
             PerlRegex::from_delimited(r"/\bfree/")
                 .unwrap()
                 .is_lazy_rust()
+        );
+    }
+
+    /// Counting only at line starts gives `find_iter`'s count, and applies
+    /// only where every match starts at a line start.
+    #[test]
+    fn line_start_counts_agree_with_find_iter() {
+        let texts: [&[u8]; 5] = [
+            b"your name: ____\nYour  address ____\n  your phone\nx your name ____\n",
+            b"your name your name\nyour name",
+            b"\n\nyour address\n\nyour name:\n",
+            b"nothing here\n",
+            b"your name",
+        ];
+        for re in [
+            r"/^(?>\s{0,5})your (?:name|address|phone)(?!x)/im",
+            r"/^(?>\s{0,5})your (?:name|address)\b.{0,8}$/im",
+            r"/^(?=y)your name/i",
+            r"/^(?>\s*)(?:your name|)(?!q)/im",
+        ] {
+            let r = PerlRegex::from_delimited(re).unwrap();
+            assert!(r.is_pcre(), "{re}");
+            // Plus texts pieced together at random from what the patterns see.
+            let pieces: [&[u8]; 7] = [
+                b"your name",
+                b"\n",
+                b" ",
+                b"x",
+                b"q",
+                b"YOUR ADDRESS",
+                b"\n\n",
+            ];
+            let mut seed = 7u32;
+            let mut random: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..200 {
+                let mut t = Vec::new();
+                for _ in 0..8 {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    t.extend_from_slice(pieces[(seed >> 16) as usize % pieces.len()]);
+                }
+                random.push(t);
+            }
+            for t in texts
+                .iter()
+                .copied()
+                .chain(random.iter().map(Vec::as_slice))
+            {
+                for max in [1, 2, 10] {
+                    let by_lines = r.count_at_line_starts(t, max);
+                    assert_eq!(by_lines, Some(r.count_matches(t, max)), "{re} {max} {t:?}");
+                }
+            }
+        }
+        let r = PerlRegex::from_delimited(r"/(?>\s{0,5})your name/im").unwrap();
+        assert_eq!(
+            r.count_at_line_starts(texts[0], 5),
+            None,
+            "not line-anchored"
         );
     }
 
