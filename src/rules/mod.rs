@@ -569,16 +569,11 @@ impl RuleSet {
                 &self.compiled.gates[1],
                 false,
             ),
+            Test::Full(re) if !r.prefiltered => usize::from(re.is_match(ctx.pristine)),
             Test::Full(re) => {
+                let hits = cands.full.of(r.pf_slot);
                 let whole = std::slice::from_ref(&ctx.pristine_vec);
-                let hits: &[(u32, u32)] = if r.prefiltered {
-                    cands.full.of(r.pf_slot)
-                } else {
-                    &[]
-                };
-                if !r.prefiltered {
-                    usize::from(re.is_match(ctx.pristine))
-                } else if hits.is_empty() {
+                if hits.is_empty() {
                     0
                 } else if let Some(n) = r
                     .pf_prefix

@@ -22,14 +22,14 @@ pub fn superset_syntax(pattern: &str) -> Option<String> {
     if !pattern.is_ascii() {
         return None;
     }
-    if has_backref(pattern.as_bytes()) {
-        let p = inline_backrefs(pattern)?;
-        if has_backref(p.as_bytes()) {
-            return None;
-        }
-        return escapes(p.as_bytes());
+    if !has_backref(pattern.as_bytes()) {
+        return escapes(pattern.as_bytes());
     }
-    escapes(pattern.as_bytes())
+    let p = inline_backrefs(pattern)?;
+    if has_backref(p.as_bytes()) {
+        return None;
+    }
+    escapes(p.as_bytes())
 }
 
 /// Is there a `\1`..`\9` (one digit) outside classes, or a `\g`, `\k`?

@@ -788,6 +788,26 @@ mod tests {
             b"nothing here\n",
             b"your name",
         ];
+        // Plus texts pieced together at random from what the patterns see.
+        let pieces: [&[u8]; 7] = [
+            b"your name",
+            b"\n",
+            b" ",
+            b"x",
+            b"q",
+            b"YOUR ADDRESS",
+            b"\n\n",
+        ];
+        let mut seed = 7u32;
+        let mut random: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..200 {
+            let mut t = Vec::new();
+            for _ in 0..8 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                t.extend_from_slice(pieces[(seed >> 16) as usize % pieces.len()]);
+            }
+            random.push(t);
+        }
         for re in [
             r"/^(?>\s{0,5})your (?:name|address|phone)(?!x)/im",
             r"/^(?>\s{0,5})your (?:name|address)\b.{0,8}$/im",
@@ -796,26 +816,6 @@ mod tests {
         ] {
             let r = PerlRegex::from_delimited(re).unwrap();
             assert!(r.is_pcre(), "{re}");
-            // Plus texts pieced together at random from what the patterns see.
-            let pieces: [&[u8]; 7] = [
-                b"your name",
-                b"\n",
-                b" ",
-                b"x",
-                b"q",
-                b"YOUR ADDRESS",
-                b"\n\n",
-            ];
-            let mut seed = 7u32;
-            let mut random: Vec<Vec<u8>> = Vec::new();
-            for _ in 0..200 {
-                let mut t = Vec::new();
-                for _ in 0..8 {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                    t.extend_from_slice(pieces[(seed >> 16) as usize % pieces.len()]);
-                }
-                random.push(t);
-            }
             for t in texts
                 .iter()
                 .copied()
