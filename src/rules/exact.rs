@@ -108,6 +108,23 @@ impl ExactText {
         Some(())
     }
 
+    /// [`ExactText::which`] for several automata at once (see
+    /// [`Matcher::which_many`]); `sets[i]` becomes `None` if `ms[i]` gave up.
+    pub fn which_many(&self, ms: &[&Matcher], sets: &mut [Option<PatternSet>]) {
+        if self.first || self.rest.is_some() {
+            Matcher::which_many(ms, &self.text, sets);
+        }
+        if self.nl_first || self.nl_rest {
+            for (m, set) in ms.iter().zip(sets.iter_mut()) {
+                if let Some(s) = set
+                    && m.which(b"\n", s).is_none()
+                {
+                    *set = None;
+                }
+            }
+        }
+    }
+
     /// The bytes in the segments.
     pub fn present(&self) -> &ByteSet {
         &self.present

@@ -82,6 +82,7 @@ impl ExactSets {
 
     /// Set `out[rule]` for every grouped rule, from one search per group.
     pub fn mark(&self, text: &ExactText, out: &mut [Answer]) {
+        let mut run = Vec::new();
         for g in &self.groups {
             let Some(b) = g.dfa.get_or_init(|| g.compile()) else {
                 continue;
@@ -94,13 +95,18 @@ impl ExactSets {
                     open = true;
                 }
             }
-            if !open {
-                continue;
+            if open {
+                run.push(b);
             }
-            let mut set = PatternSet::new(b.m.pattern_len());
-            if text.which(&b.m, &mut set).is_none() {
-                continue;
-            }
+        }
+        let ms: Vec<&Matcher> = run.iter().map(|b| &b.m).collect();
+        let mut sets: Vec<_> = ms
+            .iter()
+            .map(|m| Some(PatternSet::new(m.pattern_len())))
+            .collect();
+        text.which_many(&ms, &mut sets);
+        for (b, set) in run.iter().zip(&sets) {
+            let Some(set) = set else { continue };
             for (i, (rule, req)) in b.members.iter().enumerate() {
                 if req.is_none_or(|r| r.meets(text.present())) {
                     out[*rule as usize] = if set.contains(regex_automata::PatternID::must(i)) {

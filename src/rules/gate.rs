@@ -253,20 +253,28 @@ impl Gates {
     /// Set `out[rule]` for every gated rule that may match in `text`
     /// (whose bytes are `present`).
     pub fn mark(&self, text: &[u8], present: &ByteSet, out: &mut [bool]) {
+        let open = |req: &Option<ByteSet>| req.is_none_or(|r| r.meets(present));
+        let mut run = Vec::new();
         for g in &self.groups {
             let b = g.dfa.get_or_init(|| g.compile());
             for &r in &b.always {
                 out[r as usize] = true;
             }
-            let Some(m) = &b.m else { continue };
-            let open = |req: &Option<ByteSet>| req.is_none_or(|r| r.meets(present));
-            if !b.members.iter().any(|(_, req)| open(req)) {
-                continue;
+            if let Some(m) = &b.m
+                && b.members.iter().any(|(_, req)| open(req))
+            {
+                run.push((b, m));
             }
-            let mut set = PatternSet::new(m.pattern_len());
-            let ran = m.which(text, &mut set).is_some();
+        }
+        let ms: Vec<&Matcher> = run.iter().map(|x| x.1).collect();
+        let mut sets: Vec<_> = ms
+            .iter()
+            .map(|m| Some(PatternSet::new(m.pattern_len())))
+            .collect();
+        Matcher::which_many(&ms, text, &mut sets);
+        for ((b, _), set) in run.iter().zip(&sets) {
             for (i, (rule, req)) in b.members.iter().enumerate() {
-                if open(req) && (!ran || set.contains(PatternID::must(i))) {
+                if open(req) && set.as_ref().is_none_or(|s| s.contains(PatternID::must(i))) {
                     out[*rule as usize] = true;
                 }
             }
