@@ -77,6 +77,8 @@ pub struct Compiled {
     pub plain: Vec<usize>,
     /// Meta rule indexes, dependencies first.
     pub metas: Vec<usize>,
+    /// The expression of `metas[k]` as program number `k`.
+    pub meta_program: meta::Program,
     pub compile_errors: Vec<(String, String)>,
     pub pf_body: Prefilter,
     pub pf_rawbody: Prefilter,
@@ -633,8 +635,13 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
     for k in 0..out.metas.len() {
         let i = out.metas[k];
         let mut deps = Vec::new();
-        if let Test::Meta(e) = &out.rules[i].test {
-            meta::vars_of(e, &mut deps);
+        match &out.rules[i].test {
+            Test::Meta(e) => {
+                meta::vars_of(e, &mut deps);
+                out.meta_program.push(e);
+            }
+            // Keeps the numbering: never run (`hit_counts` runs metas only).
+            _ => out.meta_program.push(&meta::Expr::Num(0.0)),
         }
         if !net0[i] && deps.iter().any(|&d| net0[d]) {
             let r = &mut out.rules[i];

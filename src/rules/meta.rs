@@ -199,7 +199,7 @@ fn truth(b: bool) -> f64 {
 }
 
 /// Evaluate with `vars` giving each rule's hit count.
-pub fn eval(e: &Expr, vars: &dyn Fn(usize) -> f64) -> f64 {
+pub fn eval<F: Fn(usize) -> f64>(e: &Expr, vars: &F) -> f64 {
     match e {
         Expr::Num(n) => *n,
         Expr::Var(i) => vars(*i),
@@ -229,29 +229,159 @@ pub fn eval(e: &Expr, vars: &dyn Fn(usize) -> f64) -> f64 {
                         eval(b, vars)
                     }
                 }
-                _ => {
-                    let y = eval(b, vars);
-                    match op {
-                        Op::Add => x + y,
-                        Op::Sub => x - y,
-                        Op::Mul => x * y,
-                        Op::Div => {
-                            if y == 0.0 {
-                                0.0
-                            } else {
-                                x / y
-                            }
-                        }
-                        Op::Lt => truth(x < y),
-                        Op::Le => truth(x <= y),
-                        Op::Gt => truth(x > y),
-                        Op::Ge => truth(x >= y),
-                        Op::Eq => truth(x == y),
-                        Op::Ne => truth(x != y),
-                        Op::And | Op::Or => unreachable!(),
+                _ => arith(*op, x, eval(b, vars)),
+            }
+        }
+    }
+}
+
+/// `x op y` for the operators that always evaluate both sides.
+fn arith(op: Op, x: f64, y: f64) -> f64 {
+    match op {
+        Op::Add => x + y,
+        Op::Sub => x - y,
+        Op::Mul => x * y,
+        Op::Div => {
+            if y == 0.0 {
+                0.0
+            } else {
+                x / y
+            }
+        }
+        Op::Lt => truth(x < y),
+        Op::Le => truth(x <= y),
+        Op::Gt => truth(x > y),
+        Op::Ge => truth(x >= y),
+        Op::Eq => truth(x == y),
+        Op::Ne => truth(x != y),
+        // Short-circuit operators never reach here (see `eval`, `emit`).
+        Op::And | Op::Or => 0.0,
+    }
+}
+
+/// One step of a meta expression in postfix form (see [`Program`]).
+#[derive(Debug, Clone, Copy)]
+enum Ins {
+    Num(f64),
+    Var(u32),
+    Not,
+    Neg,
+    /// Pop `y` and `x`, push `x op y` (not `And`/`Or`).
+    Bin(Op),
+    /// `&&`: a false top stays and the next `n` steps are skipped; a
+    /// true one is popped and the right side runs.
+    And(u32),
+    /// `||`: the same with a true top.
+    Or(u32),
+    /// `?:`: pop the condition; false skips the next `n` steps.
+    Cond(u32),
+    Jump(u32),
+}
+
+/// The meta expressions of a rule set flattened into one array, in the
+/// order they are evaluated. As trees, their boxed nodes lay scattered
+/// over the heap and each visit waited on memory (perf: 81% of the tree
+/// walk's samples on loading a node's tag).
+#[derive(Debug, Default)]
+pub struct Program {
+    code: Vec<Ins>,
+    /// `code` range of the `k`-th expression pushed.
+    ranges: Vec<(u32, u32)>,
+}
+
+impl Program {
+    /// Append `e` as the next expression number.
+    pub fn push(&mut self, e: &Expr) {
+        let start = self.code.len() as u32;
+        emit(e, &mut self.code);
+        self.ranges.push((start, self.code.len() as u32));
+    }
+
+    /// Evaluate expression `k` as [`eval`] does (`stack` is scratch space).
+    pub fn run(&self, k: usize, vars: impl Fn(usize) -> f64, stack: &mut Vec<f64>) -> f64 {
+        let (start, end) = self.ranges[k];
+        let code = &self.code[start as usize..end as usize];
+        stack.clear();
+        let mut pc = 0;
+        while pc < code.len() {
+            let ins = code[pc];
+            pc += 1;
+            match ins {
+                Ins::Num(n) => stack.push(n),
+                Ins::Var(i) => stack.push(vars(i as usize)),
+                Ins::Not => {
+                    let x = stack.pop().unwrap_or(0.0);
+                    stack.push(truth(x == 0.0));
+                }
+                Ins::Neg => {
+                    let x = stack.pop().unwrap_or(0.0);
+                    stack.push(-x);
+                }
+                Ins::Bin(op) => {
+                    let y = stack.pop().unwrap_or(0.0);
+                    let x = stack.pop().unwrap_or(0.0);
+                    stack.push(arith(op, x, y));
+                }
+                Ins::And(n) | Ins::Or(n) => {
+                    let x = stack.last().copied().unwrap_or(0.0);
+                    if (x == 0.0) == matches!(ins, Ins::And(_)) {
+                        pc += n as usize;
+                    } else {
+                        stack.pop();
                     }
                 }
+                Ins::Cond(n) => {
+                    if stack.pop().unwrap_or(0.0) == 0.0 {
+                        pc += n as usize;
+                    }
+                }
+                Ins::Jump(n) => pc += n as usize,
             }
+        }
+        stack.pop().unwrap_or(0.0)
+    }
+}
+
+/// Append the postfix steps of `e` to `out`.
+fn emit(e: &Expr, out: &mut Vec<Ins>) {
+    match e {
+        Expr::Num(n) => out.push(Ins::Num(*n)),
+        Expr::Var(i) => out.push(Ins::Var(*i as u32)),
+        Expr::Not(a) => {
+            emit(a, out);
+            out.push(Ins::Not);
+        }
+        Expr::Neg(a) => {
+            emit(a, out);
+            out.push(Ins::Neg);
+        }
+        Expr::Bin(op @ (Op::And | Op::Or), a, b) => {
+            emit(a, out);
+            let j = out.len();
+            out.push(Ins::Jump(0));
+            emit(b, out);
+            let n = (out.len() - j - 1) as u32;
+            out[j] = if *op == Op::And {
+                Ins::And(n)
+            } else {
+                Ins::Or(n)
+            };
+        }
+        Expr::Bin(op, a, b) => {
+            emit(a, out);
+            emit(b, out);
+            out.push(Ins::Bin(*op));
+        }
+        Expr::Cond(c, a, b) => {
+            emit(c, out);
+            let j = out.len();
+            out.push(Ins::Cond(0));
+            emit(a, out);
+            let k = out.len();
+            out.push(Ins::Jump(0));
+            emit(b, out);
+            out[j] = Ins::Cond((k - j) as u32);
+            out[k] = Ins::Jump((out.len() - k - 1) as u32);
         }
     }
 }
@@ -290,6 +420,63 @@ mod tests {
         fn call(&mut self, _f: &str, _a: &str) -> Expr {
             Expr::Num(1.0)
         }
+    }
+
+    /// The flat program gives what the tree walk gives, on random
+    /// expressions over every operator and random hit counts.
+    #[test]
+    fn program_agrees_with_eval() {
+        let mut seed = 3u64;
+        let mut rnd = move |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 33) % n) as usize
+        };
+        fn random(rnd: &mut impl FnMut(u64) -> usize, depth: u32) -> Expr {
+            let b = |rnd: &mut _| Box::new(random(rnd, depth - 1));
+            match if depth == 0 { rnd(2) } else { rnd(6) } {
+                0 => Expr::Num([0.0, 1.0, 2.5, -1.0][rnd(4)]),
+                1 => Expr::Var(rnd(5)),
+                2 => Expr::Not(b(rnd)),
+                3 => Expr::Neg(b(rnd)),
+                4 => Expr::Cond(b(rnd), b(rnd), b(rnd)),
+                _ => {
+                    let ops = [
+                        Op::And,
+                        Op::Or,
+                        Op::Add,
+                        Op::Sub,
+                        Op::Mul,
+                        Op::Div,
+                        Op::Lt,
+                        Op::Le,
+                        Op::Gt,
+                        Op::Ge,
+                        Op::Eq,
+                        Op::Ne,
+                    ];
+                    Expr::Bin(ops[rnd(12)], b(rnd), b(rnd))
+                }
+            }
+        }
+        let exprs: Vec<Expr> = (0..2000).map(|_| random(&mut rnd, 5)).collect();
+        let mut prog = Program::default();
+        exprs.iter().for_each(|e| prog.push(e));
+        assert_eq!(prog.ranges.len(), exprs.len());
+        let mut stack = Vec::new();
+        let mut nonzero = 0;
+        for round in 0..20 {
+            let vars: Vec<f64> = (0..5).map(|_| [0.0, 1.0, 3.0][rnd(3)]).collect();
+            for (k, e) in exprs.iter().enumerate() {
+                let want = eval(e, &|i| vars[i]);
+                let got = prog.run(k, |i| vars[i], &mut stack);
+                assert!(
+                    got == want || (got.is_nan() && want.is_nan()),
+                    "round {round} expr {k}: {e:?} gave {got}, tree {want}"
+                );
+                nonzero += usize::from(want != 0.0);
+            }
+        }
+        assert!(nonzero > 5000, "{nonzero} non-zero results");
     }
 
     #[test]

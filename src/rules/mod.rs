@@ -404,15 +404,14 @@ impl RuleSet {
             }
             hits[i] = self.run_rule(i as u32, r, ctx, &cands) as f64;
         }
-        for &i in &self.compiled.metas {
+        let mut stack = Vec::new();
+        for (k, &i) in self.compiled.metas.iter().enumerate() {
             let r = &rules[i];
-            if !r.enabled || !(r.live || all) {
+            if !r.enabled || !(r.live || all) || !matches!(r.test, Test::Meta(_)) {
                 continue;
             }
-            if let Test::Meta(e) = &r.test {
-                let v = meta::eval(e, &|j| hits[j]);
-                hits[i] = if v != 0.0 { 1.0 } else { 0.0 };
-            }
+            let v = c.meta_program.run(k, |j| hits[j], &mut stack);
+            hits[i] = if v != 0.0 { 1.0 } else { 0.0 };
         }
         hits
     }
