@@ -281,6 +281,9 @@ struct Lane<'m> {
     cache: Box<Cache>,
     sid: regex_automata::hybrid::LazyStateID,
     live: bool,
+    /// The last match state collected, and the cache's clear count then
+    /// (a clear reuses state IDs): passing it again adds no pattern.
+    seen: Option<(regex_automata::hybrid::LazyStateID, usize)>,
 }
 
 /// Up to [`LANES`] automata over `subject` in step (see
@@ -300,6 +303,7 @@ fn lockstep(ms: &[&Matcher], subject: &[u8], sets: &mut [Option<PatternSet>]) {
             sid: start.unwrap_or_default(),
             live: set.is_some(),
             cache,
+            seen: None,
         });
     }
     let mut at = 0;
@@ -391,7 +395,11 @@ fn slow_step(l: &mut Lane, set: &mut Option<PatternSet>, b: u8) {
     if next.is_tagged() {
         l.live = !match set.as_mut() {
             Some(set) if next.is_match() => {
-                collect(dfa, &l.cache, next, set);
+                let now = Some((next, l.cache.clear_count()));
+                if l.seen != now {
+                    collect(dfa, &l.cache, next, set);
+                    l.seen = now;
+                }
                 set.is_full()
             }
             _ if next.is_quit() => {
