@@ -269,9 +269,10 @@ impl Drop for AnchoredTries<'_> {
     }
 }
 
-/// Automata stepped together by [`Matcher::which_many`]: with 4, a
-/// whole check took 7–9% less CPU than one automaton at a time; with 8,
-/// 4–7% (same-process A/B, BENCHMARKS.md session 10).
+/// Automata stepped together by [`Matcher::which_many`]. With 4, a whole
+/// check took 9–11% less CPU than with one automaton at a time; 8 gained
+/// 0.5–4% more, within the noise (same-process A/B, BENCHMARKS.md
+/// session 10).
 const LANES: usize = 4;
 
 /// One automaton in [`lockstep`]: its cache, state, and whether it still
@@ -289,7 +290,7 @@ struct Lane<'m> {
 /// Up to [`LANES`] automata over `subject` in step (see
 /// [`Matcher::which_many`]): the common step is an untagged transition;
 /// anything else (unknown, match, dead or quit state) takes `next_state`
-/// and is handled for that automaton alone, as [`scan`]-like loops do.
+/// and is handled for that automaton alone, as in [`Matcher::which`].
 fn lockstep(ms: &[&Matcher], subject: &[u8], sets: &mut [Option<PatternSet>]) {
     let mut lanes: Vec<Lane> = Vec::with_capacity(ms.len());
     for (m, set) in ms.iter().zip(sets.iter_mut()) {
