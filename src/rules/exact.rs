@@ -95,21 +95,10 @@ impl ExactText {
         Some(out)
     }
 
-    /// Add to `set` the patterns of the multi-pattern `m` (built by
-    /// [`build`] with `MatchKind::All`) that match in some segment. `None`
-    /// if the automaton gave up.
-    pub fn which(&self, m: &Matcher, set: &mut PatternSet) -> Option<()> {
-        if self.first || self.rest.is_some() {
-            m.which(&self.text, set)?;
-        }
-        if self.nl_first || self.nl_rest {
-            m.which(b"\n", set)?;
-        }
-        Some(())
-    }
-
-    /// [`ExactText::which`] for several automata at once (see
-    /// [`Matcher::which_many`]); `sets[i]` becomes `None` if `ms[i]` gave up.
+    /// Add to `sets[i]` the patterns of the multi-pattern `ms[i]` (built by
+    /// [`build`] with `MatchKind::All`) that match in some segment, the
+    /// automata stepped together (see [`Matcher::which_many`]); `sets[i]`
+    /// becomes `None` if `ms[i]` gave up.
     pub fn which_many(&self, ms: &[&Matcher], sets: &mut [Option<PatternSet>]) {
         if self.first || self.rest.is_some() {
             Matcher::which_many(ms, &self.text, sets);
