@@ -95,23 +95,18 @@ impl ExactText {
         Some(out)
     }
 
-    /// Add to `sets[i]` the patterns of the multi-pattern `ms[i]` (built by
-    /// [`build`] with `MatchKind::All`) that match in some segment, the
-    /// automata stepped together (see [`Matcher::which_many`]); `sets[i]`
-    /// becomes `None` if `ms[i]` gave up.
-    pub fn which_many(&self, ms: &[&Matcher], sets: &mut [Option<PatternSet>]) {
+    /// For each multi-pattern automaton of `ms` (built by [`build`] with
+    /// `MatchKind::All`), the patterns that match in some segment, or
+    /// `None` if it gave up (see [`Matcher::which_many_into`]).
+    pub fn which_many(&self, ms: &[&Matcher]) -> Vec<Option<PatternSet>> {
+        let mut sets = Matcher::new_sets(ms);
         if self.first || self.rest.is_some() {
-            Matcher::which_many(ms, &self.text, sets);
+            Matcher::which_many_into(ms, &self.text, &mut sets);
         }
         if self.nl_first || self.nl_rest {
-            for (m, set) in ms.iter().zip(sets.iter_mut()) {
-                if let Some(s) = set
-                    && m.which(b"\n", s).is_none()
-                {
-                    *set = None;
-                }
-            }
+            Matcher::which_many_into(ms, b"\n", &mut sets);
         }
+        sets
     }
 
     /// The bytes in the segments.

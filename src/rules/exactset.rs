@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use regex_automata::{MatchKind, PatternSet};
+use regex_automata::MatchKind;
 
 use super::exact::{ExactText, build, exact_hir};
 use super::lazydfa::Matcher;
@@ -100,11 +100,7 @@ impl ExactSets {
             }
         }
         let ms: Vec<&Matcher> = run.iter().map(|b| &b.m).collect();
-        let mut sets: Vec<_> = ms
-            .iter()
-            .map(|m| Some(PatternSet::new(m.pattern_len())))
-            .collect();
-        text.which_many(&ms, &mut sets);
+        let sets = text.which_many(&ms);
         for (b, set) in run.iter().zip(&sets) {
             let Some(set) = set else { continue };
             for (i, (rule, req)) in b.members.iter().enumerate() {

@@ -21,7 +21,7 @@ use regex_automata::nfa::thompson;
 use regex_syntax::ast::Ast;
 use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
 
-use regex_automata::{PatternID, PatternSet};
+use regex_automata::PatternID;
 
 use super::lazydfa::Matcher;
 use super::prefilter::{relax, relax_perl};
@@ -267,11 +267,7 @@ impl Gates {
             }
         }
         let ms: Vec<&Matcher> = run.iter().map(|x| x.1).collect();
-        let mut sets: Vec<_> = ms
-            .iter()
-            .map(|m| Some(PatternSet::new(m.pattern_len())))
-            .collect();
-        Matcher::which_many(&ms, text, &mut sets);
+        let sets = Matcher::which_many(&ms, text);
         for ((b, _), set) in run.iter().zip(&sets) {
             for (i, (rule, req)) in b.members.iter().enumerate() {
                 if open(req) && set.as_ref().is_none_or(|s| s.contains(PatternID::must(i))) {

@@ -14,7 +14,7 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use regex_automata::{PatternID, PatternSet};
+use regex_automata::PatternID;
 use regex_syntax::hir::Hir;
 
 use super::exactset::Answer;
@@ -181,11 +181,7 @@ impl HeaderSets {
             }
         }
         let ms: Vec<&Matcher> = run.iter().map(|(_, b)| &b.m).collect();
-        let mut sets: Vec<_> = ms
-            .iter()
-            .map(|m| Some(PatternSet::new(m.pattern_len())))
-            .collect();
-        Matcher::which_many(&ms, value, &mut sets);
+        let sets = Matcher::which_many(&ms, value);
         for ((i, b), set) in run.iter().zip(&sets) {
             let Some(set) = set else {
                 state[*i as usize].set(DONE | GAVE_UP);

@@ -146,57 +146,38 @@ impl Matcher {
         })
     }
 
-    /// Add the patterns matching somewhere in `subject` to `set` (an
-    /// automaton built with `MatchKind::All`). `None` when it gave up.
-    ///
-    /// A loop of our own rather than `try_which_overlapping_matches`: that
-    /// one returns to its caller at every match position and re-enters,
-    /// and checks more per byte than a yes/no-per-pattern answer needs
-    /// (fixtures: 31.7 → 24.4 M instructions in these searches). This one only steps the
-    /// automaton, collects the patterns of the match states it passes
-    /// (matches show one byte late, and at the end-of-input step), and
-    /// stops once every pattern has matched.
-    pub fn which(&self, subject: &[u8], set: &mut PatternSet) -> Option<()> {
-        self.with_cache(|dfa, cache| {
-            let mut sid = dfa.start_state_forward(cache, &Input::new(subject)).ok()?;
-            let mut at = 0;
-            while at < subject.len() {
-                if !sid.is_tagged() {
-                    (sid, at) = run_untagged(dfa, cache, sid, subject, at);
-                    if at == subject.len() {
-                        break;
-                    }
-                }
-                sid = dfa.next_state(cache, sid, subject[at]).ok()?;
-                at += 1;
-                if sid.is_tagged() {
-                    if sid.is_match() {
-                        collect(dfa, cache, sid, set);
-                        if set.is_full() {
-                            return Some(());
-                        }
-                    } else if sid.is_dead() {
-                        return Some(());
-                    } else if sid.is_quit() {
-                        return None;
-                    }
-                }
-            }
-            sid = dfa.next_eoi_state(cache, sid).ok()?;
-            if sid.is_match() {
-                collect(dfa, cache, sid, set);
-            }
-            Some(())
-        })
+    /// For each automaton of `ms` (built with `MatchKind::All`), the
+    /// patterns matching somewhere in `subject`, or `None` when it gave up.
+    /// See [`Matcher::which_many_into`].
+    pub fn which_many(ms: &[&Matcher], subject: &[u8]) -> Vec<Option<PatternSet>> {
+        let mut sets = Matcher::new_sets(ms);
+        Matcher::which_many_into(ms, subject, &mut sets);
+        sets
     }
 
-    /// [`Matcher::which`] for several automata over one `subject`, their
-    /// steps interleaved byte by byte, four at a time (`lockstep.rs`). Each step
-    /// loads from a transition table; the gate groups' tables run to
-    /// megabytes, so one automaton mostly waits on cache misses, and
-    /// several in step overlap their loads. `sets[i]` (sized for `ms[i]`)
-    /// gets automaton `i`'s patterns, or becomes `None` if it gave up.
-    pub fn which_many(ms: &[&Matcher], subject: &[u8], sets: &mut [Option<PatternSet>]) {
+    /// An empty pattern set for each automaton of `ms`.
+    pub fn new_sets(ms: &[&Matcher]) -> Vec<Option<PatternSet>> {
+        ms.iter()
+            .map(|m| Some(PatternSet::new(m.pattern_len())))
+            .collect()
+    }
+
+    /// Add to `sets[i]` (sized for `ms[i]`) the patterns of automaton `i`
+    /// matching somewhere in `subject`; it becomes `None` if the automaton
+    /// gave up, and a `None` set is left alone.
+    ///
+    /// A loop of our own (`lockstep.rs`) rather than the library's
+    /// `try_which_overlapping_matches`: that one returns to its caller at
+    /// every match position and re-enters, and checks more per byte than a
+    /// yes/no-per-pattern answer needs (fixtures: 31.7 → 24.4 M
+    /// instructions in these searches). Ours only steps the automata,
+    /// collects the patterns of the match states they pass (matches show
+    /// one byte late, and at the end-of-input step), and stops one once
+    /// every pattern has matched. The automata step together, four at a
+    /// time, byte by byte: each step loads from a transition table, the
+    /// gate groups' tables run to megabytes, so one automaton mostly waits
+    /// on cache misses, and several in step overlap their loads.
+    pub fn which_many_into(ms: &[&Matcher], subject: &[u8], sets: &mut [Option<PatternSet>]) {
         for (m, s) in ms
             .chunks(lockstep::LANES)
             .zip(sets.chunks_mut(lockstep::LANES))
@@ -274,52 +255,6 @@ impl Drop for AnchoredTries<'_> {
     }
 }
 
-/// Steps from the untagged state `sid` over `hay[at..]` as long as the
-/// next state is known and untagged (no match, dead, quit or unknown
-/// state): one class and one table load per byte, four bytes a round.
-/// Returns the last untagged state and the position of the byte whose
-/// step left that fast path (or the end). The hot loop of [`Matcher::which`]:
-/// with `next_state`'s checks and `Result` it took ~16 instructions a byte.
-#[inline(always)]
-fn run_untagged(
-    dfa: &DFA,
-    cache: &Cache,
-    mut sid: regex_automata::hybrid::LazyStateID,
-    hay: &[u8],
-    at: usize,
-) -> (regex_automata::hybrid::LazyStateID, usize) {
-    let mut rest = &hay[at..];
-    let pos = |rest: &[u8]| hay.len() - rest.len();
-    while let [b0, b1, b2, b3, tail @ ..] = rest {
-        let s0 = dfa.next_state_untagged(cache, sid, *b0);
-        if s0.is_tagged() {
-            return (sid, pos(rest));
-        }
-        let s1 = dfa.next_state_untagged(cache, s0, *b1);
-        if s1.is_tagged() {
-            return (s0, pos(rest) + 1);
-        }
-        let s2 = dfa.next_state_untagged(cache, s1, *b2);
-        if s2.is_tagged() {
-            return (s1, pos(rest) + 2);
-        }
-        let s3 = dfa.next_state_untagged(cache, s2, *b3);
-        if s3.is_tagged() {
-            return (s2, pos(rest) + 3);
-        }
-        sid = s3;
-        rest = tail;
-    }
-    for (k, &b) in rest.iter().enumerate() {
-        let next = dfa.next_state_untagged(cache, sid, b);
-        if next.is_tagged() {
-            return (sid, pos(rest) + k);
-        }
-        sid = next;
-    }
-    (sid, hay.len())
-}
-
 /// Add the patterns of match state `sid` to `set`.
 fn collect(
     dfa: &DFA,
@@ -364,11 +299,10 @@ mod tests {
         (Matcher::from_dfa(dfa.clone()), dfa)
     }
 
-    /// [`Matcher::which`] on `hay`, asserted equal to the library's
-    /// `try_which_overlapping_matches`.
+    /// [`Matcher::which_many`] for `m` alone on `hay`, asserted equal to
+    /// the library's `try_which_overlapping_matches`.
     fn which_as_library(m: &Matcher, dfa: &DFA, hay: &[u8]) -> PatternSet {
-        let mut ours = PatternSet::new(dfa.pattern_len());
-        m.which(hay, &mut ours).unwrap();
+        let ours = Matcher::which_many(&[m], hay).remove(0).unwrap();
         let mut lib = PatternSet::new(dfa.pattern_len());
         dfa.try_which_overlapping_matches(&mut dfa.create_cache(), &Input::new(hay), &mut lib)
             .unwrap();
@@ -461,9 +395,9 @@ mod tests {
 
     /// Automata stepped together (more than one round of lanes, some
     /// done early, some matching at the end of input) answer as each
-    /// does alone.
+    /// does alone in the library's search.
     #[test]
-    fn which_many_agrees_with_which_alone() {
+    fn which_many_agrees_with_the_library_for_each() {
         let groups: [&[&str]; 6] = [
             &[r"bar", r"\d{3}"],
             &[r"q$", r"zz+y"],
@@ -472,8 +406,8 @@ mod tests {
             &[r"never\x00"],
             &[r"(?i)FOO", r"\s\s"],
         ];
-        let ms: Vec<Matcher> = groups.iter().map(|g| grouped(g).0).collect();
-        let refs: Vec<&Matcher> = ms.iter().collect();
+        let built: Vec<(Matcher, DFA)> = groups.iter().map(|g| grouped(g)).collect();
+        let refs: Vec<&Matcher> = built.iter().map(|(m, _)| m).collect();
         let mut matched = 0;
         for hay in [
             &b"x bar 123 foo"[..],
@@ -483,14 +417,9 @@ mod tests {
             b"xo",
             b"aaaa bazq",
         ] {
-            let mut sets: Vec<_> = ms
-                .iter()
-                .map(|m| Some(PatternSet::new(m.pattern_len())))
-                .collect();
-            Matcher::which_many(&refs, hay, &mut sets);
-            for (m, got) in ms.iter().zip(&sets) {
-                let mut want = PatternSet::new(m.pattern_len());
-                m.which(hay, &mut want).unwrap();
+            let sets = Matcher::which_many(&refs, hay);
+            for ((m, dfa), got) in built.iter().zip(&sets) {
+                let want = which_as_library(m, dfa, hay);
                 assert_eq!(
                     got.as_ref(),
                     Some(&want),
@@ -504,9 +433,10 @@ mod tests {
     }
 
     #[test]
-    fn which_agrees_at_every_offset_of_the_four_byte_rounds() {
-        // The fast path steps four bytes a round: a match (or a new,
-        // not yet computed state) may fall on any of the four.
+    fn which_agrees_at_every_offset_of_the_fast_path() {
+        // The fast path leaves at the first byte whose next state is
+        // tagged: a match (or a new, not yet computed state) may fall on
+        // any offset.
         let pats = [r"bar", r"\d{3}", r"q$", r"zz+y"];
         let (m, dfa) = grouped(&pats);
         let mut kinds = std::collections::BTreeSet::new();

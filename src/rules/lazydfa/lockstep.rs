@@ -1,5 +1,5 @@
 //! Several lazy DFAs stepped over one text together (see
-//! [`Matcher::which_many`]): the gate groups' transition tables run to
+//! [`Matcher::which_many_into`]): the gate groups' transition tables run to
 //! megabytes, so one automaton stepping alone mostly waits on cache
 //! misses; automata in step overlap their loads.
 
@@ -9,7 +9,7 @@ use regex_automata::{Input, PatternSet};
 
 use super::{Matcher, collect};
 
-/// Automata stepped together by [`Matcher::which_many`]. With 4, a whole
+/// Automata stepped together by [`Matcher::which_many_into`]. With 4, a whole
 /// check took 9–11% less CPU than with one automaton at a time; 8 gained
 /// 0.5–4% more, within the noise (same-process A/B, BENCHMARKS.md
 /// session 10).
@@ -28,9 +28,9 @@ struct Lane<'m> {
 }
 
 /// Up to [`LANES`] automata over `subject` in step (see
-/// [`Matcher::which_many`]): the common step is an untagged transition;
+/// [`Matcher::which_many_into`]): the common step is an untagged transition;
 /// anything else (unknown, match, dead or quit state) takes `next_state`
-/// and is handled for that automaton alone, as in [`Matcher::which`].
+/// and is handled for that automaton alone, as [`Matcher::which_many_into`] describes.
 pub(super) fn lockstep(ms: &[&Matcher], subject: &[u8], sets: &mut [Option<PatternSet>]) {
     let mut lanes: Vec<Lane> = Vec::with_capacity(ms.len());
     for (m, set) in ms.iter().zip(sets.iter_mut()) {
