@@ -63,7 +63,8 @@ pub fn answers(sets: &[ExactSets; 2], texts: &[Option<ExactText>; 2], rules: usi
 impl ExactSets {
     /// Groups for `(rule index, pattern, flags)` triples, in order.
     pub fn build(items: Vec<(u32, String, String)>) -> ExactSets {
-        let groups = super::lazydfa::in_groups(items, GROUP)
+        let groups = super::lazydfa::in_groups_by_alphabet(items, GROUP)
+            .into_iter()
             .map(|rules| Group {
                 rules,
                 dfa: OnceLock::new(),

@@ -222,7 +222,8 @@ impl Gates {
                 (*rule, s)
             })
             .collect();
-        let groups = super::lazydfa::in_groups(items, GROUP)
+        let groups = super::lazydfa::in_groups_by_alphabet(items, GROUP)
+            .into_iter()
             .map(|rules| Group {
                 rules,
                 dfa: OnceLock::new(),
