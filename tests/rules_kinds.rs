@@ -24,6 +24,33 @@ X-Folded: one\n two\n\
 \n\
 First paragraph line one\nline two of it.\n\nSecond paragraph with http://www.spam.example/buy now\n";
 
+/// The result for an absent header is worked out once per rule and kept:
+/// it must not leak into a message that has the header, nor be lost for
+/// the next one without it.
+#[test]
+fn absent_header_result_holds_across_messages() {
+    let rs = RuleSet::from_config_text(
+        "header H_UNSET X-Opt =~ /^dflt$/ [if-unset: dflt]\n\
+         header H_NEG X-Opt !~ /x/\n\
+         header H_EMPTY X-Opt =~ /^$/\n",
+    );
+    let names = |m: &str| {
+        let mut v: Vec<String> = rs
+            .check(m.as_bytes(), None)
+            .hits
+            .into_iter()
+            .map(|h| h.name)
+            .collect();
+        v.sort();
+        v
+    };
+    let with = MSG.replacen("X-Folded:", "X-Opt: x\nX-Folded:", 1);
+    let absent = ["H_EMPTY", "H_NEG", "H_UNSET"];
+    assert_eq!(names(MSG), absent);
+    assert!(names(&with).is_empty(), "{:?}", names(&with));
+    assert_eq!(names(MSG), absent);
+}
+
 #[test]
 fn header_rules() {
     let r = "header H_SUBJ Subject =~ /^Caf\\xc3\\xa9 special offer$/\n\

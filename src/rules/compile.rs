@@ -67,6 +67,10 @@ pub struct CRule {
     /// match must start at one of the literals.
     pub pf_slot: u32,
     pub pf_prefix: bool,
+    /// Header rules: the result when the header is absent (the regex on
+    /// the `[if-unset: ...]` text or on nothing), the same for every
+    /// message, so worked out once rather than run every time.
+    pub absent: std::sync::OnceLock<bool>,
 }
 
 /// The compiled rules and their evaluation order.
@@ -503,6 +507,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             hgroup: None,
             pf_slot: 0,
             pf_prefix: false,
+            absent: std::sync::OnceLock::new(),
             tflags,
         });
         let idx = (out.rules.len() - 1) as u32;

@@ -483,6 +483,12 @@ impl RuleSet {
             let mut n = 0;
             if r.prefiltered {
                 let hits = cand.of(r.pf_slot);
+                // No literal, no match: and nothing of the rule's own
+                // (its automaton, cache pool) is touched, which in a stream
+                // of different messages is mostly out of the CPU caches.
+                if hits.is_empty() {
+                    return 0;
+                }
                 // A match starts at one of the literals: try just there.
                 if r.pf_prefix
                     && let Some(n) = re.count_at_literals(list, hits, skip_first, r.multiple, max)
@@ -545,7 +551,9 @@ impl RuleSet {
                         Some(exactset::Answer::No) => false,
                         _ => re.is_match(v),
                     },
-                    None => re.is_match(unset.as_deref().unwrap_or(b"")),
+                    None => *r
+                        .absent
+                        .get_or_init(|| re.is_match(unset.as_deref().unwrap_or(b""))),
                 };
                 usize::from(m != *neg)
             }
