@@ -279,7 +279,8 @@ fn collect(
 /// that too. Kept apart, the ASCII groups have 60–90 classes, and the
 /// body and rawbody groups' tables after the fixtures shrank from 17.0 to
 /// 11.1 MB. The stepping waits on those tables (it is memory-bound):
-/// 6–10% less CPU a message (same-process A/B, BENCHMARKS.md session 11).
+/// 3–12% less CPU a message, mean ~8% (two rule sets loaded side by side,
+/// passes alternating between them; BENCHMARKS.md session 11).
 /// Sorting by the number of such bytes instead gained about half of that;
 /// putting the long counted repetitions together or alone lost.
 pub fn in_groups_by_alphabet(
@@ -309,7 +310,8 @@ fn names_high_bytes(pattern: &str) -> bool {
 }
 
 /// `items` in consecutive groups of `n` (the last may be smaller): the
-/// grouped multi-pattern automata of `gate.rs` and `exactset.rs`.
+/// header groups of `headerset.rs`, and each side of
+/// [`in_groups_by_alphabet`].
 pub fn in_groups<T>(items: Vec<T>, n: usize) -> impl Iterator<Item = Vec<T>> {
     let mut it = items.into_iter().peekable();
     std::iter::from_fn(move || it.peek().is_some().then(|| it.by_ref().take(n).collect()))

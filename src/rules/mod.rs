@@ -483,9 +483,9 @@ impl RuleSet {
             let mut n = 0;
             if r.prefiltered {
                 let hits = cand.of(r.pf_slot);
-                // No literal, no match: and nothing of the rule's own
-                // (its automaton, cache pool) is touched, which in a stream
-                // of different messages is mostly out of the CPU caches.
+                // No literal, no match. Returning here also leaves the
+                // rule's automaton and cache pool untouched: in a stream of
+                // different messages they are mostly out of the CPU caches.
                 if hits.is_empty() {
                     return 0;
                 }
