@@ -6,6 +6,11 @@ use amavisd_rs::rules::{RuleSet, explain};
 fn hits(rules: &str, msg: &str) -> Vec<String> {
     let rs = RuleSet::from_config_text(rules);
     assert!(rs.compile_errors().is_empty(), "{:?}", rs.compile_errors());
+    hit_names(&rs, msg)
+}
+
+/// The names of the rules of `rs` that hit `msg`, in report order.
+fn hit_names(rs: &RuleSet, msg: &str) -> Vec<String> {
     rs.check(msg.as_bytes(), None)
         .hits
         .into_iter()
@@ -35,12 +40,7 @@ fn absent_header_result_holds_across_messages() {
          header H_EMPTY X-Opt =~ /^$/\n",
     );
     let names = |m: &str| {
-        let mut v: Vec<String> = rs
-            .check(m.as_bytes(), None)
-            .hits
-            .into_iter()
-            .map(|h| h.name)
-            .collect();
+        let mut v = hit_names(&rs, m);
         v.sort();
         v
     };
