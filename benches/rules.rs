@@ -217,11 +217,23 @@ fn main() {
             // message finds the automata's tables as the one before left
             // them, as in a mail stream.
             let mut v = Vec::with_capacity(n * msgs.len());
+            let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); msgs.len()];
             for _ in 0..n {
-                for (_, m) in &msgs {
+                for (i, (_, m)) in msgs.iter().enumerate() {
                     let c = thread_cpu_ns();
                     std::hint::black_box(rs.check(m, None));
-                    v.push(thread_cpu_ns().saturating_sub(c) as f64 / 1e6);
+                    let ms = thread_cpu_ns().saturating_sub(c) as f64 / 1e6;
+                    v.push(ms);
+                    per[i].push(ms);
+                }
+            }
+            if std::env::var_os("RULES_SEQ_FILES").is_some() {
+                for ((name, _), t) in msgs.iter().zip(&mut per) {
+                    t.sort_by(f64::total_cmp);
+                    println!(
+                        "{:>9.3} ms CPU in sequence (median)  {name}",
+                        t[t.len() / 2]
+                    );
                 }
             }
             v.sort_by(f64::total_cmp);

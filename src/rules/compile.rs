@@ -97,6 +97,8 @@ pub struct Compiled {
     pub header_keys: Vec<String>,
     /// Header rules searched a group at a time (`headerset.rs`).
     pub header_sets: super::headerset::HeaderSets,
+    /// What `check` reads first of each rule (`plan.rs`).
+    pub plan: super::plan::Plan,
 }
 
 /// Apply `replace_tag`/`pre`/`inter`/`post` to a pattern, as
@@ -653,6 +655,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             r.tflags = format!("{} net", r.tflags).trim().to_string();
         }
     }
+    out.plan = super::plan::Plan::build(&out);
     out
 }
 

@@ -28,10 +28,8 @@ impl RuleSet {
         let ctx = Ctx::with_config(message, None, &self.meta);
         let c = &self.compiled;
         let rules = &c.rules;
-        let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
-            c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
         // Profiling times every header rule: no header prefilter.
-        let cands = self.candidates(&ctx, vec![true; rules.len()], hvals);
+        let cands = self.candidates(&ctx, false);
         let mut out: Vec<(String, std::time::Duration)> = c
             .plain
             .iter()

@@ -262,7 +262,9 @@ fn arith(op: Op, x: f64, y: f64) -> f64 {
 /// One step of a meta expression in postfix form (see [`Program`]).
 #[derive(Debug, Clone, Copy)]
 enum Ins {
-    Num(f64),
+    /// `Program::consts[n]`: keeps a step 8 bytes, not 16 (the steps of
+    /// all metas are read on every message).
+    Num(u32),
     Var(u32),
     Not,
     Neg,
@@ -277,6 +279,7 @@ enum Ins {
     Cond(u32),
     Jump(u32),
 }
+const _: () = assert!(std::mem::size_of::<Ins>() == 8);
 
 /// The meta expressions of a rule set flattened into one array, in the
 /// order they are evaluated. As trees, their boxed nodes lay scattered
@@ -285,6 +288,7 @@ enum Ins {
 #[derive(Debug, Default)]
 pub struct Program {
     code: Vec<Ins>,
+    consts: Vec<f64>,
     /// `code` range of the `k`-th expression pushed.
     ranges: Vec<(u32, u32)>,
 }
@@ -293,7 +297,7 @@ impl Program {
     /// Append `e` as the next expression number.
     pub fn push(&mut self, e: &Expr) {
         let start = self.code.len() as u32;
-        emit(e, &mut self.code);
+        emit(e, self);
         self.ranges.push((start, self.code.len() as u32));
     }
 
@@ -307,7 +311,7 @@ impl Program {
             let ins = code[pc];
             pc += 1;
             match ins {
-                Ins::Num(n) => stack.push(n),
+                Ins::Num(n) => stack.push(self.consts[n as usize]),
                 Ins::Var(i) => stack.push(vars(i as usize)),
                 Ins::Not => {
                     let x = stack.pop().unwrap_or(0.0);
@@ -342,46 +346,49 @@ impl Program {
     }
 }
 
-/// Append the postfix steps of `e` to `out`.
-fn emit(e: &Expr, out: &mut Vec<Ins>) {
+/// Append the postfix steps of `e` to `p`.
+fn emit(e: &Expr, p: &mut Program) {
     match e {
-        Expr::Num(n) => out.push(Ins::Num(*n)),
-        Expr::Var(i) => out.push(Ins::Var(*i as u32)),
+        Expr::Num(n) => {
+            p.consts.push(*n);
+            p.code.push(Ins::Num(p.consts.len() as u32 - 1));
+        }
+        Expr::Var(i) => p.code.push(Ins::Var(*i as u32)),
         Expr::Not(a) => {
-            emit(a, out);
-            out.push(Ins::Not);
+            emit(a, p);
+            p.code.push(Ins::Not);
         }
         Expr::Neg(a) => {
-            emit(a, out);
-            out.push(Ins::Neg);
+            emit(a, p);
+            p.code.push(Ins::Neg);
         }
         Expr::Bin(op @ (Op::And | Op::Or), a, b) => {
-            emit(a, out);
-            let j = out.len();
-            out.push(Ins::Jump(0));
-            emit(b, out);
-            let n = (out.len() - j - 1) as u32;
-            out[j] = if *op == Op::And {
+            emit(a, p);
+            let j = p.code.len();
+            p.code.push(Ins::Jump(0));
+            emit(b, p);
+            let n = (p.code.len() - j - 1) as u32;
+            p.code[j] = if *op == Op::And {
                 Ins::And(n)
             } else {
                 Ins::Or(n)
             };
         }
         Expr::Bin(op, a, b) => {
-            emit(a, out);
-            emit(b, out);
-            out.push(Ins::Bin(*op));
+            emit(a, p);
+            emit(b, p);
+            p.code.push(Ins::Bin(*op));
         }
         Expr::Cond(c, a, b) => {
-            emit(c, out);
-            let j = out.len();
-            out.push(Ins::Cond(0));
-            emit(a, out);
-            let k = out.len();
-            out.push(Ins::Jump(0));
-            emit(b, out);
-            out[j] = Ins::Cond((k - j) as u32);
-            out[k] = Ins::Jump((out.len() - k - 1) as u32);
+            emit(c, p);
+            let j = p.code.len();
+            p.code.push(Ins::Cond(0));
+            emit(a, p);
+            let k = p.code.len();
+            p.code.push(Ins::Jump(0));
+            emit(b, p);
+            p.code[j] = Ins::Cond((k - j) as u32);
+            p.code[k] = Ins::Jump((p.code.len() - k - 1) as u32);
         }
     }
 }

@@ -33,6 +33,7 @@ mod netset;
 mod nullprefix;
 mod parse;
 mod perlsyn;
+mod plan;
 mod prefilter;
 mod received;
 mod regex;
@@ -340,15 +341,22 @@ impl RuleSet {
         }
     }
 
-    /// The per-message prefilter results for every rule kind, given the
-    /// header candidates and header values the caller worked out.
-    fn candidates(
-        &self,
-        ctx: &Ctx,
-        header: Vec<bool>,
-        hvals: Vec<Option<std::rc::Rc<[u8]>>>,
-    ) -> Candidates {
+    /// The per-message prefilter results for every rule kind. Without
+    /// `header_prefilter` every header rule is a candidate (profiling).
+    fn candidates(&self, ctx: &Ctx, header_prefilter: bool) -> Candidates {
         let c = &self.compiled;
+        let rules = &c.rules;
+        // Header values once per distinct request, then the header prefilter.
+        let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
+            c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
+        let mut header = vec![!header_prefilter; rules.len()];
+        for (k, v) in hvals.iter().enumerate() {
+            if let Some(v) = v.as_ref().filter(|_| header_prefilter) {
+                c.pf_header.mark(v, &mut header, |r| {
+                    matches!(&rules[r as usize].test, Test::Header { key, .. } if *key as usize == k)
+                });
+            }
+        }
         Candidates {
             header,
             gate: self.gate_hits(ctx),
@@ -384,34 +392,29 @@ impl RuleSet {
     fn hit_counts(&self, ctx: &Ctx, all: bool) -> Vec<f64> {
         let rules = &self.compiled.rules;
         let c = &self.compiled;
-        // Header values once per distinct request, then the header prefilter.
-        let hvals: Vec<Option<std::rc::Rc<[u8]>>> =
-            c.header_keys.iter().map(|k| ctx.get_ref(k)).collect();
-        let mut header = vec![false; rules.len()];
-        for (k, v) in hvals.iter().enumerate() {
-            if let Some(v) = v {
-                c.pf_header.mark(v, &mut header, |r| {
-                    matches!(&rules[r as usize].test, Test::Header { key, .. } if *key as usize == k)
-                });
-            }
-        }
-        let cands = self.candidates(ctx, header, hvals);
+        let cands = self.candidates(ctx, true);
         let mut hits = vec![0.0f64; rules.len()];
-        for &i in &self.compiled.plain {
-            let r = &rules[i];
-            if !r.enabled || !(r.live || all) {
+        for s in &c.plan.steps {
+            if !(s.live() || all) {
                 continue;
             }
-            hits[i] = self.run_rule(i as u32, r, ctx, &cands) as f64;
+            let i = s.rule as usize;
+            hits[i] = match s.settled(c, &cands) {
+                Some(n) => n,
+                None => {
+                    let n = self.run_rule(s.rule, &rules[i], ctx, &cands);
+                    s.learn(&rules[i]);
+                    n
+                }
+            } as f64;
         }
         let mut stack = Vec::new();
-        for (k, &i) in self.compiled.metas.iter().enumerate() {
-            let r = &rules[i];
-            if !r.enabled || !(r.live || all) || !matches!(r.test, Test::Meta(_)) {
+        for &(k, i, live) in &c.plan.metas {
+            if !(live || all) {
                 continue;
             }
-            let v = c.meta_program.run(k, |j| hits[j], &mut stack);
-            hits[i] = if v != 0.0 { 1.0 } else { 0.0 };
+            let v = c.meta_program.run(k as usize, |j| hits[j], &mut stack);
+            hits[i as usize] = if v != 0.0 { 1.0 } else { 0.0 };
         }
         hits
     }
