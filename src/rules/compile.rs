@@ -36,6 +36,13 @@ pub enum Test {
         args: Vec<String>,
     },
     Meta(Expr),
+    /// A header, body, rawbody, uri or full rule whose pattern reads
+    /// captured tags (`capture.rs`); built per message. Header rules keep
+    /// their value slot, `!~` and `[if-unset: ...]` text here.
+    Templated {
+        header: Option<(u32, bool, Option<Vec<u8>>)>,
+        tpl: Box<super::capture::Template>,
+    },
     Empty,
 }
 
@@ -99,6 +106,8 @@ pub struct Compiled {
     pub header_sets: super::headerset::HeaderSets,
     /// What `check` reads first of each rule (`plan.rs`).
     pub plan: super::plan::Plan,
+    /// Rules with named groups that set tags (`capture.rs`), by index.
+    pub capturers: Vec<(u32, super::capture::Capturer)>,
 }
 
 /// Apply `replace_tag`/`pre`/`inter`/`post` to a pattern, as
@@ -232,6 +241,30 @@ fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, S
     compile_re_lits(name, text, tags, false).map(|(re, _)| re)
 }
 
+/// The pattern after `replace_tags`, and its flags.
+fn pattern_of(name: &str, text: &str, tags: &ReplaceTags) -> Result<(String, String), String> {
+    let (body, flags) = split_delimited(text.trim())?;
+    let body = if tags.rules.contains(name) {
+        replace_tags(body, tags)
+    } else {
+        body.to_string()
+    };
+    Ok((body, flags.to_string()))
+}
+
+/// A rule reading captured tags (`%{NAME}`), checked to compile with a
+/// stand-in value; `None` for an ordinary pattern. It gets no literals,
+/// gate or grouped search: its pattern is only known per message.
+fn templated(
+    name: &str,
+    text: &str,
+    tags: &ReplaceTags,
+) -> Option<Result<Box<super::capture::Template>, String>> {
+    let (body, flags) = pattern_of(name, text, tags).ok()?;
+    let t = super::capture::Template::parse(&body, &flags)?;
+    Some(PerlRegex::new(&t.probe(), &flags).map(|_| Box::new(t)))
+}
+
 /// What filters a rule before it runs: literals and/or a gate pattern.
 #[derive(Default)]
 struct Filter {
@@ -251,12 +284,8 @@ fn compile_re_lits(
     tags: &ReplaceTags,
     want_lits: bool,
 ) -> Result<(PerlRegex, Filter), String> {
-    let (body, flags) = split_delimited(text.trim())?;
-    let body = if tags.rules.contains(name) {
-        replace_tags(body, tags)
-    } else {
-        body.to_string()
-    };
+    let (body, flags) = pattern_of(name, text, tags)?;
+    let flags = flags.as_str();
     // One parse serves both the engine choice and the prefilter.
     let pattern = super::regex::escape_high_bytes(&body);
     let ast = super::regex::parse_ast(&pattern, flags);
@@ -321,6 +350,16 @@ fn build_test(
                 match parse_header_def(&raw.def) {
                     Some((hdr, neg, pat, unset)) => {
                         let key = key_ids[&hdr];
+                        let unset = unset.map(|u| latin1_to_utf8(&u).into_bytes());
+                        if let Some(t) = templated(name, &pat, &cfg.replace) {
+                            return (
+                                t.map(|tpl| Test::Templated {
+                                    header: Some((key, neg, unset)),
+                                    tpl,
+                                }),
+                                lits,
+                            );
+                        }
                         compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
                             // Header rules: literals, and grouped searches
                             // instead of gates (`headerset.rs`).
@@ -331,7 +370,7 @@ fn build_test(
                                 hdr,
                                 re,
                                 neg,
-                                unset: unset.map(|u| latin1_to_utf8(&u).into_bytes()),
+                                unset,
                             }
                         })
                     }
@@ -340,6 +379,9 @@ fn build_test(
             }
         }
         RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
+            if let Some(t) = templated(name, &raw.def, &cfg.replace) {
+                return (t.map(|tpl| Test::Templated { header: None, tpl }), lits);
+            }
             compile_re_lits(name, &raw.def, &cfg.replace, true).map(|(re, l)| {
                 lits = l;
                 match raw.kind {
@@ -542,6 +584,22 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             out.metas.extend(order);
         } else {
             out.plain.push(i);
+        }
+    }
+    for name in &names {
+        let raw = &cfg.rules[*name];
+        let pat = match raw.kind {
+            RuleKind::Header => parse_header_def(&raw.def).map(|(_, _, p, _)| p),
+            RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
+                Some(raw.def.clone())
+            }
+            _ => None,
+        };
+        if let Some(Ok((body, flags))) = pat.map(|p| pattern_of(name, &p, &cfg.replace))
+            && super::capture::Template::parse(&body, &flags).is_none()
+            && let Some(c) = super::capture::Capturer::new(&body, &flags)
+        {
+            out.capturers.push((index[*name] as u32, c));
         }
     }
     super::liveness::mark_live(&mut out);

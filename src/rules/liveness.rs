@@ -24,6 +24,17 @@ pub fn mark_live(out: &mut Compiled) {
             out.rules[d].live = true;
         }
     }
+    // Capture rules feed template rules through tags, not through names.
+    if out
+        .rules
+        .iter()
+        .any(|r| r.live && matches!(r.test, Test::Templated { .. }))
+    {
+        for &(i, _) in &out.capturers {
+            let r = &mut out.rules[i as usize];
+            r.live = r.enabled;
+        }
+    }
 }
 
 #[cfg(test)]

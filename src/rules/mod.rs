@@ -3,6 +3,7 @@
 //!
 //! See shared/reference/sa/sa-rules.md for the behaviour reproduced here.
 
+mod capture;
 mod compile;
 mod ctx;
 mod diag;
@@ -68,6 +69,8 @@ struct Candidates {
     rawbody: prefilter::Cands,
     uri: prefilter::Cands,
     full: prefilter::Cands,
+    /// Tags set by capture rules (`capture.rs`).
+    tags: capture::Tags,
 }
 
 /// Where to read rules from; empty lists mean SpamAssassin's own search order.
@@ -357,7 +360,9 @@ impl RuleSet {
                 });
             }
         }
+        let tags = capture::tags_of(c, ctx, &hvals);
         Candidates {
+            tags,
             header,
             gate: self.gate_hits(ctx),
             exact: exactset::answers(&c.exact_sets, &ctx.bodies.exact, c.rules.len()),
@@ -627,6 +632,18 @@ impl RuleSet {
                 usize::from(hit)
             }
             Test::Eval { func, args } => usize::from(evalfns::call(self, ctx, r.kind, func, args)),
+            Test::Templated { header, tpl } => match header {
+                Some((key, neg, unset)) => {
+                    let v = cands.hvals[*key as usize].as_deref().or(unset.as_deref());
+                    tpl.hits(&cands.tags, &[v.unwrap_or(b"")], Some(*neg), r)
+                }
+                None => tpl.hits(
+                    &cands.tags,
+                    &capture::texts_of(r.kind, ctx, r.nosubject),
+                    None,
+                    r,
+                ),
+            },
             Test::Meta(_) | Test::Empty => 0,
         }
     }

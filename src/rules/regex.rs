@@ -184,27 +184,7 @@ impl PerlRegex {
                 })),
             });
         }
-        let mut b = RegexBuilder::new();
-        b.utf(false).ucp(false).jit_if_available(true);
-        b.max_jit_stack_size(Some(JIT_STACK));
-        for f in flags.chars() {
-            match f {
-                'i' => {
-                    b.caseless(true);
-                }
-                'm' => {
-                    b.multi_line(true);
-                }
-                's' => {
-                    b.dotall(true);
-                }
-                'x' => {
-                    b.extended(true);
-                }
-                // `o`, `g`, `a`, `u`, `l`, `d`, `n`, `p`: no effect on a match test
-                _ => {}
-            }
-        }
+        let b = pcre_builder(flags);
         // Compile without JIT to report a bad pattern at load; the JIT
         // build comes later (see `LazyPcre`).
         let checked = b.clone().jit_if_available(false).build(&pattern);
@@ -600,6 +580,32 @@ pub fn translate(pattern: &str, ast: &Ast, flags: &str, case_insensitive: bool) 
         .build()
         .translate(pattern, ast)
         .ok()
+}
+
+/// A PCRE2 builder for Perl flag letters, in byte mode with JIT.
+pub fn pcre_builder(flags: &str) -> RegexBuilder {
+    let mut b = RegexBuilder::new();
+    b.utf(false).ucp(false).jit_if_available(true);
+    b.max_jit_stack_size(Some(JIT_STACK));
+    for f in flags.chars() {
+        match f {
+            'i' => {
+                b.caseless(true);
+            }
+            'm' => {
+                b.multi_line(true);
+            }
+            's' => {
+                b.dotall(true);
+            }
+            'x' => {
+                b.extended(true);
+            }
+            // `o`, `g`, `a`, `u`, `l`, `d`, `n`, `p`: no effect on a match test
+            _ => {}
+        }
+    }
+    b
 }
 
 /// Split `/body/flags` or `m<delim>body<delim>flags` as
