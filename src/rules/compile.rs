@@ -218,7 +218,7 @@ impl Resolver for MetaNames<'_> {
     }
 }
 
-fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)> {
+pub(super) fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)> {
     // ^([\w.-]+(?:\:|(?:\:[a-z]+){1,2})?)\s*([=!]~)\s*(.+)$
     let op = def.find("=~").or_else(|| def.find("!~"))?;
     let hdr = def[..op].trim().trim_end_matches(':').to_string();
@@ -242,7 +242,11 @@ fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, S
 }
 
 /// The pattern after `replace_tags`, and its flags.
-fn pattern_of(name: &str, text: &str, tags: &ReplaceTags) -> Result<(String, String), String> {
+pub(super) fn pattern_of(
+    name: &str,
+    text: &str,
+    tags: &ReplaceTags,
+) -> Result<(String, String), String> {
     let (body, flags) = split_delimited(text.trim())?;
     let body = if tags.rules.contains(name) {
         replace_tags(body, tags)
@@ -586,22 +590,7 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             out.plain.push(i);
         }
     }
-    for name in &names {
-        let raw = &cfg.rules[*name];
-        let pat = match raw.kind {
-            RuleKind::Header => parse_header_def(&raw.def).map(|(_, _, p, _)| p),
-            RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
-                Some(raw.def.clone())
-            }
-            _ => None,
-        };
-        if let Some(Ok((body, flags))) = pat.map(|p| pattern_of(name, &p, &cfg.replace))
-            && super::capture::Template::parse(&body, &flags).is_none()
-            && let Some(c) = super::capture::Capturer::new(&body, &flags)
-        {
-            out.capturers.push((index[*name] as u32, c));
-        }
-    }
+    out.capturers = super::capture::capturers(cfg, &names);
     super::liveness::mark_live(&mut out);
     let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
     let mut gate_pats: [Vec<(u32, String, String)>; 3] = Default::default();
