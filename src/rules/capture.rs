@@ -20,9 +20,9 @@
 
 use std::collections::HashMap;
 
-use super::compile::{CRule, Compiled, Test, parse_header_def, pattern_of};
+use super::compile::{CRule, Compiled, Test};
 use super::ctx::Ctx;
-use super::parse::{ParsedConfig, RuleKind};
+use super::parse::RuleKind;
 use super::regex::{PerlRegex, pcre_builder};
 
 /// Tag name → its values (distinct, non-empty, in match order).
@@ -238,29 +238,6 @@ pub fn texts_of<'a>(kind: RuleKind, ctx: &'a Ctx, nosubject: bool) -> Vec<&'a [u
         _ => return vec![ctx.pristine],
     };
     list.iter().map(Vec::as_slice).collect()
-}
-
-/// The capture rules of `names` (rule index = position), as
-/// `parse_captures` finds them; a rule that also reads tags is not one.
-pub fn capturers(cfg: &ParsedConfig, names: &[&String]) -> Vec<(u32, Capturer)> {
-    let mut out = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let raw = &cfg.rules[*name];
-        let pat = match raw.kind {
-            RuleKind::Header => parse_header_def(&raw.def).map(|(_, _, p, _)| p),
-            RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
-                Some(raw.def.clone())
-            }
-            _ => None,
-        };
-        if let Some(Ok((body, flags))) = pat.map(|p| pattern_of(name, &p, &cfg.replace))
-            && Template::parse(&body, &flags).is_none()
-            && let Some(c) = Capturer::new(&body, &flags)
-        {
-            out.push((i as u32, c));
-        }
-    }
-    out
 }
 
 /// The tags this message's capture rules set (they run first in

@@ -218,7 +218,7 @@ impl Resolver for MetaNames<'_> {
     }
 }
 
-pub(super) fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)> {
+fn parse_header_def(def: &str) -> Option<(String, bool, String, Option<String>)> {
     // ^([\w.-]+(?:\:|(?:\:[a-z]+){1,2})?)\s*([=!]~)\s*(.+)$
     let op = def.find("=~").or_else(|| def.find("!~"))?;
     let hdr = def[..op].trim().trim_end_matches(':').to_string();
@@ -238,15 +238,12 @@ pub(super) fn parse_header_def(def: &str) -> Option<(String, bool, String, Optio
 }
 
 fn compile_re(name: &str, text: &str, tags: &ReplaceTags) -> Result<PerlRegex, String> {
-    compile_re_lits(name, text, tags, false).map(|(re, _)| re)
+    let (body, flags) = pattern_of(name, text, tags)?;
+    compile_re_lits(&body, &flags, false).map(|(re, _)| re)
 }
 
 /// The pattern after `replace_tags`, and its flags.
-pub(super) fn pattern_of(
-    name: &str,
-    text: &str,
-    tags: &ReplaceTags,
-) -> Result<(String, String), String> {
+fn pattern_of(name: &str, text: &str, tags: &ReplaceTags) -> Result<(String, String), String> {
     let (body, flags) = split_delimited(text.trim())?;
     let body = if tags.rules.contains(name) {
         replace_tags(body, tags)
@@ -256,17 +253,28 @@ pub(super) fn pattern_of(
     Ok((body, flags.to_string()))
 }
 
-/// A rule reading captured tags (`%{NAME}`), checked to compile with a
-/// stand-in value; `None` for an ordinary pattern. It gets no literals,
-/// gate or grouped search: its pattern is only known per message.
-fn templated(
-    name: &str,
-    text: &str,
-    tags: &ReplaceTags,
-) -> Option<Result<Box<super::capture::Template>, String>> {
-    let (body, flags) = pattern_of(name, text, tags).ok()?;
-    let t = super::capture::Template::parse(&body, &flags)?;
-    Some(PerlRegex::new(&t.probe(), &flags).map(|_| Box::new(t)))
+/// What a header, body, rawbody, uri or full rule's pattern compiles to.
+// Made once per rule at load and taken apart at once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
+enum RulePattern {
+    /// It reads captured tags (`%{NAME}`), checked to compile with a
+    /// stand-in value. It gets no literals, gate or grouped search: its
+    /// pattern is only known per message.
+    Template(Box<super::capture::Template>),
+    Regex(PerlRegex, Filter),
+}
+
+/// Split, tag-expand and compile a rule's pattern once, noting its named
+/// groups if it is a capture rule (`Filter::capture`).
+fn regex_rule(name: &str, text: &str, tags: &ReplaceTags) -> Result<RulePattern, String> {
+    let (body, flags) = pattern_of(name, text, tags)?;
+    if let Some(t) = super::capture::Template::parse(&body, &flags) {
+        PerlRegex::new(&t.probe(), &flags)?;
+        return Ok(RulePattern::Template(Box::new(t)));
+    }
+    let (re, mut filter) = compile_re_lits(&body, &flags, true)?;
+    filter.capture = super::capture::Capturer::new(&body, &flags);
+    Ok(RulePattern::Regex(re, filter))
 }
 
 /// What filters a rule before it runs: literals and/or a gate pattern.
@@ -278,20 +286,19 @@ struct Filter {
     /// The pattern (through `escape_high_bytes`) and flags (header rules'
     /// shared searches, `headerset.rs`).
     source: Option<(String, String)>,
+    /// Capture rules: their named groups (`capture.rs`).
+    capture: Option<super::capture::Capturer>,
 }
 
 /// Compile, optionally also extracting prefilter literals (or, failing
 /// those, a gate pattern).
 fn compile_re_lits(
-    name: &str,
-    text: &str,
-    tags: &ReplaceTags,
+    body: &str,
+    flags: &str,
     want_lits: bool,
 ) -> Result<(PerlRegex, Filter), String> {
-    let (body, flags) = pattern_of(name, text, tags)?;
-    let flags = flags.as_str();
     // One parse serves both the engine choice and the prefilter.
-    let pattern = super::regex::escape_high_bytes(&body);
+    let pattern = super::regex::escape_high_bytes(body);
     let ast = super::regex::parse_ast(&pattern, flags);
     let hir = ast
         .as_ref()
@@ -355,26 +362,24 @@ fn build_test(
                     Some((hdr, neg, pat, unset)) => {
                         let key = key_ids[&hdr];
                         let unset = unset.map(|u| latin1_to_utf8(&u).into_bytes());
-                        if let Some(t) = templated(name, &pat, &cfg.replace) {
-                            return (
-                                t.map(|tpl| Test::Templated {
-                                    header: Some((key, neg, unset)),
-                                    tpl,
-                                }),
-                                lits,
-                            );
-                        }
-                        compile_re_lits(name, &pat, &cfg.replace, true).map(|(re, l)| {
-                            // Header rules: literals, and grouped searches
-                            // instead of gates (`headerset.rs`).
-                            lits.lits = l.lits;
-                            lits.source = l.source;
-                            Test::Header {
-                                key,
-                                hdr,
-                                re,
-                                neg,
-                                unset,
+                        regex_rule(name, &pat, &cfg.replace).map(|p| match p {
+                            RulePattern::Template(tpl) => Test::Templated {
+                                header: Some((key, neg, unset)),
+                                tpl,
+                            },
+                            RulePattern::Regex(re, l) => {
+                                // Header rules: literals, and grouped searches
+                                // instead of gates (`headerset.rs`).
+                                lits.lits = l.lits;
+                                lits.source = l.source;
+                                lits.capture = l.capture;
+                                Test::Header {
+                                    key,
+                                    hdr,
+                                    re,
+                                    neg,
+                                    unset,
+                                }
                             }
                         })
                     }
@@ -383,16 +388,16 @@ fn build_test(
             }
         }
         RuleKind::Body | RuleKind::Rawbody | RuleKind::Full | RuleKind::Uri => {
-            if let Some(t) = templated(name, &raw.def, &cfg.replace) {
-                return (t.map(|tpl| Test::Templated { header: None, tpl }), lits);
-            }
-            compile_re_lits(name, &raw.def, &cfg.replace, true).map(|(re, l)| {
-                lits = l;
-                match raw.kind {
-                    RuleKind::Body => Test::Body(re),
-                    RuleKind::Rawbody => Test::Rawbody(re),
-                    RuleKind::Full => Test::Full(re),
-                    _ => Test::Uri(re),
+            regex_rule(name, &raw.def, &cfg.replace).map(|p| match p {
+                RulePattern::Template(tpl) => Test::Templated { header: None, tpl },
+                RulePattern::Regex(re, l) => {
+                    lits = l;
+                    match raw.kind {
+                        RuleKind::Body => Test::Body(re),
+                        RuleKind::Rawbody => Test::Rawbody(re),
+                        RuleKind::Full => Test::Full(re),
+                        _ => Test::Uri(re),
+                    }
                 }
             })
         }
@@ -590,7 +595,11 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
             out.plain.push(i);
         }
     }
-    out.capturers = super::capture::capturers(cfg, &names);
+    for (idx, _, f) in filters.iter_mut() {
+        if let Some(c) = f.capture.take() {
+            out.capturers.push((*idx, c));
+        }
+    }
     super::liveness::mark_live(&mut out);
     let mut pf_lits: [Vec<(u32, Vec<Vec<u8>>)>; 5] = Default::default();
     let mut gate_pats: [Vec<(u32, String, String)>; 3] = Default::default();
