@@ -107,7 +107,7 @@ fn content_type(ct: Option<&str>) -> (String, Option<String>) {
 /// A header block split off the top of `lines` the way `Message::new` does
 /// (blank line, a `--` line or a fourth invalid line ends it). Returns the
 /// last Content-Type and Content-Transfer-Encoding and the body lines.
-fn split_message(lines: &[Vec<u8>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+fn split_message<'a>(lines: &[&'a [u8]]) -> (Vec<Vec<u8>>, Vec<&'a [u8]>) {
     let mut headers: Vec<Vec<u8>> = Vec::new();
     let mut errors = 0;
     let mut i = 0;
@@ -116,12 +116,12 @@ fn split_message(lines: &[Vec<u8>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         if l.first().is_some_and(|&b| b == b' ' || b == b'\t') {
             match headers.last_mut() {
                 Some(h) => h.extend_from_slice(l),
-                None => headers.push(l.clone()),
+                None => headers.push(l.to_vec()),
             }
             i += 1;
             continue;
         }
-        if l.as_slice() == b"\n" {
+        if *l == b"\n" {
             i += 1;
             break;
         }
@@ -134,7 +134,7 @@ fn split_message(lines: &[Vec<u8>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
                 break;
             }
         }
-        headers.push(l.clone());
+        headers.push(l.to_vec());
         i += 1;
     }
     (headers, lines[i..].to_vec())
@@ -151,7 +151,7 @@ fn last_header(headers: &[Vec<u8>], name: &str) -> Option<String> {
 }
 
 /// A message (top or message/rfc822) as a job: header split, type, bug 6845.
-fn message_job(data: &[u8], depth: u32) -> Job {
+fn message_job(data: &[u8], depth: u32) -> Job<'_> {
     let (headers, mut body) = split_message(&split_lines(data));
     let ct = last_header(&headers, "content-type");
     let (ctype, boundary) = content_type(ct.as_deref());
@@ -174,21 +174,21 @@ fn unfold(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn split_lines(data: &[u8]) -> Vec<Vec<u8>> {
-    data.split_inclusive(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect()
+/// The lines of `data`, each with its `\n`: slices, not copies (a big
+/// message has thousands of lines, and the parts are sliced again).
+fn split_lines(data: &[u8]) -> Vec<&[u8]> {
+    data.split_inclusive(|&b| b == b'\n').collect()
 }
 
 /// One entry of `parse_queue`: a node with its header lines and body.
-struct Job {
+struct Job<'a> {
     ctype: String,
     cte: String,
     boundary: Option<String>,
     /// The Content-Type header was absent (`parse_content_type`'s `$missing`).
     ct_missing: bool,
     headers: Vec<Vec<u8>>,
-    body: Vec<Vec<u8>>,
+    body: Vec<&'a [u8]>,
     depth: u32,
     in_alt: bool,
     alt_group: Option<usize>,
@@ -232,7 +232,7 @@ pub fn leaf_parts(data: &[u8]) -> (Vec<Part>, MimeFacts) {
 }
 
 /// `parse_body` for one node: multipart, sub-message or leaf.
-fn walk(w: &mut Walk, mut job: Job, parent_type: Option<&str>) {
+fn walk(w: &mut Walk, mut job: Job<'_>, parent_type: Option<&str>) {
     w.nodes += 1;
     if w.nodes > 5000 {
         return;
@@ -297,13 +297,13 @@ fn walk(w: &mut Walk, mut job: Job, parent_type: Option<&str>) {
 
 /// Bug 6845: a multipart body that starts with neither a blank line nor
 /// its boundary gets a blank line in front.
-fn insert_blank(ctype: &str, boundary: Option<&str>, body: &mut Vec<Vec<u8>>) {
+fn insert_blank(ctype: &str, boundary: Option<&str>, body: &mut Vec<&[u8]>) {
     if ctype.starts_with("multipart/")
         && body.len() > 1
         && body[0].iter().any(|b| !b.is_ascii_whitespace())
         && boundary.is_none_or(|b| !body[0].starts_with(format!("--{b}").as_bytes()))
     {
-        body.insert(0, b"\n".to_vec());
+        body.insert(0, b"\n");
     }
 }
 
@@ -317,9 +317,9 @@ fn boundary_line(l: &[u8], b: &str) -> Option<bool> {
     rest.strip_prefix(b"--").filter(|r| all_ws(r)).map(|_| true)
 }
 
-fn multipart(w: &mut Walk, job: &Job) {
+fn multipart(w: &mut Walk, job: &Job<'_>) {
     let boundary = job.boundary.as_deref().expect("checked by caller");
-    let mut body: &[Vec<u8>] = &job.body;
+    let mut body: &[&[u8]] = &job.body;
     // The opening boundary; the preamble before it is dropped.
     if let Some(i) = body
         .iter()
@@ -332,7 +332,7 @@ fn multipart(w: &mut Walk, job: &Job) {
     }
     let mut headers: Vec<Vec<u8>> = Vec::new();
     let mut header: Option<Vec<u8>> = None;
-    let mut part: Option<Vec<Vec<u8>>> = None;
+    let mut part: Option<Vec<&[u8]>> = None;
     let mut in_body = false;
     let mut nested = false;
     let mut remaining = body.len();
@@ -357,10 +357,10 @@ fn multipart(w: &mut Walk, job: &Job) {
         if remaining == 0 || end.is_some() {
             let mut lines = part.take().unwrap_or_default();
             if end.is_none() {
-                lines.push(l.clone());
+                lines.push(l);
             } else if let Some(lastl) = lines.last_mut() {
-                if lastl.ends_with(b"\n") {
-                    lastl.pop();
+                if let Some(l) = lastl.strip_suffix(b"\n") {
+                    *lastl = l;
                 }
                 if lastl.is_empty() {
                     lines.pop();
@@ -395,7 +395,7 @@ fn multipart(w: &mut Walk, job: &Job) {
             if end == Some(true) || parts == 1000 {
                 break;
             }
-            if remaining > 0 && !is_header_line(&body[body.len() - remaining], false) {
+            if remaining > 0 && !is_header_line(body[body.len() - remaining], false) {
                 w.flags.missing_mime_headers = true;
             }
             in_body = false;
@@ -410,7 +410,7 @@ fn multipart(w: &mut Walk, job: &Job) {
                 if let Some(h) = header.take() {
                     headers.push(h);
                 }
-                header = Some(l.clone());
+                header = Some(l.to_vec());
                 continue;
             }
             if l.first().is_some_and(|&b| b == b' ' || b == b'\t')
@@ -423,12 +423,12 @@ fn multipart(w: &mut Walk, job: &Job) {
                 nested |= add_header(&mut headers, h, boundary);
             }
             in_body = true;
-            if l.as_slice() == b"\n" || l.as_slice() == b"\r\n" {
+            if *l == b"\n" || *l == b"\r\n" {
                 continue;
             }
             w.flags.missing_mime_head_body_separator = true;
         }
-        part.get_or_insert_with(Vec::new).push(l.clone());
+        part.get_or_insert_with(Vec::new).push(l);
     }
     // Lines after the closing boundary: an epilogue unless only dots/blanks.
     if remaining > 0
