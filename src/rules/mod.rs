@@ -273,16 +273,6 @@ impl RuleSet {
             .for_each(exactset::ExactSets::force);
         self.compiled.gates.iter().for_each(gate::Gates::force);
         self.compiled.header_sets.force();
-        let c = &self.compiled;
-        for pf in [
-            &c.pf_body,
-            &c.pf_rawbody,
-            &c.pf_uri,
-            &c.pf_full,
-            &c.pf_header,
-        ] {
-            pf.force();
-        }
         let mut bad = Vec::new();
         for r in self.compiled.rules.iter().filter(|r| r.live) {
             let ok = match &r.test {

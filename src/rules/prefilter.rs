@@ -226,17 +226,17 @@ fn literals_of(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
 }
 
 /// One automaton over the literals of all rules of one text kind.
+///
+/// The library picks its kind: for the body's thousands of literals a
+/// contiguous NFA, not a DFA. The DFA takes fewer instructions per byte
+/// (callgrind: 137.3 against 141 M a pass) but is ~5 MB for the body: in a
+/// stream of different messages its rows are out of the CPU caches, and
+/// the compact NFA was 1–3% faster a message (passes alternating between
+/// the two in one process, both orders; BENCHMARKS.md session 13). It also
+/// saved the DFA's build (~100 M instructions) in the warm-up.
 #[derive(Debug, Default)]
 pub struct Prefilter {
     ac: Option<AhoCorasick>,
-    /// The same literals as a DFA, built by [`Prefilter::force`] (the
-    /// server's background warm-up after a load) and used from then on:
-    /// a table lookup per byte instead of the NFA's sparse transitions and
-    /// failure links. Not built at load: for the body's thousands of
-    /// literals it takes ~100 M instructions, load +8%.
-    dfa: std::sync::OnceLock<Option<AhoCorasick>>,
-    /// The literals, kept for that later build.
-    pats: Vec<Vec<u8>>,
     /// Pattern id → `(rule index, slot)` of the rules that own the literal;
     /// a rule's slot is its place in the list given to [`Prefilter::build`].
     owners: Vec<Vec<(u32, u32)>>,
@@ -244,12 +244,11 @@ pub struct Prefilter {
 }
 
 /// The literal automaton: ASCII case-insensitive, every match reported
-/// (overlapping search); `kind` as given, or the library's choice.
-fn automaton(pats: &[Vec<u8>], kind: Option<aho_corasick::AhoCorasickKind>) -> Option<AhoCorasick> {
+/// (overlapping search).
+fn automaton(pats: &[Vec<u8>]) -> Option<AhoCorasick> {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
-        .kind(kind)
         .build(pats)
         .ok()
 }
@@ -299,31 +298,16 @@ impl Prefilter {
         }
         let pats: Vec<Vec<u8>> = pats.into_iter().map(<[u8]>::to_vec).collect();
         Prefilter {
-            ac: automaton(&pats, None),
-            dfa: Default::default(),
-            pats,
+            ac: automaton(&pats),
             owners,
             slots: rules.len(),
         }
     }
 
-    /// Build the DFA now (see [`Prefilter::dfa`]); later searches use it.
-    pub fn force(&self) {
-        if self.ac.is_some() {
-            self.dfa
-                .get_or_init(|| automaton(&self.pats, Some(aho_corasick::AhoCorasickKind::DFA)));
-        }
-    }
-
-    /// The DFA once built, else the NFA.
-    fn searcher(&self) -> Option<&AhoCorasick> {
-        self.dfa.get().and_then(Option::as_ref).or(self.ac.as_ref())
-    }
-
     /// For each rule with literals, where they occur in `segments` (lines,
     /// chunks, URIs).
     pub fn candidates(&self, segments: &[Vec<u8>]) -> Cands {
-        let Some(ac) = self.searcher() else {
+        let Some(ac) = &self.ac else {
             return Cands::default();
         };
         let mut found: Vec<(u32, u32, u32)> = Vec::new();
@@ -356,7 +340,7 @@ impl Prefilter {
     /// Mark in `out` the rules owning a literal found in `text`, if `keep`
     /// accepts the rule (header rules: only those reading this header).
     pub fn mark(&self, text: &[u8], out: &mut [bool], keep: impl Fn(u32) -> bool) {
-        let Some(ac) = self.searcher() else { return };
+        let Some(ac) = &self.ac else { return };
         for m in ac.find_overlapping_iter(text) {
             for &(r, _) in &self.owners[m.pattern().as_usize()] {
                 if keep(r) {
@@ -372,7 +356,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_warm_up_dfa_finds_what_the_nfa_finds() {
+    fn candidates_are_every_literal_occurrence_by_slot() {
         let lits = |v: &[&str]| v.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>();
         let pf = Prefilter::build(&[
             (0, lits(&["you", "your money"])),
@@ -390,18 +374,15 @@ mod tests {
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
-        let nfa = pf.candidates(&segs);
-        assert!(pf.dfa.get().is_none());
-        pf.force();
-        assert!(
-            pf.searcher()
-                .is_some_and(|a| a.kind() == aho_corasick::AhoCorasickKind::DFA)
-        );
-        let dfa = pf.candidates(&segs);
-        assert_eq!((&nfa.start, &nfa.hits), (&dfa.start, &dfa.hits));
+        let c = pf.candidates(&segs);
         // every slot but the last found something; case is ignored
-        assert!((0..3).all(|s| !dfa.of(s).is_empty()) && dfa.of(3).is_empty());
-        assert!(dfa.of(2).contains(&(4, 4)), "{:?}", dfa.of(2));
+        assert!((0..3).all(|s| !c.of(s).is_empty()) && c.of(3).is_empty());
+        assert!(c.of(2).contains(&(4, 4)), "{:?}", c.of(2));
+        // overlapping: "you" and "your money" both start at 0 of segment 0,
+        // and slot 0 sees "you" three times in segment 2, in text order
+        assert_eq!(c.of(0).iter().filter(|h| **h == (0, 0)).count(), 2);
+        let seg2: Vec<u32> = c.of(0).iter().filter(|h| h.0 == 2).map(|h| h.1).collect();
+        assert_eq!(seg2, [0, 4, 8]);
     }
 
     #[test]
