@@ -228,12 +228,11 @@ fn literals_of(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
 /// One automaton over the literals of all rules of one text kind.
 ///
 /// The library picks its kind: for the body's thousands of literals a
-/// contiguous NFA, not a DFA. The DFA takes fewer instructions per byte
-/// (callgrind: 137.3 against 141 M a pass) but is ~5 MB for the body: in a
-/// stream of different messages its rows are out of the CPU caches, and
-/// the compact NFA was 1–3% faster a message (passes alternating between
-/// the two in one process, both orders; BENCHMARKS.md session 13). It also
-/// saved the DFA's build (~100 M instructions) in the warm-up.
+/// contiguous NFA, not a DFA. The DFA takes ~3% fewer instructions a check
+/// but holds ~6 MB more, and in a stream of different messages its rows
+/// are out of the CPU caches: timed, the two are even within this host's
+/// noise (BENCHMARKS.md session 13). The NFA keeps the memory, and the
+/// warm-up skips the DFA's build (~100 M instructions).
 #[derive(Debug, Default)]
 pub struct Prefilter {
     ac: Option<AhoCorasick>,
