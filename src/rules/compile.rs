@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use super::gate::Gates;
 use super::meta::{self, Expr, Resolver};
+use super::parallel::parallel_map;
 use super::parse::{ParsedConfig, ReplaceTags, RuleKind, latin1_to_utf8};
 use super::prefilter::{self, Literals, Prefilter};
 use super::regex::{PerlRegex, split_delimited};
+use super::replace_tags::replace_tags;
 
 /// What a compiled rule tests.
 #[derive(Debug)]
@@ -108,94 +110,6 @@ pub struct Compiled {
     pub plan: super::plan::Plan,
     /// Rules with named groups that set tags (`capture.rs`), by index.
     pub capturers: Vec<(u32, super::capture::Capturer)>,
-}
-
-/// Apply `replace_tag`/`pre`/`inter`/`post` to a pattern, as
-/// `Plugin/ReplaceTags.pm::finish_parsing_end` does.
-pub fn replace_tags(re: &str, t: &ReplaceTags) -> String {
-    let mut re = re.to_string();
-    for _pass in 0..=5 {
-        let take = |re: &mut String, kind: &str| -> Option<String> {
-            let key = format!("<{kind} ");
-            let p = re.find(&key)?;
-            let e = re[p..].find('>')? + p;
-            let name = re[p + key.len()..e].to_string();
-            re.replace_range(p..=e, "");
-            Some(name)
-        };
-        let pre = take(&mut re, "pre").and_then(|n| t.pre.get(&n).cloned());
-        let post = take(&mut re, "post").and_then(|n| t.post.get(&n).cloned());
-        let inter = take(&mut re, "inter").and_then(|n| t.inter.get(&n).cloned());
-        let pieces_v = split_tags(&re);
-        let mut pieces = pieces_v;
-        let is_tag = |p: &str| p.starts_with('<') && p.ends_with('>') && p.len() > 2;
-        let mut again = false;
-        for p in pieces.iter_mut() {
-            if is_tag(p) {
-                if let Some(pre) = &pre {
-                    *p = format!("{pre}{p}");
-                }
-                if let Some(post) = &post {
-                    *p = format!("{p}{post}");
-                }
-            } else if p.is_empty()
-                && let Some(inter) = &inter
-            {
-                *p = inter.clone();
-            }
-        }
-        for p in pieces.iter_mut() {
-            let Some(s) = p.find('<') else {
-                continue;
-            };
-            let Some(e) = p[s..].find('>').map(|e| e + s) else {
-                continue;
-            };
-            if e <= s + 1 {
-                continue;
-            }
-            let name = p[s + 1..e].to_string();
-            if let Some(rep) = t.tags.get(&name) {
-                *p = p.replace(&format!("<{name}>"), rep);
-                if rep.find('<').is_some_and(|a| rep[a + 1..].contains('>')) {
-                    again = true;
-                }
-            }
-        }
-        re = pieces.concat();
-        if !again {
-            break;
-        }
-    }
-    re
-}
-
-/// Perl's `split(/(<[^<>]+>)/, $re)`: text and tag pieces, trailing empty
-/// fields dropped.
-fn split_tags(s: &str) -> Vec<String> {
-    let b = s.as_bytes();
-    let mut pieces = Vec::new();
-    let (mut i, mut text_start) = (0, 0);
-    while i < b.len() {
-        if b[i] == b'<'
-            && let Some(off) = b[i + 1..].iter().position(|&c| c == b'<' || c == b'>')
-        {
-            let e = i + 1 + off;
-            if b[e] == b'>' && e > i + 1 {
-                pieces.push(s[text_start..i].to_string());
-                pieces.push(s[i..=e].to_string());
-                i = e + 1;
-                text_start = i;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    pieces.push(s[text_start..].to_string());
-    while pieces.last().is_some_and(|p| p.is_empty()) {
-        pieces.pop();
-    }
-    pieces
 }
 
 struct MetaNames<'a> {
@@ -442,44 +356,6 @@ fn build_test(
     (test, lits)
 }
 
-/// `f` over `items` on all cores, results in order (parsing the rule
-/// regexes dominates load time). Threads take items from a shared counter,
-/// costliest first by `cost` (longest-processing-time order): a handful of
-/// `replace_tags` rules expand to 100-200 KB patterns, and taken in name
-/// order one of them alone could keep a core busy after the other is done.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    cost: impl Fn(&T) -> usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let n = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(cost(&items[i])));
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&i) = order.get(k) else {
-                return done;
-            };
-            done.push((i, f(&items[i])));
-        }
-    };
-    let mut out: Vec<(usize, R)> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..n).map(|_| sc.spawn(work)).collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("rule compile thread"))
-            .collect()
-    });
-    out.sort_unstable_by_key(|r| r.0);
-    out.into_iter().map(|r| r.1).collect()
-}
-
 /// Compile every rule of `cfg`.
 pub fn compile(cfg: &ParsedConfig) -> Compiled {
     let mut names: Vec<&String> = cfg.rules.keys().collect();
@@ -718,30 +594,6 @@ pub fn compile(cfg: &ParsedConfig) -> Compiled {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Results come back in input order whatever order the costs make
-    /// the threads take the items in.
-    #[test]
-    fn parallel_map_keeps_input_order() {
-        let items: Vec<usize> = (0..500).collect();
-        let out = parallel_map(&items, |&i| (i * 7919) % 500, |&i| i * 2);
-        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
-        assert!(parallel_map(&[] as &[u8], |_| 0, |_| ()).is_empty());
-    }
-
-    #[test]
-    fn replace_tags_like_sa() {
-        let mut t = ReplaceTags::default();
-        t.tags.insert("A".into(), "[aA4]".into());
-        t.tags.insert("B".into(), "[bB]".into());
-        t.inter.insert("W1".into(), "\\W?".into());
-        t.post.insert("P2".into(), "{1,2}".into());
-        assert_eq!(replace_tags("x<A><B>y", &t), "x[aA4][bB]y");
-        assert_eq!(
-            replace_tags("<inter W1><post P2>x<A><B>", &t),
-            "x[aA4]{1,2}\\W?[bB]{1,2}"
-        );
-    }
 
     #[test]
     fn header_def() {
