@@ -244,7 +244,7 @@ pub struct Prefilter {
 
 /// The literal automaton: ASCII case-insensitive, every match reported
 /// (overlapping search).
-fn automaton(pats: &[Vec<u8>]) -> Option<AhoCorasick> {
+fn automaton(pats: &[&[u8]]) -> Option<AhoCorasick> {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
@@ -295,7 +295,6 @@ impl Prefilter {
         if pats.is_empty() {
             return Prefilter::default();
         }
-        let pats: Vec<Vec<u8>> = pats.into_iter().map(<[u8]>::to_vec).collect();
         Prefilter {
             ac: automaton(&pats),
             owners,
