@@ -303,46 +303,86 @@ impl Program {
 
     /// Evaluate expression `k` as [`eval`] does (`stack` is scratch space).
     pub fn run(&self, k: usize, vars: impl Fn(usize) -> f64, stack: &mut Vec<f64>) -> f64 {
+        stack.clear();
+        self.run_with(k, &mut Reads(vars), stack)
+    }
+
+    /// Evaluate expression `k`, reading each operand only when Perl's
+    /// evaluation order reaches it (`a && b` never reads `b` when `a` is
+    /// false). `ops` may evaluate other expressions with the same `stack`
+    /// (sub-metas): this one works above the stack's current top.
+    pub fn run_with(&self, k: usize, ops: &mut impl Operands, stack: &mut Vec<f64>) -> f64 {
         let (start, end) = self.ranges[k];
         let code = &self.code[start as usize..end as usize];
-        stack.clear();
+        let base = stack.len();
+        let pop = |stack: &mut Vec<f64>| {
+            if stack.len() > base {
+                stack.pop().unwrap_or(0.0)
+            } else {
+                0.0
+            }
+        };
         let mut pc = 0;
         while pc < code.len() {
             let ins = code[pc];
             pc += 1;
             match ins {
                 Ins::Num(n) => stack.push(self.consts[n as usize]),
-                Ins::Var(i) => stack.push(vars(i as usize)),
+                Ins::Var(i) => {
+                    let v = ops.get(i as usize, stack);
+                    stack.push(v);
+                }
                 Ins::Not => {
-                    let x = stack.pop().unwrap_or(0.0);
+                    let x = pop(stack);
                     stack.push(truth(x == 0.0));
                 }
                 Ins::Neg => {
-                    let x = stack.pop().unwrap_or(0.0);
+                    let x = pop(stack);
                     stack.push(-x);
                 }
                 Ins::Bin(op) => {
-                    let y = stack.pop().unwrap_or(0.0);
-                    let x = stack.pop().unwrap_or(0.0);
+                    let y = pop(stack);
+                    let x = pop(stack);
                     stack.push(arith(op, x, y));
                 }
                 Ins::And(n) | Ins::Or(n) => {
-                    let x = stack.last().copied().unwrap_or(0.0);
+                    let x = if stack.len() > base {
+                        stack.last().copied().unwrap_or(0.0)
+                    } else {
+                        0.0
+                    };
                     if (x == 0.0) == matches!(ins, Ins::And(_)) {
                         pc += n as usize;
                     } else {
-                        stack.pop();
+                        pop(stack);
                     }
                 }
                 Ins::Cond(n) => {
-                    if stack.pop().unwrap_or(0.0) == 0.0 {
+                    if pop(stack) == 0.0 {
                         pc += n as usize;
                     }
                 }
                 Ins::Jump(n) => pc += n as usize,
             }
         }
-        stack.pop().unwrap_or(0.0)
+        let v = pop(stack);
+        stack.truncate(base);
+        v
+    }
+}
+
+/// Where [`Program::run_with`] gets an operand's value (a rule's hit
+/// count) from.
+pub trait Operands {
+    fn get(&mut self, rule: usize, stack: &mut Vec<f64>) -> f64;
+}
+
+/// Operands already known, read through a function.
+struct Reads<F>(F);
+
+impl<F: Fn(usize) -> f64> Operands for Reads<F> {
+    fn get(&mut self, rule: usize, _: &mut Vec<f64>) -> f64 {
+        (self.0)(rule)
     }
 }
 
@@ -484,6 +524,50 @@ mod tests {
             }
         }
         assert!(nonzero > 5000, "{nonzero} non-zero results");
+    }
+
+    /// `run_with` reads an operand only when Perl's order reaches it, and
+    /// an operand may evaluate another expression on the same stack.
+    #[test]
+    fn run_with_reads_lazily_and_nests() {
+        let mut names = Names(Vec::new());
+        let mut prog = Program::default();
+        // Expression 0 reads A, B, C; expression 1 is the "sub-meta" D.
+        prog.push(&parse("(A && B) + (C || D) * 2", &mut names).unwrap());
+        prog.push(&parse("A + 3", &mut names).unwrap());
+        let d = names.0.iter().position(|n| n == "D").unwrap();
+        struct Log<'a> {
+            prog: &'a Program,
+            vals: [f64; 4],
+            d: usize,
+            read: Vec<usize>,
+        }
+        impl Operands for Log<'_> {
+            fn get(&mut self, i: usize, stack: &mut Vec<f64>) -> f64 {
+                self.read.push(i);
+                if i == self.d {
+                    let p = self.prog;
+                    return p.run_with(1, self, stack);
+                }
+                self.vals[i]
+            }
+        }
+        let mut stack = vec![42.0];
+        let mut log = Log {
+            prog: &prog,
+            vals: [0.0, 1.0, 0.0, 0.0],
+            d,
+            read: vec![],
+        };
+        // A false: B unread; C false: D read, and D reads A again (0 + 3).
+        assert_eq!(prog.run_with(0, &mut log, &mut stack), 6.0);
+        assert_eq!(log.read, vec![0, 2, d, 0]);
+        assert_eq!(stack, vec![42.0], "the caller's stack is left as it was");
+        log.vals = [1.0, 1.0, 5.0, 0.0];
+        log.read.clear();
+        // A true: B read; C true: D unread.
+        assert_eq!(prog.run_with(0, &mut log, &mut stack), 11.0);
+        assert_eq!(log.read, vec![0, 1, 2]);
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod html;
 mod html_style;
 mod html_text;
 mod lazydfa;
+mod lazymeta;
 mod lists;
 mod liveness;
 mod meta;
@@ -384,34 +385,54 @@ impl RuleSet {
         out
     }
 
-    /// Hit counts of the enabled rules; `all` also runs dead sub-rules
-    /// (see [`CRule::live`]), for diagnostics.
+    /// Hit counts of the enabled rules. Sub-rules run only when a scored
+    /// meta reads them (`lazymeta.rs`), so an unread one counts 0; `all`
+    /// runs every rule, dead sub-rules too (see [`CRule::live`]), and so
+    /// gives every sub-rule's true count (diagnostics).
     fn hit_counts(&self, ctx: &Ctx, all: bool) -> Vec<f64> {
         let rules = &self.compiled.rules;
         let c = &self.compiled;
         let cands = self.candidates(ctx, true);
         let mut hits = vec![0.0f64; rules.len()];
+        let mut state = vec![lazymeta::KNOWN; rules.len()];
+        let run = |s: &plan::Step| {
+            let n = self.run_rule(s.rule, &rules[s.rule as usize], ctx, &cands);
+            s.learn(&rules[s.rule as usize]);
+            n as f64
+        };
         for s in &c.plan.steps {
             if !(s.live() || all) {
                 continue;
             }
             let i = s.rule as usize;
-            hits[i] = match s.settled(c, &cands) {
-                Some(n) => n,
-                None => {
-                    let n = self.run_rule(s.rule, &rules[i], ctx, &cands);
-                    s.learn(&rules[i]);
-                    n
-                }
-            } as f64;
+            match s.settled(c, &cands) {
+                Some(n) => hits[i] = n as f64,
+                None if all || !s.sub() => hits[i] = run(s),
+                None => state[i] = lazymeta::RULE,
+            }
         }
         let mut stack = Vec::new();
-        for &(k, i, live) in &c.plan.metas {
-            if !(live || all) {
-                continue;
+        if all {
+            for m in &c.plan.metas {
+                let v = c.meta_program.run(m.prog as usize, |j| hits[j], &mut stack);
+                hits[m.rule as usize] = if v != 0.0 { 1.0 } else { 0.0 };
             }
-            let v = c.meta_program.run(k as usize, |j| hits[j], &mut stack);
-            hits[i as usize] = if v != 0.0 { 1.0 } else { 0.0 };
+            return hits;
+        }
+        for m in c.plan.metas.iter().filter(|m| m.live && m.sub) {
+            state[m.rule as usize] = lazymeta::META;
+        }
+        let mut lazy = lazymeta::Lazy {
+            c,
+            hits: &mut hits,
+            state: &mut state,
+            run: |k: usize| run(&c.plan.steps[c.plan.slot_of[k] as usize]),
+        };
+        for m in c.plan.metas.iter().filter(|m| m.live && !m.sub) {
+            let v = c
+                .meta_program
+                .run_with(m.prog as usize, &mut lazy, &mut stack);
+            lazy.hits[m.rule as usize] = if v != 0.0 { 1.0 } else { 0.0 };
         }
         hits
     }

@@ -22,6 +22,8 @@ const PREFILTERED: u8 = 4;
 const EXACT: u8 = 8;
 /// Header rules: `!~`.
 const NEG: u8 = 16;
+/// A `__` sub-rule: runs only when a meta reads it (see `lazymeta.rs`).
+const SUB: u8 = 32;
 
 /// What a rule tests, as far as settling it is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,26 +61,56 @@ const _: () = assert!(std::mem::size_of::<Step>() == 16);
 pub struct Plan {
     /// Enabled non-meta rules, in `Compiled::plain` order.
     pub steps: Vec<Step>,
-    /// Enabled metas: (program number, rule index, live), dependencies first.
-    pub metas: Vec<(u32, u32, bool)>,
+    /// Enabled metas, dependencies first.
+    pub metas: Vec<MetaStep>,
+    /// Rule index -> its position in `steps` (plain rules) or its
+    /// program number (metas); `u32::MAX`: neither.
+    pub slot_of: Vec<u32>,
+}
+
+/// One enabled meta rule.
+#[derive(Debug)]
+pub struct MetaStep {
+    /// Its number in `Compiled::meta_program`.
+    pub prog: u32,
+    pub rule: u32,
+    pub live: bool,
+    /// A `__` sub-meta: evaluated only when another meta reads it.
+    pub sub: bool,
 }
 
 impl Plan {
     pub fn build(c: &Compiled) -> Plan {
-        let steps = c
+        let steps: Vec<Step> = c
             .plain
             .iter()
             .filter(|&&i| c.rules[i].enabled)
             .map(|&i| Step::of(i as u32, &c.rules[i]))
             .collect();
-        let metas = c
+        let metas: Vec<MetaStep> = c
             .metas
             .iter()
             .enumerate()
             .filter(|&(_, &i)| c.rules[i].enabled && matches!(c.rules[i].test, Test::Meta(_)))
-            .map(|(k, &i)| (k as u32, i as u32, c.rules[i].live))
+            .map(|(k, &i)| MetaStep {
+                prog: k as u32,
+                rule: i as u32,
+                live: c.rules[i].live,
+                sub: c.rules[i].name.starts_with("__"),
+            })
             .collect();
-        Plan { steps, metas }
+        let mut slot_of = vec![u32::MAX; c.rules.len()];
+        for (k, s) in steps.iter().enumerate() {
+            slot_of[s.rule as usize] = k as u32;
+        }
+        for m in &metas {
+            slot_of[m.rule as usize] = m.prog;
+        }
+        Plan {
+            steps,
+            metas,
+            slot_of,
+        }
     }
 }
 
@@ -104,13 +136,19 @@ impl Step {
                 | flag(r.gated, GATED)
                 | flag(r.prefiltered, PREFILTERED)
                 | flag(!r.multiple && !r.prefiltered, EXACT)
-                | flag(neg, NEG),
+                | flag(neg, NEG)
+                | flag(r.name.starts_with("__"), SUB),
             absent: AtomicU8::new(0),
         }
     }
 
     pub fn live(&self) -> bool {
         self.flags & LIVE != 0
+    }
+
+    /// A `__` sub-rule (never scored itself).
+    pub fn sub(&self) -> bool {
+        self.flags & SUB != 0
     }
 
     /// The rule's hit count when this message's per-message answers
