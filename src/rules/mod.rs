@@ -429,10 +429,7 @@ impl RuleSet {
             run: |k: usize| run(&c.plan.steps[c.plan.slot_of[k] as usize]),
         };
         for m in c.plan.metas.iter().filter(|m| m.live && !m.sub) {
-            let v = c
-                .meta_program
-                .run_with(m.prog as usize, &mut lazy, &mut stack);
-            lazy.hits[m.rule as usize] = if v != 0.0 { 1.0 } else { 0.0 };
+            lazy.hits[m.rule as usize] = lazy.meta(m.prog as usize, &mut stack);
         }
         hits
     }

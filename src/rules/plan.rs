@@ -66,6 +66,8 @@ pub struct Plan {
     /// Rule index -> its position in `steps` (plain rules) or its
     /// program number (metas); `u32::MAX`: neither.
     pub slot_of: Vec<u32>,
+    /// Metas decided by their known operands (see `lazymeta.rs`).
+    pub shortcuts: super::lazymeta::Shortcuts,
 }
 
 /// One enabled meta rule.
@@ -110,6 +112,7 @@ impl Plan {
             steps,
             metas,
             slot_of,
+            shortcuts: super::lazymeta::Shortcuts::build(c),
         }
     }
 }
