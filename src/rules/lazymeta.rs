@@ -15,7 +15,9 @@
 //! [`Shortcuts`] first looks at the known operands of a top-level `&&` or
 //! `||` chain.
 
+use super::RuleSet;
 use super::compile::{Compiled, Test};
+use super::ctx::Ctx;
 use super::meta::{Expr, Op, Operands};
 
 /// What is known of a rule's hit count in this message.
@@ -24,6 +26,57 @@ pub const KNOWN: u8 = 0;
 pub const RULE: u8 = 1;
 /// A sub-meta not evaluated yet.
 pub const META: u8 = 2;
+
+impl RuleSet {
+    /// Hit counts of the enabled rules. Sub-rules run only when a scored
+    /// meta reads them (`lazymeta.rs`), so an unread one counts 0; `all`
+    /// runs every rule, dead sub-rules too (see `CRule::live`), and so
+    /// gives every sub-rule's true count (diagnostics).
+    pub(super) fn hit_counts(&self, ctx: &Ctx, all: bool) -> Vec<f64> {
+        let rules = &self.compiled.rules;
+        let c = &self.compiled;
+        let cands = self.candidates(ctx, true);
+        let mut hits = vec![0.0f64; rules.len()];
+        let mut state = vec![KNOWN; rules.len()];
+        let run = |s: &super::plan::Step| {
+            let n = self.run_rule(s.rule, &rules[s.rule as usize], ctx, &cands);
+            s.learn(&rules[s.rule as usize]);
+            n as f64
+        };
+        for s in &c.plan.steps {
+            if !(s.live() || all) {
+                continue;
+            }
+            let i = s.rule as usize;
+            match s.settled(c, &cands) {
+                Some(n) => hits[i] = n as f64,
+                None if all || !s.sub() => hits[i] = run(s),
+                None => state[i] = RULE,
+            }
+        }
+        let mut stack = Vec::new();
+        if all {
+            for m in &c.plan.metas {
+                let v = c.meta_program.run(m.prog as usize, |j| hits[j], &mut stack);
+                hits[m.rule as usize] = if v != 0.0 { 1.0 } else { 0.0 };
+            }
+            return hits;
+        }
+        for m in c.plan.metas.iter().filter(|m| m.live && m.sub) {
+            state[m.rule as usize] = META;
+        }
+        let mut lazy = Lazy {
+            c,
+            hits: &mut hits,
+            state: &mut state,
+            run: |k: usize| run(&c.plan.steps[c.plan.slot_of[k] as usize]),
+        };
+        for m in c.plan.metas.iter().filter(|m| m.live && !m.sub) {
+            lazy.hits[m.rule as usize] = lazy.meta(m.prog as usize, &mut stack);
+        }
+        hits
+    }
+}
 
 /// One message's hit counts, filled in as metas read them.
 pub struct Lazy<'a, F> {
