@@ -29,7 +29,7 @@ pub const META: u8 = 2;
 
 impl RuleSet {
     /// Hit counts of the enabled rules. Sub-rules run only when a scored
-    /// meta reads them (`lazymeta.rs`), so an unread one counts 0; `all`
+    /// meta reads them (see the module doc), so an unread one counts 0; `all`
     /// runs every rule, dead sub-rules too (see `CRule::live`), and so
     /// gives every sub-rule's true count (diagnostics).
     pub(super) fn hit_counts(&self, ctx: &Ctx, all: bool) -> Vec<f64> {
