@@ -144,7 +144,8 @@ struct Span {
 struct Lit {
     rule: u32,
     neg: bool,
-    /// The rule's program number when it is a meta, else `u32::MAX`.
+    /// The rule's program number when it is an enabled meta, else
+    /// `u32::MAX`.
     prog: u32,
 }
 
@@ -152,12 +153,9 @@ struct Lit {
 const DEPTH: u32 = 3;
 
 impl Shortcuts {
-    /// From the metas in program order (`metas[k]` is program `k`).
-    pub fn build(c: &Compiled) -> Shortcuts {
-        let mut prog_of = vec![u32::MAX; c.rules.len()];
-        for (k, &i) in c.metas.iter().enumerate() {
-            prog_of[i] = k as u32;
-        }
+    /// From the metas in program order (`metas[k]` is program `k`);
+    /// `slot_of` is `Plan::slot_of` (a meta's program number).
+    pub fn build(c: &Compiled, slot_of: &[u32]) -> Shortcuts {
         let mut s = Shortcuts::default();
         let mut ops = Vec::new();
         for &i in &c.metas {
@@ -170,7 +168,10 @@ impl Shortcuts {
                 s.lits.extend(ops.iter().map(|&(r, neg)| Lit {
                     rule: r,
                     neg,
-                    prog: prog_of[r as usize],
+                    prog: match c.rules[r as usize].test {
+                        Test::Meta(_) => slot_of[r as usize],
+                        _ => u32::MAX,
+                    },
                 }));
             }
             s.spans.push(Span {
@@ -303,20 +304,8 @@ mod tests {
     /// some sub-rules are indeed left unrun.
     #[test]
     fn lazy_counts_equal_eager_counts_on_the_fixtures() {
-        use crate::rules::{Ctx, LoadOptions, RuleSet};
-        assert!(
-            std::path::Path::new("/usr/share/spamassassin/50_scores.cf").exists(),
-            "SpamAssassin rules not installed: apt-get install spamassassin"
-        );
-        let rs = RuleSet::load(&LoadOptions::default()).expect("installed rules");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        files.sort();
-        assert!(files.len() >= 20, "fixtures missing in {}", dir.display());
+        use crate::rules::Ctx;
+        let (rs, files) = crate::rules::test_support::installed_rules_and_fixtures();
         let (mut scored_hits, mut skipped) = (0, 0);
         for f in &files {
             let msg = std::fs::read(f).unwrap();

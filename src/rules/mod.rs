@@ -43,6 +43,8 @@ mod regex;
 mod replace_tags;
 mod reqbytes;
 mod result;
+#[cfg(test)]
+mod test_support;
 mod text;
 
 use std::collections::HashMap;

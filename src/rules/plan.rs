@@ -108,11 +108,12 @@ impl Plan {
         for m in &metas {
             slot_of[m.rule as usize] = m.prog;
         }
+        let shortcuts = super::lazymeta::Shortcuts::build(c, &slot_of);
         Plan {
             steps,
             metas,
             slot_of,
-            shortcuts: super::lazymeta::Shortcuts::build(c),
+            shortcuts,
         }
     }
 }
@@ -213,7 +214,7 @@ impl Step {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Ctx, LoadOptions, RuleSet};
+    use super::super::Ctx;
 
     /// Whenever a step settles a rule without running it, the answer is
     /// what running the rule gives: on every fixture, for every enabled
@@ -221,19 +222,7 @@ mod tests {
     /// answers are learned.
     #[test]
     fn settled_agrees_with_running_the_rule() {
-        assert!(
-            std::path::Path::new("/usr/share/spamassassin/50_scores.cf").exists(),
-            "SpamAssassin rules not installed: apt-get install spamassassin"
-        );
-        let rs = RuleSet::load(&LoadOptions::default()).expect("installed rules");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messages");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        files.sort();
-        assert!(files.len() >= 20, "fixtures missing in {}", dir.display());
+        let (rs, files) = super::super::test_support::installed_rules_and_fixtures();
         let c = &rs.compiled;
         let (mut settled, mut ran) = ([0usize; 2], 0usize);
         for count in settled.iter_mut() {
