@@ -213,7 +213,8 @@ impl<'a> Ctx<'a> {
 
     /// Decoded value of a header as a string ("" when absent).
     pub fn get_str(&self, request: &str) -> String {
-        String::from_utf8_lossy(&self.get(request).unwrap_or_default()).into_owned()
+        self.get_ref(request)
+            .map_or_else(String::new, |v| String::from_utf8_lossy(&v).into_owned())
     }
 
     fn get_uncached(&self, request: &str) -> Option<Vec<u8>> {
@@ -376,9 +377,11 @@ pub type AddrPair = (Option<Vec<u8>>, Option<Vec<u8>>);
 pub fn parse_addresses(line: &[u8]) -> Vec<AddrPair> {
     let s = line;
     let mut out = Vec::new();
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    let (mut cur, mut q, mut angle, mut paren) = (Vec::new(), false, false, 0i32);
-    for &c in s {
+    // Each item is a range of `line`: it starts after a separator or a
+    // group name's colon, so no byte is copied to split the list.
+    let mut items: Vec<&[u8]> = Vec::new();
+    let (mut start, mut q, mut angle, mut paren) = (0, false, false, 0i32);
+    for (i, &c) in s.iter().enumerate() {
         match c {
             b'"' if paren == 0 => q = !q,
             b'<' if !q && paren == 0 => angle = true,
@@ -386,21 +389,19 @@ pub fn parse_addresses(line: &[u8]) -> Vec<AddrPair> {
             b'(' if !q => paren += 1,
             b')' if !q && paren > 0 => paren -= 1,
             b',' | b';' if !q && !angle && paren == 0 => {
-                items.push(std::mem::take(&mut cur));
-                continue;
+                items.push(&s[start..i]);
+                start = i + 1;
             }
-            b':' if !q && !angle && paren == 0 && !cur.contains(&b'@') => {
+            b':' if !q && !angle && paren == 0 && !s[start..i].contains(&b'@') => {
                 // group name: drop it
-                cur.clear();
-                continue;
+                start = i + 1;
             }
             _ => {}
         }
-        cur.push(c);
     }
-    items.push(cur);
+    items.push(&s[start..]);
     for it in items {
-        let t = msg::trim_ws(&it);
+        let t = msg::trim_ws(it);
         if t.is_empty() {
             continue;
         }
@@ -443,6 +444,27 @@ pub fn parse_addresses(line: &[u8]) -> Vec<AddrPair> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Items split at top-level `,`/`;` only; a group name is dropped,
+    /// a colon after an `@` is not a group.
+    #[test]
+    fn addresses_split_and_groups() {
+        let v = parse_addresses(b"Team: \"A, B\" <a@x.example>, c@y.example (C; x);, u@h:1;");
+        let s = |o: &Option<Vec<u8>>| {
+            o.as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        let got: Vec<_> = v.iter().map(|(p, a)| (s(p), s(a))).collect();
+        let o = |x: &str| Some(x.to_string());
+        assert_eq!(
+            got,
+            vec![
+                (o("A, B"), o("a@x.example")),
+                (o("C; x"), o("c@y.example")),
+                (None, o("u@h:1")),
+            ]
+        );
+    }
 
     #[test]
     fn get_with_modifiers() {

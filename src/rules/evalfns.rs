@@ -428,9 +428,10 @@ fn no_rdns_dotcom_helo(ctx: &Ctx) -> bool {
     for r in ctx.relays.untrusted.iter().filter(|r| !r.ip_private()) {
         flag = false;
         let helo = r.helo.to_ascii_lowercase();
-        let dotcom = DOTCOMS
-            .iter()
-            .any(|d| helo == *d || helo.ends_with(&format!(".{d}")));
+        let dotcom = DOTCOMS.iter().any(|d| {
+            helo.strip_suffix(d)
+                .is_some_and(|p| p.is_empty() || p.ends_with('.'))
+        });
         if dotcom && r.rdns.is_empty() {
             flag = true;
         }

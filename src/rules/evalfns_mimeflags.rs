@@ -143,10 +143,14 @@ fn split_message<'a>(lines: &[&'a [u8]]) -> (Vec<Vec<u8>>, Vec<&'a [u8]>) {
 /// The last value of header `name` among raw header lines (`Node::header`
 /// in scalar context), unfolded and trimmed.
 fn last_header(headers: &[Vec<u8>], name: &str) -> Option<String> {
+    // The name is matched on bytes: only the field asked for is converted.
     headers.iter().rev().find_map(|h| {
-        let s = String::from_utf8_lossy(h);
-        let (k, v) = s.split_once(':')?;
-        k.trim_end().eq_ignore_ascii_case(name).then(|| unfold(v))
+        let colon = memchr::memchr(b':', h)?;
+        let k = String::from_utf8_lossy(&h[..colon]);
+        k.trim_end().eq_ignore_ascii_case(name).then(|| {
+            let s = String::from_utf8_lossy(&h[colon + 1..]);
+            unfold(&s)
+        })
     })
 }
 

@@ -23,22 +23,21 @@ pub struct Field {
 /// offset where the body starts, and whether a blank separator line was seen.
 pub fn parse_header_block(data: &[u8]) -> (Vec<Field>, usize, bool) {
     let mut fields = Vec::new();
-    let mut cur: Option<Vec<u8>> = None;
+    // The field being read: its lines (continuations included) are one
+    // range of `data`, so nothing is copied until `push_field`.
+    let mut cur: Option<usize> = None;
     let mut pos = 0;
     let mut separator = false;
     while pos < data.len() {
-        let end = data[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(data.len(), |i| pos + i + 1);
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i + 1);
         let line = &data[pos..end];
         if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-            cur.get_or_insert_with(Vec::new).extend_from_slice(line);
+            cur.get_or_insert(pos);
             pos = end;
             continue;
         }
-        if let Some(h) = cur.take() {
-            push_field(&mut fields, &h);
+        if let Some(st) = cur.take() {
+            push_field(&mut fields, &data[st..pos]);
         }
         if line == b"\n" || line == b"\r\n" {
             pos = end;
@@ -48,25 +47,28 @@ pub fn parse_header_block(data: &[u8]) -> (Vec<Field>, usize, bool) {
         if line.starts_with(b"--") {
             break;
         }
-        cur = Some(line.to_vec());
+        cur = Some(pos);
         pos = end;
     }
-    if let Some(h) = cur.take() {
-        push_field(&mut fields, &h);
+    if let Some(st) = cur.take() {
+        push_field(&mut fields, &data[st..pos]);
     }
     (fields, pos, separator)
 }
 
 fn push_field(fields: &mut Vec<Field>, h: &[u8]) {
-    let Some(colon) = h.iter().position(|&b| b == b':') else {
+    let Some(colon) = memchr::memchr(b':', h) else {
         return;
     };
     let name = String::from_utf8_lossy(&h[..colon])
         .trim_end_matches([' ', '\t'])
         .to_string();
-    // Sized up front: a filtered `collect` grows by reallocating.
-    let mut raw = Vec::with_capacity(h.len() - colon);
-    raw.extend(h[colon + 1..].iter().copied().filter(|&b| b != b'\r'));
+    let value = &h[colon + 1..];
+    let raw = if memchr::memchr(b'\r', value).is_none() {
+        value.to_vec()
+    } else {
+        value.iter().copied().filter(|&b| b != b'\r').collect()
+    };
     let decoded = decode_value(&raw, &name);
     fields.push(Field { name, raw, decoded });
 }
@@ -74,36 +76,52 @@ fn push_field(fields: &mut Vec<Field>, h: &[u8]) {
 /// `Node::header` + `_decode_header`: unfold, trim, decode encoded-words
 /// (not in Received/Message-ID/Date/References/... as SpamAssassin skips those).
 pub fn decode_value(raw: &[u8], name: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\n' && i + 1 < raw.len() && (raw[i + 1] == b' ' || raw[i + 1] == b'\t') {
-            v.push(b' ');
-            i += 1;
-            while i < raw.len() && (raw[i] == b' ' || raw[i] == b'\t') {
+    // Unfolding only turns whitespace runs into other whitespace runs, so
+    // it commutes with the trim: a value on one line (the usual case) is
+    // its trimmed bytes, without the byte-by-byte passes below.
+    let t = trim_ws(raw);
+    let s = if memchr::memchr2(b'\n', b'\r', t).is_none() {
+        t.to_vec()
+    } else {
+        let mut v = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'\n' && i + 1 < raw.len() && (raw[i + 1] == b' ' || raw[i + 1] == b'\t') {
+                v.push(b' ');
                 i += 1;
+                while i < raw.len() && (raw[i] == b' ' || raw[i] == b'\t') {
+                    i += 1;
+                }
+                continue;
             }
-            continue;
+            v.push(raw[i]);
+            i += 1;
         }
-        v.push(raw[i]);
-        i += 1;
+        let t = trim_ws(&v);
+        let mut s = Vec::with_capacity(t.len());
+        s.extend(t.iter().copied().filter(|&b| b != b'\n' && b != b'\r'));
+        s
+    };
+    if find(&s, b"=?").is_none() {
+        return s;
     }
-    let t = trim_ws(&v);
-    let mut s = Vec::with_capacity(t.len());
-    s.extend(t.iter().copied().filter(|&b| b != b'\n' && b != b'\r'));
-    let lname = name.to_ascii_lowercase();
-    let skip = matches!(
-        lname.as_str(),
-        "received"
-            | "message-id"
-            | "resent-message-id"
-            | "date"
-            | "resent-date"
-            | "mime-version"
-            | "references"
-            | "in-reply-to"
-    ) || lname.starts_with("list-");
-    if skip || !contains(&s, b"=?") {
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    let skip = [
+        "received",
+        "message-id",
+        "resent-message-id",
+        "date",
+        "resent-date",
+        "mime-version",
+        "references",
+        "in-reply-to",
+    ]
+    .into_iter()
+    .any(is)
+        || name
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("list-"));
+    if skip {
         return s;
     }
     decode_2047(&s)
@@ -120,11 +138,6 @@ pub fn trim_ws(s: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(st, |i| i + 1);
     &s[st..en]
-}
-
-/// Substring search on bytes.
-pub fn contains(h: &[u8], n: &[u8]) -> bool {
-    find(h, n).is_some()
 }
 
 /// Position of `n` in `h`.
@@ -542,6 +555,35 @@ mod tests {
         assert_eq!(f[1].raw, b" one\n two\n");
         assert_eq!(f[1].decoded, b"one two");
         assert_eq!(&m[body..], b"body");
+    }
+
+    /// The one-line fast path and the unfolding path give what the
+    /// unfold-trim-strip sequence gives (folds, CRs, blank continuations,
+    /// a leading continuation line, no encoded-word decoding in `Received`).
+    #[test]
+    fn header_values_fast_and_folded() {
+        let m = b" lead\nA:  one  \r\nB: x\r\n  y \n \nC:\t=?utf-8?Q?caf=C3=A9?=\n\
+                  Received: =?utf-8?Q?caf=C3=A9?=\n\n";
+        let (f, _, sep) = parse_header_block(m);
+        assert!(sep);
+        let got: Vec<(&str, &[u8], &[u8])> = f
+            .iter()
+            .map(|f| (f.name.as_str(), &f.raw[..], &f.decoded[..]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A", &b"  one  \n"[..], &b"one"[..]),
+                ("B", b" x\n  y \n \n", b"x y"),
+                ("C", b"\t=?utf-8?Q?caf=C3=A9?=\n", "caf\u{e9}".as_bytes()),
+                (
+                    "Received",
+                    b" =?utf-8?Q?caf=C3=A9?=\n",
+                    b"=?utf-8?Q?caf=C3=A9?="
+                ),
+            ],
+            "the leading continuation line has no colon and is dropped"
+        );
     }
 
     #[test]
