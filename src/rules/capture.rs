@@ -18,7 +18,7 @@
 //! keeps the values of the first message it ran on. We use each message's
 //! own values, as the documentation says and `spamassassin -L` shows.
 
-use std::collections::HashMap;
+use fnv::FnvHashMap as HashMap;
 
 use super::compile::{CRule, Compiled, Test};
 use super::ctx::Ctx;
@@ -243,7 +243,7 @@ pub fn texts_of<'a>(kind: RuleKind, ctx: &'a Ctx, nosubject: bool) -> Vec<&'a [u
 /// The tags this message's capture rules set (they run first in
 /// SpamAssassin: `parse_captures` gives them priority -10000).
 pub fn tags_of(c: &Compiled, ctx: &Ctx, hvals: &[Option<std::rc::Rc<[u8]>>]) -> Tags {
-    let mut tags = Tags::new();
+    let mut tags = Tags::default();
     for (i, cap) in &c.capturers {
         let r = &c.rules[*i as usize];
         if !(r.enabled && r.live) {
@@ -369,7 +369,7 @@ impl Capturer {
                 }
             }
         }
-        let mut fresh: Tags = HashMap::new();
+        let mut fresh: Tags = HashMap::default();
         for (name, v) in got {
             let vals = fresh.entry(name).or_default();
             if !vals.contains(&v) {
@@ -385,7 +385,7 @@ mod tests {
     use super::*;
 
     fn tags(name: &str, vals: &[&str]) -> Tags {
-        let mut t = Tags::new();
+        let mut t = Tags::default();
         t.insert(
             name.into(),
             vals.iter().map(|v| v.as_bytes().to_vec()).collect(),
@@ -428,7 +428,7 @@ mod tests {
             Instance::Regex(re) if re.is_match(text) => "match",
             Instance::Regex(_) => "built, no match",
         };
-        assert_eq!(run(&Tags::new(), b"#a"), "not run");
+        assert_eq!(run(&Tags::default(), b"#a"), "not run");
         let tg = tags("T", &["Bob@Example.com"]);
         assert_eq!(run(&tg, b"http://x/#nobody"), "no match");
         // Case folded under /i, as the regex would.
@@ -482,7 +482,7 @@ mod tests {
     fn captures_first_match_or_all_with_multiple() {
         let c = Capturer::new(r"id=(?<ID>\w*)", "").unwrap();
         let texts: [&[u8]; 2] = [b"id=a id=b", b"id= id=c id=a"];
-        let mut t = Tags::new();
+        let mut t = Tags::default();
         c.collect(&texts, false, 1, &mut t);
         assert_eq!(t["ID"], [b"a".to_vec()]);
         c.collect(&texts, true, 1000, &mut t);

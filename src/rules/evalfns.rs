@@ -93,14 +93,14 @@ pub fn all_addrs(ctx: &Ctx, hdr: &str) -> Vec<String> {
     if hdr.eq_ignore_ascii_case("EnvelopeFrom") {
         return ctx
             .get("EnvelopeFrom:addr")
-            .map(|v| vec![String::from_utf8_lossy(&v).to_ascii_lowercase()])
+            .map(|v| vec![super::msg::lossy(&v).to_ascii_lowercase()])
             .unwrap_or_default();
     }
     let mut out = Vec::new();
     for v in ctx.values(hdr, true) {
         for (_, a) in parse_addresses(&v) {
             if let Some(a) = a {
-                out.push(String::from_utf8_lossy(&a).to_ascii_lowercase());
+                out.push(super::msg::lossy(&a).to_ascii_lowercase());
             }
         }
     }
@@ -221,7 +221,7 @@ fn date_diff(ctx: &Ctx) -> i64 {
     let mut dt = None;
     for h in ["Resent-Date", "Date"] {
         for v in ctx.values(h, false) {
-            let s = String::from_utf8_lossy(&v);
+            let s = super::msg::lossy(&v);
             if !s.trim().is_empty() {
                 dt = parse_date(s.trim());
                 if dt.is_some() {

@@ -19,7 +19,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
             title_subject_ratio(ctx, ratio)
         }
         "check_iframe_src" => ctx.parts.iter().any(|p| {
-            p.ctype == "text/html" && iframe_src_re().is_match(&String::from_utf8_lossy(&p.decoded))
+            p.ctype == "text/html" && iframe_src_re().is_match(&super::msg::lossy(&p.decoded))
         }),
         "check_https_http_mismatch" => {
             let min = arg(0)
@@ -169,7 +169,7 @@ fn is_ip(h: &str) -> bool {
 /// href-to-text pairs); link targets are grouped like `uri_detail`.
 fn https_http_mismatch(rs: &RuleSet, ctx: &Ctx, min: usize, max: Option<usize>) -> bool {
     for p in ctx.parts.iter().filter(|p| p.ctype == "text/html") {
-        let html = String::from_utf8_lossy(&p.decoded);
+        let html = super::msg::lossy(&p.decoded);
         let mut texts: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for c in anchor_re().captures_iter(&html) {
             let href = c
@@ -272,7 +272,7 @@ fn stock_info(ctx: &Ctx) -> usize {
     };
     let mut hits = std::collections::BTreeSet::new();
     for chunk in split_short_lines(text) {
-        let chunk = String::from_utf8_lossy(&chunk);
+        let chunk = super::msg::lossy(&chunk);
         for c in field.captures_iter(&chunk) {
             let s: String = c[1]
                 .to_lowercase()

@@ -21,9 +21,9 @@ fn is_freemail(rs: &RuleSet, email: &str) -> bool {
 /// wildcard entries as globs; welcomelist entries lower-cased.
 #[derive(Debug, Default)]
 pub struct FreemailLists {
-    exact: std::collections::HashSet<String>,
+    exact: fnv::FnvHashSet<String>,
     globs: Vec<String>,
-    welcome: std::collections::HashSet<String>,
+    welcome: fnv::FnvHashSet<String>,
 }
 
 impl FreemailLists {
@@ -97,7 +97,7 @@ fn body_freemails(rs: &RuleSet, ctx: &Ctx) -> Vec<String> {
         if t[i] == b'@' && i > 0 {
             let (s, e) = super::text::address_span(t, i);
             if s < i && e > i + 1 {
-                let a = String::from_utf8_lossy(&t[s..e]).to_ascii_lowercase();
+                let a = super::msg::lossy(&t[s..e]).to_ascii_lowercase();
                 if !found.contains(&a) {
                     found.push(a);
                 }

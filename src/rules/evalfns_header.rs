@@ -65,8 +65,7 @@ fn gated(ctx: &Ctx) -> bool {
     static QMAIL: OnceLock<Regex> = OnceLock::new();
     static MSN: OnceLock<Regex> = OnceLock::new();
     if let Some(txt) = ctx.get("Mailing-List")
-        && re(&EZMLM, r"(?m)^contact \S+@\S+; run by ezmlm$")
-            .is_match(&String::from_utf8_lossy(&txt))
+        && re(&EZMLM, r"(?m)^contact \S+@\S+; run by ezmlm$").is_match(&super::msg::lossy(&txt))
         && re(&DLTO, r"(?m)^mailing list \S+@\S+").is_match(&ctx.get_str("Delivered-To"))
         && re(
             &QMAIL,
@@ -80,7 +79,7 @@ fn gated(ctx: &Ctx) -> bool {
         // No Received headers at all: the relay tests cannot run.
         return true;
     };
-    re(&MSN, r"from groups\.msn\.com \(\S+\.msn\.com ").is_match(&String::from_utf8_lossy(&rcvd))
+    re(&MSN, r"from groups\.msn\.com \(\S+\.msn\.com ").is_match(&super::msg::lossy(&rcvd))
 }
 
 /// `_check_for_forged_hotmail_received_headers`: `Some(true)` = forged
@@ -112,10 +111,10 @@ fn hotmail(ctx: &Ctx) -> Option<bool> {
     }
     let ip = ctx
         .get("X-Originating-Ip")
-        .is_some_and(|v| r[9].is_match(&String::from_utf8_lossy(&v)));
+        .is_some_and(|v| r[9].is_match(&super::msg::lossy(&v)));
     let orig = ctx
         .get("X-OriginatorOrg")
-        .is_some_and(|v| r[10].is_match(&String::from_utf8_lossy(&v)));
+        .is_some_and(|v| r[10].is_match(&super::msg::lossy(&v)));
     if gated(ctx)
         || (ip
             && (r[1].is_match(&rcvd)
@@ -171,7 +170,7 @@ fn eudoramail(ctx: &Ctx) -> bool {
     }
     let ip = ctx
         .get("X-Sender-Ip")
-        .is_some_and(|v| re(&IP, IP4).is_match(&String::from_utf8_lossy(&v)));
+        .is_some_and(|v| re(&IP, IP4).is_match(&super::msg::lossy(&v)));
     !(gated(ctx) || (ip && re(&BY, r"by \S*whowhere.com;").is_match(&rcvd_flat(ctx))))
 }
 
@@ -344,7 +343,7 @@ fn uppercase_pct(ctx: &Ctx) -> f64 {
         let spaced = if line.is_ascii() {
             ascii_spaced(line)
         } else {
-            re(&LINE, r"\S\s+\S").is_match(&String::from_utf8_lossy(line))
+            re(&LINE, r"\S\s+\S").is_match(&super::msg::lossy(line))
         };
         if !spaced || b64_pair(line) {
             continue;
@@ -445,13 +444,13 @@ pub fn sa_envelope_from(ctx: &Ctx) -> Option<Vec<u8>> {
         super::ctx::parse_addresses(&v)
             .into_iter()
             .find_map(|(_, a)| a)
-            .map(|a| String::from_utf8_lossy(&a).into_owned())
+            .map(|a| super::msg::lossy(&a).into_owned())
     };
     if first_addr("X-Sender").is_some_and(|a| a.contains('@'))
         && ctx
             .values("Received", true)
             .iter()
-            .any(|v| String::from_utf8_lossy(v).contains("(fetchmail"))
+            .any(|v| super::msg::lossy(v).contains("(fetchmail"))
     {
         return None;
     }

@@ -93,7 +93,7 @@ fn collect(ctx: &Ctx) -> ImageInfo {
         };
         let cte = p
             .header("Content-Transfer-Encoding")
-            .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
+            .map(|v| super::msg::lossy(v).trim().to_ascii_lowercase())
             .unwrap_or_default();
         if cte != "base64" {
             continue;
@@ -126,7 +126,7 @@ fn collect(ctx: &Ctx) -> ImageInfo {
 /// Content-Disposition (which also catches `filename=`), else the
 /// Content-Type name parameter.
 fn part_name(p: &super::msg::Part) -> Option<String> {
-    let cd = String::from_utf8_lossy(p.header("Content-Disposition").unwrap_or_default());
+    let cd = super::msg::lossy(p.header("Content-Disposition").unwrap_or_default());
     let lower = cd.to_ascii_lowercase();
     if let Some(i) = lower.find("name=") {
         let rest = cd[i + 5..].trim_start();

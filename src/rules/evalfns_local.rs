@@ -53,7 +53,7 @@ fn https_ip_mismatch(ctx: &Ctx) -> bool {
         .iter()
         .filter(|p| p.ctype == "text/html" && !p.decoded.is_empty())
         .any(|p| {
-            let html = String::from_utf8_lossy(&p.decoded);
+            let html = super::msg::lossy(&p.decoded);
             anchor_re().captures_iter(&html).any(|c| {
                 let href = c
                     .get(1)
@@ -141,7 +141,7 @@ fn bounce_relay_found(rs: &RuleSet, ctx: &Ctx) -> bool {
         .map(|p| ::regex::bytes::Regex::new(p).expect("static regex"))
     });
     let listed = |relay: &[u8]| {
-        let relay = String::from_utf8_lossy(relay).to_lowercase();
+        let relay = super::msg::lossy(relay).to_lowercase();
         list.iter().any(|p| glob_match(p, &relay))
     };
     // the plain-text body first (Subject line included, as in the Perl)
@@ -191,7 +191,7 @@ fn first_header_addrs(ctx: &Ctx, name: &str) -> Vec<String> {
 fn addrs_of(v: &[u8]) -> Vec<String> {
     parse_addresses(v)
         .into_iter()
-        .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+        .filter_map(|(_, a)| a.map(|a| super::msg::lossy(&a).into_owned()))
         .collect()
 }
 
@@ -208,7 +208,7 @@ pub fn all_to_addrs(ctx: &Ctx) -> Vec<String> {
         FOR.get_or_init(|| ::regex::Regex::new(r" for <?(\S+@(\S+?))>?;").expect("static regex"));
     let mut out = Vec::new();
     for v in ctx.values("Received", false).iter().take(3) {
-        let v = String::from_utf8_lossy(v);
+        let v = super::msg::lossy(v);
         if let Some(c) = for_re.captures(&v)
             && fqdn_valid(&c[2])
         {

@@ -109,7 +109,7 @@ fn faraway_body(rs: &RuleSet, ctx: &Ctx) -> bool {
     let Some(ct) = ctx.get("Content-Type") else {
         return false;
     };
-    let Some(cs) = charset_from_ct(&String::from_utf8_lossy(&ct)) else {
+    let Some(cs) = charset_from_ct(&super::msg::lossy(&ct)) else {
         return false;
     };
     if charset_ok(&cs, &locales) {
@@ -136,7 +136,7 @@ fn faraway_headers(rs: &RuleSet, ctx: &Ctx) -> bool {
     let re = RE.get_or_init(|| ::regex::Regex::new(r"=\?(.+?)\?.\?.*?\?=").expect("static regex"));
     ["From", "Subject"].iter().any(|h| {
         ctx.values(h, true).iter().any(|v| {
-            let v = String::from_utf8_lossy(v);
+            let v = super::msg::lossy(v);
             re.captures_iter(&v).any(|c| !charset_ok(&c[1], &locales))
         })
     })

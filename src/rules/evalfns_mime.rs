@@ -1,7 +1,7 @@
 //! Local eval functions of the body-side plugins (MIMEEval, HTMLEval,
 //! BodyEval, DKIM presence checks), following the Perl functions.
 
-use std::collections::HashMap;
+use fnv::FnvHashMap as HashMap;
 
 use super::RuleSet;
 use super::ctx::Ctx;
@@ -20,14 +20,14 @@ fn mime_stats(ctx: &Ctx) -> MimeStats {
         multipart_ratio: 1.0,
         ..MimeStats::default()
     };
-    let mut f: HashMap<&'static str, f64> = HashMap::new();
+    let mut f: HashMap<&'static str, f64> = HashMap::default();
     let (mut qp_bytes, mut qp_count) = (0usize, 0usize);
     let mut part_bytes: Vec<Option<usize>> = Vec::new();
     let any_alt = ctx.parts.iter().any(|p| p.in_alternative);
     for p in &ctx.parts {
         let cd = p
             .header("Content-Disposition")
-            .map(|v| String::from_utf8_lossy(v).to_ascii_lowercase())
+            .map(|v| super::msg::lossy(v).to_ascii_lowercase())
             .unwrap_or_default();
         let charset = p.charset.clone().unwrap_or_default();
         if p.ctype == "text/html" {
@@ -165,8 +165,8 @@ fn ma_difference(ctx: &Ctx) -> (f64, usize, usize) {
         }
     }
     for g in groups {
-        let mut html: HashMap<Vec<u8>, i64> = HashMap::new();
-        let mut text: HashMap<Vec<u8>, i64> = HashMap::new();
+        let mut html: HashMap<Vec<u8>, i64> = HashMap::default();
+        let mut text: HashMap<Vec<u8>, i64> = HashMap::default();
         for (i, p) in ctx.parts.iter().enumerate() {
             if p.alt_group != Some(g) || !p.ctype.starts_with("text") {
                 continue;

@@ -146,9 +146,9 @@ fn last_header(headers: &[Vec<u8>], name: &str) -> Option<String> {
     // The name is matched on bytes: only the field asked for is converted.
     headers.iter().rev().find_map(|h| {
         let colon = memchr::memchr(b':', h)?;
-        let k = String::from_utf8_lossy(&h[..colon]);
+        let k = super::msg::lossy(&h[..colon]);
         k.trim_end().eq_ignore_ascii_case(name).then(|| {
-            let s = String::from_utf8_lossy(&h[colon + 1..]);
+            let s = super::msg::lossy(&h[colon + 1..]);
             unfold(&s)
         })
     })
@@ -343,7 +343,7 @@ fn multipart(w: &mut Walk, job: &Job<'_>) {
     let mut parts = 0;
     let ct_of = |hs: &[Vec<u8>]| {
         hs.iter().rev().find_map(|h| {
-            let s = String::from_utf8_lossy(h);
+            let s = super::msg::lossy(h);
             let (k, v) = s.split_once(':')?;
             k.eq_ignore_ascii_case("content-type").then(|| unfold(v))
         })
@@ -377,7 +377,7 @@ fn multipart(w: &mut Walk, job: &Job<'_>) {
                 .iter()
                 .rev()
                 .find_map(|h| {
-                    let s = String::from_utf8_lossy(h);
+                    let s = super::msg::lossy(h);
                     let (k, v) = s.split_once(':')?;
                     k.eq_ignore_ascii_case("content-transfer-encoding")
                         .then(|| unfold(v))
@@ -447,7 +447,7 @@ fn multipart(w: &mut Walk, job: &Job<'_>) {
 /// Store a part header; true when it is a Content-Type whose boundary is
 /// the enclosing one (bug 7358: one level of a reused boundary).
 fn add_header(headers: &mut Vec<Vec<u8>>, h: Vec<u8>, boundary: &str) -> bool {
-    let s = String::from_utf8_lossy(&h).into_owned();
+    let s = super::msg::lossy(&h).into_owned();
     headers.push(h);
     let Some((k, _)) = s.split_once(':') else {
         return false;
@@ -457,7 +457,7 @@ fn add_header(headers: &mut Vec<Vec<u8>>, h: Vec<u8>, boundary: &str) -> bool {
         return false;
     }
     let ct = headers.iter().rev().find_map(|h| {
-        let s = String::from_utf8_lossy(h);
+        let s = super::msg::lossy(h);
         let (k, v) = s.split_once(':')?;
         k.eq_ignore_ascii_case("content-type").then(|| unfold(v))
     });

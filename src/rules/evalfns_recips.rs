@@ -39,7 +39,7 @@ pub fn call(rs: &RuleSet, ctx: &Ctx, func: &str, args: &[String]) -> Option<bool
                 .values("Reply-To", true)
                 .iter()
                 .flat_map(|v| parse_addresses(v))
-                .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+                .filter_map(|(_, a)| a.map(|a| super::msg::lossy(&a).into_owned()))
                 .find(|a| looks_like_address(a));
             first.is_some_and(|a| in_addrlist(globs, &a))
         }
@@ -56,7 +56,7 @@ fn recipients(ctx: &Ctx) -> (bool, f64) {
             .iter()
             .flat_map(|n| ctx.values(n, true))
             .flat_map(|v| parse_addresses(&v))
-            .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+            .filter_map(|(_, a)| a.map(|a| super::msg::lossy(&a).into_owned()))
             .filter(|a| looks_like_address(a))
             .collect()
     };
@@ -124,7 +124,7 @@ fn to_in_subject(ctx: &Ctx, test: &str) -> bool {
         .values("To", true)
         .iter()
         .flat_map(|v| parse_addresses(v))
-        .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+        .filter_map(|(_, a)| a.map(|a| super::msg::lossy(&a).into_owned()))
         .find(|a| looks_like_address(a))
     else {
         return false;
@@ -218,7 +218,7 @@ fn all_from_addrs(ctx: &Ctx) -> Vec<String> {
         ctx.values(h, true)
             .iter()
             .flat_map(|v| parse_addresses(v))
-            .filter_map(|(_, a)| a.map(|a| String::from_utf8_lossy(&a).into_owned()))
+            .filter_map(|(_, a)| a.map(|a| super::msg::lossy(&a).into_owned()))
             .filter(|a| looks_like_address(a))
             .collect()
     };
@@ -237,7 +237,7 @@ fn all_from_addrs(ctx: &Ctx) -> Vec<String> {
         }
         v.extend(
             ctx.get("EnvelopeFrom:addr")
-                .map(|e| String::from_utf8_lossy(&e).trim().to_string())
+                .map(|e| super::msg::lossy(&e).trim().to_string())
                 .filter(|e| !e.is_empty()),
         );
         v

@@ -4,7 +4,7 @@
 //! Simplified: no CSS/colour analysis (invisible text and low contrast are
 //! not detected), entity decoding covers the common entities.
 
-use std::collections::HashMap;
+use fnv::FnvHashMap as HashMap;
 
 use super::html_style::{StyleStack, is_style_tag};
 use super::html_text::{decode_entities, font_face_ok};
@@ -158,7 +158,7 @@ pub fn render(html: &[u8]) -> HtmlResults {
         style: StyleStack::default(),
     };
     // HTML.pm counts characters (the part is decoded to Unicode first).
-    st.r.length = String::from_utf8_lossy(html).chars().count();
+    st.r.length = super::msg::lossy(html).chars().count();
     let src = preprocess(html);
     let b = &src[..];
     let mut i = 0;
@@ -264,7 +264,7 @@ fn tag_end(b: &[u8], mut i: usize) -> usize {
 }
 
 fn parse_attrs(s: &[u8]) -> HashMap<String, String> {
-    let mut m = HashMap::new();
+    let mut m = HashMap::default();
     let mut i = 0;
     while i < s.len() {
         while i < s.len() && (s[i].is_ascii_whitespace() || s[i] == b'/') {
@@ -278,7 +278,7 @@ fn parse_attrs(s: &[u8]) -> HashMap<String, String> {
             i += 1;
             continue;
         }
-        let name = String::from_utf8_lossy(&s[ns..i]).to_ascii_lowercase();
+        let name = super::msg::lossy(&s[ns..i]).to_ascii_lowercase();
         while i < s.len() && s[i].is_ascii_whitespace() {
             i += 1;
         }
@@ -295,14 +295,14 @@ fn parse_attrs(s: &[u8]) -> HashMap<String, String> {
                 while i < s.len() && s[i] != q {
                     i += 1;
                 }
-                val = String::from_utf8_lossy(&decode_entities(&s[vs..i])).into_owned();
+                val = super::msg::lossy(&decode_entities(&s[vs..i])).into_owned();
                 i += 1;
             } else {
                 let vs = i;
                 while i < s.len() && !s[i].is_ascii_whitespace() {
                     i += 1;
                 }
-                val = String::from_utf8_lossy(&decode_entities(&s[vs..i])).into_owned();
+                val = super::msg::lossy(&decode_entities(&s[vs..i])).into_owned();
             }
         }
         m.entry(name).or_insert(val);
@@ -399,7 +399,7 @@ impl State {
             .iter()
             .position(|c| c.is_ascii_whitespace() || *c == b'/')
             .unwrap_or(body.len());
-        let name = String::from_utf8_lossy(&body[..name_end]).to_ascii_lowercase();
+        let name = super::msg::lossy(&body[..name_end]).to_ascii_lowercase();
         let num: i64 = if close { -1 } else { 1 };
         let known = ELEMENTS.contains(&name.as_str());
         let seen = self.r.inside.contains_key(&name);

@@ -2,7 +2,7 @@
 //! `close_table_tag`, `html_font_invisible`), reduced to what decides
 //! `font_low_contrast`: foreground and background colours per open element.
 
-use std::collections::HashMap;
+use fnv::FnvHashMap as HashMap;
 
 #[derive(Debug, Clone)]
 struct Style {
@@ -236,7 +236,9 @@ mod tests {
         assert_eq!(name_to_rgb("#FFF"), Some([255, 255, 255]));
         assert_eq!(name_to_rgb("003399"), None, "hex without # is invalid");
         let mut s = StyleStack::default();
-        let attrs: HashMap<String, String> = [("color".to_string(), "#FFFFFF".to_string())].into();
+        let attrs: HashMap<String, String> = [("color".to_string(), "#FFFFFF".to_string())]
+            .into_iter()
+            .collect();
         s.open("font", &attrs);
         assert!(s.low_contrast(), "white on the default white");
         s.close("font");

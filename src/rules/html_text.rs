@@ -18,7 +18,7 @@ pub fn decode_entities(s: &[u8]) -> Vec<u8> {
             if let Some(e) = end {
                 let ent = &s[i + 1..e];
                 let ch = if let Some(num) = ent.strip_prefix(b"#") {
-                    let t = String::from_utf8_lossy(num);
+                    let t = super::msg::lossy(num);
                     if let Some(h) = t.strip_prefix(['x', 'X']) {
                         u32::from_str_radix(h, 16).ok()
                     } else {

@@ -3,19 +3,23 @@
 //! `enlist_uri_host`/`delist_uri_host`, `enlist_addrlist`). Scanning the
 //! flat token lists per call cost ~0.3 ms a message (thousands of 2TLDs).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+// FNV: these are looked up per message with short keys (domains, hosts),
+// where SipHash's set-up dominated.
+use fnv::{FnvHashMap, FnvHashSet};
 
 /// The list settings as sets and maps, lower-cased.
 #[derive(Debug, Default)]
 pub struct Lists {
-    pub tld: HashSet<String>,
-    pub tld2: HashSet<String>,
-    pub tld3: HashSet<String>,
+    pub tld: FnvHashSet<String>,
+    pub tld2: FnvHashSet<String>,
+    pub tld3: FnvHashSet<String>,
     /// `enlist_uri_host (NAME)` after `delist_uri_host`: host → listed
     /// (`false` for a `!host` exception).
-    pub uri_hosts: HashMap<String, HashMap<String, bool>>,
+    pub uri_hosts: FnvHashMap<String, FnvHashMap<String, bool>>,
     /// `enlist_addrlist (NAME)` globs.
-    pub addrlists: HashMap<String, AddrList>,
+    pub addrlists: FnvHashMap<String, AddrList>,
 }
 
 /// Split a flat `(NAME) tok tok (NAME2) tok` setting into named groups;
@@ -37,7 +41,7 @@ impl Lists {
     pub fn new(settings: &HashMap<String, Vec<String>>) -> Lists {
         let get = |k: &str| settings.get(k).map_or(&[][..], Vec::as_slice);
         let set = |k: &str| get(k).iter().map(|t| t.to_ascii_lowercase()).collect();
-        let mut uri_hosts: HashMap<String, HashMap<String, bool>> = HashMap::new();
+        let mut uri_hosts: FnvHashMap<String, FnvHashMap<String, bool>> = FnvHashMap::default();
         for (name, t) in groups(get("enlist_uri_host")) {
             let Some(name) = name else { continue };
             let m = uri_hosts.entry(name.to_string()).or_default();
@@ -58,7 +62,7 @@ impl Lists {
                 }
             }
         }
-        let mut addrlists: HashMap<String, AddrList> = HashMap::new();
+        let mut addrlists: FnvHashMap<String, AddrList> = FnvHashMap::default();
         for (name, t) in groups(get("enlist_addrlist")) {
             if let Some(name) = name {
                 addrlists
@@ -82,9 +86,13 @@ impl Lists {
 /// address's domain instead of being glob-matched one by one.
 #[derive(Debug, Default)]
 pub struct AddrList {
-    exact: HashSet<String>,
+    exact: FnvHashSet<String>,
     /// `d` of each `*@d` entry without glob characters in `d`.
-    any_at: HashSet<String>,
+    any_at: FnvHashSet<String>,
+    /// `s` of each `*@*s` entry without glob characters in `s` (the
+    /// welcome lists' `*@*.ebay.com`): the address ends with `s` and has
+    /// an `@` before it, tested without the glob matcher.
+    at_suffix: Vec<String>,
     globs: Vec<String>,
 }
 
@@ -93,6 +101,8 @@ impl AddrList {
         let plain = |t: &str| !t.contains(['*', '?']);
         if let Some(d) = entry.strip_prefix("*@").filter(|d| plain(d)) {
             self.any_at.insert(d.to_string());
+        } else if let Some(s) = entry.strip_prefix("*@*").filter(|s| plain(s)) {
+            self.at_suffix.push(s.to_string());
         } else if plain(&entry) {
             self.exact.insert(entry);
         } else {
@@ -108,6 +118,10 @@ impl AddrList {
         self.exact.contains(&a)
             || a.match_indices('@')
                 .any(|(i, _)| self.any_at.contains(&a[i + 1..]))
+            || self
+                .at_suffix
+                .iter()
+                .any(|s| a.strip_suffix(s.as_str()).is_some_and(|p| p.contains('@')))
             || self.globs.iter().any(|g| super::evalfns::glob_match(g, &a))
     }
 }
@@ -143,6 +157,10 @@ mod tests {
             "y@exact.example",
             "joe@www.pay.example",
             "joe@pay.example",
+            "joe@.pay.example",
+            "a@b@c.pay.example",
+            "joe.pay.example",
+            "@x.pay.example",
             "abc@q.example",
             "abbc@q.example",
             "joe@",

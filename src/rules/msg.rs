@@ -60,9 +60,7 @@ fn push_field(fields: &mut Vec<Field>, h: &[u8]) {
     let Some(colon) = memchr::memchr(b':', h) else {
         return;
     };
-    let name = String::from_utf8_lossy(&h[..colon])
-        .trim_end_matches([' ', '\t'])
-        .to_string();
+    let name = lossy(&h[..colon]).trim_end_matches([' ', '\t']).to_string();
     let value = &h[colon + 1..];
     let raw = if memchr::memchr(b'\r', value).is_none() {
         value.to_vec()
@@ -125,6 +123,16 @@ pub fn decode_value(raw: &[u8], name: &str) -> Vec<u8> {
         return s;
     }
     decode_2047(&s)
+}
+
+/// `String::from_utf8_lossy`, checking valid UTF-8 (nearly every header
+/// value) with `str::from_utf8`'s word-at-a-time ASCII path first: the
+/// lossy decoder's byte loop was ~2% of a check's instructions.
+pub fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Trim ASCII whitespace at both ends.
@@ -221,7 +229,7 @@ fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
         }
         _ => return None,
     };
-    let cs = String::from_utf8_lossy(charset).to_ascii_lowercase();
+    let cs = lossy(charset).to_ascii_lowercase();
     let cs = cs.split('*').next().unwrap_or("").to_string();
     Some((to_utf8(&bytes, &cs), 2 + text_start + tlen + 2))
 }
@@ -435,7 +443,7 @@ impl Part {
 
 /// Split a Content-Type value into lower-case type and its parameters.
 pub fn parse_ctype(v: &[u8]) -> (String, Vec<(String, String)>) {
-    let s = String::from_utf8_lossy(v);
+    let s = lossy(v);
     let mut it = s.split(';');
     let t = it
         .next()

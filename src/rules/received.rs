@@ -151,7 +151,7 @@ pub fn originating_ip_lines(names: &[String], fields: &[Field]) -> Vec<String> {
         let Some(f) = fields.iter().rfind(|f| f.name.eq_ignore_ascii_case(name)) else {
             continue;
         };
-        if let Some(ip) = first_ip(&String::from_utf8_lossy(&f.decoded)) {
+        if let Some(ip) = first_ip(&super::msg::lossy(&f.decoded)) {
             out.push(format!("from X-Originating-IP: {ip}"));
         }
     }

@@ -289,7 +289,7 @@ fn find_text_uris(t: &[u8], out: &mut Vec<String>) {
             continue;
         }
         let (end, j) = uri_span(t, p);
-        out.push(String::from_utf8_lossy(&t[p..end]).into_owned());
+        out.push(super::msg::lossy(&t[p..end]).into_owned());
         i = j.max(p + 1);
     }
 }
@@ -312,7 +312,7 @@ fn uri_span(t: &[u8], p: usize) -> (usize, usize) {
 fn push_mailto(t: &[u8], at: usize, out: &mut Vec<String>) {
     let (s, e) = address_span(t, at);
     if s < at && e > at + 1 && t[at + 1..e].contains(&b'.') {
-        let m = format!("mailto:{}", String::from_utf8_lossy(&t[s..e]));
+        let m = format!("mailto:{}", super::msg::lossy(&t[s..e]));
         if !out.contains(&m) {
             out.push(m);
         }
@@ -356,7 +356,7 @@ fn unescape(s: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    super::msg::lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -389,7 +389,7 @@ mod tests {
                     .any(|s| rest.starts_with(s.as_bytes())))
             {
                 let (end, j) = uri_span(t, i);
-                out.push(String::from_utf8_lossy(&t[i..end]).into_owned());
+                out.push(super::msg::lossy(&t[i..end]).into_owned());
                 i = j.max(i + 1);
                 continue;
             }
@@ -433,7 +433,7 @@ mod tests {
             let (mut ours, mut want) = (Vec::new(), Vec::new());
             find_text_uris(&t, &mut ours);
             uris_by_scan(&t, &mut want);
-            assert_eq!(ours, want, "{:?}", String::from_utf8_lossy(&t));
+            assert_eq!(ours, want, "{:?}", super::msg::lossy(&t));
         }
     }
 
