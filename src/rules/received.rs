@@ -253,15 +253,15 @@ fn word_after<'a>(s: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_whitespace() || "\0#[]()<>|".contains(c) {
-                '!'
-            } else {
-                c
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    out.extend(s.chars().map(|c| {
+        if c.is_whitespace() || "\0#[]()<>|".contains(c) {
+            '!'
+        } else {
+            c
+        }
+    }));
+    out
 }
 
 fn looks_ip(s: &str) -> bool {
