@@ -137,7 +137,10 @@ impl<'a> Ctx<'a> {
             relays,
             envelope_from: envelope_from.map(str::to_string),
             envelope_sender_header: cfg.envelope_sender_header.clone(),
-            // Sized for the ~50 distinct requests of a message: no rehash.
+            // FNV, not SipHash: the keys are the rules' own requests, never
+            // the message's (a map keyed by message text keeps SipHash, so
+            // crafted collisions cannot make it quadratic). Sized up front:
+            // growing it rehashed every entry.
             cache: RefCell::new(fnv::FnvHashMap::with_capacity_and_hasher(
                 64,
                 Default::default(),

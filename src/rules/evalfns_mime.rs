@@ -1,7 +1,7 @@
 //! Local eval functions of the body-side plugins (MIMEEval, HTMLEval,
 //! BodyEval, DKIM presence checks), following the Perl functions.
 
-use fnv::FnvHashMap as HashMap;
+use std::collections::HashMap;
 
 use super::RuleSet;
 use super::ctx::Ctx;

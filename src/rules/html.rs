@@ -4,7 +4,7 @@
 //! Simplified: no CSS/colour analysis (invisible text and low contrast are
 //! not detected), entity decoding covers the common entities.
 
-use fnv::FnvHashMap as HashMap;
+use std::collections::HashMap;
 
 use super::html_style::{StyleStack, is_style_tag};
 use super::html_text::{decode_entities, font_face_ok};

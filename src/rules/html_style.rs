@@ -2,7 +2,7 @@
 //! `close_table_tag`, `html_font_invisible`), reduced to what decides
 //! `font_low_contrast`: foreground and background colours per open element.
 
-use fnv::FnvHashMap as HashMap;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 struct Style {

@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
-// FNV: these are looked up per message with short keys (domains, hosts),
-// where SipHash's set-up dominated.
+// FNV: looked up per message with short keys (domains, hosts), where
+// SipHash's set-up dominated. Their keys come from the configuration, so a
+// message cannot fill them with crafted collisions.
 use fnv::{FnvHashMap, FnvHashSet};
 
 /// The list settings as sets and maps, lower-cased.
