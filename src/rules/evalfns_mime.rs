@@ -20,7 +20,7 @@ fn mime_stats(ctx: &Ctx) -> MimeStats {
         multipart_ratio: 1.0,
         ..MimeStats::default()
     };
-    let mut f: HashMap<&'static str, f64> = HashMap::default();
+    let mut f: HashMap<&'static str, f64> = HashMap::new();
     let (mut qp_bytes, mut qp_count) = (0usize, 0usize);
     let mut part_bytes: Vec<Option<usize>> = Vec::new();
     let any_alt = ctx.parts.iter().any(|p| p.in_alternative);
@@ -165,8 +165,8 @@ fn ma_difference(ctx: &Ctx) -> (f64, usize, usize) {
         }
     }
     for g in groups {
-        let mut html: HashMap<Vec<u8>, i64> = HashMap::default();
-        let mut text: HashMap<Vec<u8>, i64> = HashMap::default();
+        let mut html: HashMap<Vec<u8>, i64> = HashMap::new();
+        let mut text: HashMap<Vec<u8>, i64> = HashMap::new();
         for (i, p) in ctx.parts.iter().enumerate() {
             if p.alt_group != Some(g) || !p.ctype.starts_with("text") {
                 continue;

@@ -181,10 +181,7 @@ fn unfold(v: &str) -> String {
 /// The lines of `data`, each with its `\n`: slices, not copies (a big
 /// message has thousands of lines, and the parts are sliced again).
 fn split_lines(data: &[u8]) -> Vec<&[u8]> {
-    // Sized first: growing it by doubling was most of this walk's reallocs.
-    let mut v = Vec::with_capacity(memchr::memchr_iter(b'\n', data).count() + 1);
-    v.extend(data.split_inclusive(|&b| b == b'\n'));
-    v
+    data.split_inclusive(|&b| b == b'\n').collect()
 }
 
 /// One entry of `parse_queue`: a node with its header lines and body.

@@ -264,7 +264,7 @@ fn tag_end(b: &[u8], mut i: usize) -> usize {
 }
 
 fn parse_attrs(s: &[u8]) -> HashMap<String, String> {
-    let mut m = HashMap::default();
+    let mut m = HashMap::new();
     let mut i = 0;
     while i < s.len() {
         while i < s.len() && (s[i].is_ascii_whitespace() || s[i] == b'/') {

@@ -236,9 +236,7 @@ mod tests {
         assert_eq!(name_to_rgb("#FFF"), Some([255, 255, 255]));
         assert_eq!(name_to_rgb("003399"), None, "hex without # is invalid");
         let mut s = StyleStack::default();
-        let attrs: HashMap<String, String> = [("color".to_string(), "#FFFFFF".to_string())]
-            .into_iter()
-            .collect();
+        let attrs: HashMap<String, String> = [("color".to_string(), "#FFFFFF".to_string())].into();
         s.open("font", &attrs);
         assert!(s.low_contrast(), "white on the default white");
         s.close("font");
